@@ -6,3 +6,4 @@ pub mod directory;
 pub mod ids;
 pub mod licensing;
 pub mod tenant_file;
+pub mod secret;

@@ -1,0 +1,60 @@
+//! The store's error: what went wrong in storage terms, classified portably (never from
+//! constraint names, which only PostgreSQL reports).
+
+use allot_core::licensing::LicenseError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A unique key would be duplicated; the text names which one.
+    #[error("already exists: {0}")]
+    Conflict(String),
+    /// A licensing rule refused the change; nothing was written.
+    #[error(transparent)]
+    License(#[from] LicenseError),
+    /// The request is well-formed but not acceptable in this state (the text says why).
+    #[error("{0}")]
+    Invalid(String),
+    /// SQLite busy or a PostgreSQL serialization failure / deadlock: safe to retry.
+    #[error("database busy: {0}")]
+    Busy(String),
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("migration: {0}")]
+    Migration(String),
+    /// Stored data that does not decode (a corrupted row).
+    #[error("corrupt data: {0}")]
+    Corrupt(String),
+    #[error("database: {0}")]
+    Db(sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &e {
+            // PostgreSQL: 40001 serialization_failure, 40P01 deadlock_detected.
+            // SQLite: 5 SQLITE_BUSY, 6 SQLITE_LOCKED (and their extended codes).
+            if let Some(code) = db.code() {
+                let busy = matches!(code.as_ref(), "40001" | "40P01" | "5" | "6" | "261" | "262" | "517");
+                if busy {
+                    return Self::Busy(db.message().to_owned());
+                }
+            }
+            if db.is_unique_violation() {
+                return Self::Conflict(db.message().to_owned());
+            }
+        }
+        if matches!(e, sqlx::Error::RowNotFound) {
+            return Self::NotFound;
+        }
+        Self::Db(e)
+    }
+}
+
+impl StoreError {
+    #[must_use]
+    pub const fn is_retryable(&self) -> bool {
+        matches!(self, Self::Busy(_))
+    }
+}

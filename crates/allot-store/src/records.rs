@@ -1,0 +1,332 @@
+//! What the store hands out: typed records, decoded from the rows of both backends.
+
+use allot_core::catalog::CatalogExtension;
+use allot_core::ids::{AppId, GroupId, ServicePlanId, SkuId, Source, SubscriptionId, TenantId, UserId};
+use allot_core::licensing::{Assignment, AssignmentErrorCode, AssignmentState};
+use allot_core::tenant_file::TenantDef;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::dbid::DbId;
+use crate::error::StoreError;
+
+fn json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+pub(crate) fn to_json<T: Serialize>(v: &T) -> String {
+    // Serialising plain data (strings, ids, vectors) cannot fail.
+    serde_json::to_string(v).unwrap_or_else(|_| "null".to_owned())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub display_name: String,
+    pub default_domain: String,
+    pub country: String,
+    pub catalog: CatalogExtension,
+    pub seed: Option<TenantDef>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct TenantRow {
+    id: DbId,
+    display_name: String,
+    default_domain: String,
+    country: String,
+    catalog_doc: String,
+    seed_doc: Option<String>,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<TenantRow> for Tenant {
+    type Error = StoreError;
+    fn try_from(r: TenantRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: TenantId::from_uuid(r.id.0),
+            display_name: r.display_name,
+            default_domain: r.default_domain,
+            country: r.country,
+            catalog: json("tenants.catalog_doc", &r.catalog_doc)?,
+            seed: r.seed_doc.as_deref().map(|s| json("tenants.seed_doc", s)).transpose()?,
+            created_at: r.created_at,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Subscription {
+    pub id: SubscriptionId,
+    pub tenant_id: TenantId,
+    pub sku_id: SkuId,
+    pub enabled: i64,
+    pub warning: i64,
+    pub suspended: i64,
+    pub locked_out: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct SubscriptionRow {
+    id: DbId,
+    tenant_id: DbId,
+    sku_id: DbId,
+    enabled: i64,
+    warning: i64,
+    suspended: i64,
+    locked_out: i64,
+    created_at: DateTime<Utc>,
+}
+
+impl From<SubscriptionRow> for Subscription {
+    fn from(r: SubscriptionRow) -> Self {
+        Self {
+            id: r.id.0.into(),
+            tenant_id: r.tenant_id.0.into(),
+            sku_id: r.sku_id.0.into(),
+            enabled: r.enabled,
+            warning: r.warning,
+            suspended: r.suspended,
+            locked_out: r.locked_out,
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// Units of one SKU in one tenant: the subscriptions' counts added up, and what is consumed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkuUnits {
+    pub sku_id: SkuId,
+    pub subscription_ids: Vec<SubscriptionId>,
+    pub enabled: i64,
+    pub warning: i64,
+    pub suspended: i64,
+    pub locked_out: i64,
+    pub consumed: i64,
+}
+
+impl SkuUnits {
+    /// `subscribedSku.capabilityStatus`, from the best state any unit is in. (inferred)
+    #[must_use]
+    pub const fn capability_status(&self) -> &'static str {
+        if self.enabled > 0 {
+            "Enabled"
+        } else if self.warning > 0 {
+            "Warning"
+        } else if self.suspended > 0 {
+            "Suspended"
+        } else if self.locked_out > 0 {
+            "LockedOut"
+        } else {
+            "Enabled"
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct App {
+    pub client_id: AppId,
+    pub tenant_id: TenantId,
+    pub display_name: String,
+    pub secret_hash: String,
+    pub service_principal_id: Uuid,
+    pub application_permissions: Vec<String>,
+    pub delegated_scopes: Vec<String>,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AppRow {
+    client_id: DbId,
+    tenant_id: DbId,
+    display_name: String,
+    secret_hash: String,
+    service_principal_id: DbId,
+    application_permissions: String,
+    delegated_scopes: String,
+}
+
+impl TryFrom<AppRow> for App {
+    type Error = StoreError;
+    fn try_from(r: AppRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            client_id: r.client_id.0.into(),
+            tenant_id: r.tenant_id.0.into(),
+            display_name: r.display_name,
+            secret_hash: r.secret_hash,
+            service_principal_id: r.service_principal_id.0,
+            application_permissions: json("apps.application_permissions", &r.application_permissions)?,
+            delegated_scopes: json("apps.delegated_scopes", &r.delegated_scopes)?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: UserId,
+    pub tenant_id: TenantId,
+    pub user_principal_name: String,
+    pub display_name: String,
+    pub given_name: Option<String>,
+    pub surname: Option<String>,
+    pub mail_nickname: Option<String>,
+    pub mail: Option<String>,
+    pub job_title: Option<String>,
+    pub usage_location: Option<String>,
+    pub account_enabled: bool,
+    pub password_hash: Option<String>,
+    /// Role template ids (the `wids` claim).
+    pub directory_roles: Vec<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+pub(crate) const USER_COLS: &str = "id, tenant_id, upn, display_name, given_name, surname, mail_nickname, mail, \
+     job_title, usage_location, account_enabled, password_hash, directory_roles, created_at";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct UserRow {
+    id: DbId,
+    tenant_id: DbId,
+    upn: String,
+    display_name: String,
+    given_name: Option<String>,
+    surname: Option<String>,
+    mail_nickname: Option<String>,
+    mail: Option<String>,
+    job_title: Option<String>,
+    usage_location: Option<String>,
+    account_enabled: bool,
+    password_hash: Option<String>,
+    directory_roles: String,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = StoreError;
+    fn try_from(r: UserRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: r.id.0.into(),
+            tenant_id: r.tenant_id.0.into(),
+            user_principal_name: r.upn,
+            display_name: r.display_name,
+            given_name: r.given_name,
+            surname: r.surname,
+            mail_nickname: r.mail_nickname,
+            mail: r.mail,
+            job_title: r.job_title,
+            usage_location: r.usage_location,
+            account_enabled: r.account_enabled,
+            password_hash: r.password_hash,
+            directory_roles: json("users.directory_roles", &r.directory_roles)?,
+            created_at: r.created_at,
+        })
+    }
+}
+
+/// What a group says it assigns (`group.assignedLicenses`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupLicense {
+    pub sku_id: SkuId,
+    pub disabled_plans: Vec<ServicePlanId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub id: GroupId,
+    pub tenant_id: TenantId,
+    pub display_name: String,
+    pub description: Option<String>,
+    pub mail_nickname: String,
+    pub mail_enabled: bool,
+    pub security_enabled: bool,
+    pub group_types: Vec<String>,
+    pub assigned_licenses: Vec<GroupLicense>,
+    pub created_at: DateTime<Utc>,
+}
+
+pub(crate) const GROUP_COLS: &str = "id, tenant_id, display_name, description, mail_nickname, mail_enabled, \
+     security_enabled, group_types, assigned_licenses, created_at";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct GroupRow {
+    id: DbId,
+    tenant_id: DbId,
+    display_name: String,
+    description: Option<String>,
+    mail_nickname: String,
+    mail_enabled: bool,
+    security_enabled: bool,
+    group_types: String,
+    assigned_licenses: String,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<GroupRow> for Group {
+    type Error = StoreError;
+    fn try_from(r: GroupRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: r.id.0.into(),
+            tenant_id: r.tenant_id.0.into(),
+            display_name: r.display_name,
+            description: r.description,
+            mail_nickname: r.mail_nickname,
+            mail_enabled: r.mail_enabled,
+            security_enabled: r.security_enabled,
+            group_types: json("groups.group_types", &r.group_types)?,
+            assigned_licenses: json("groups.assigned_licenses", &r.assigned_licenses)?,
+            created_at: r.created_at,
+        })
+    }
+}
+
+/// A directory object that can be a group member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum MemberRef {
+    User(UserId),
+    Group(GroupId),
+}
+
+impl MemberRef {
+    #[must_use]
+    pub fn uuid(self) -> Uuid {
+        match self {
+            Self::User(u) => u.as_uuid(),
+            Self::Group(g) => g.as_uuid(),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AssignmentRow {
+    pub(crate) user_id: DbId,
+    sku_id: DbId,
+    source_group_id: DbId,
+    disabled_plans: String,
+    state: String,
+    error: String,
+    assigned_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+pub(crate) const ASSIGNMENT_COLS: &str =
+    "user_id, sku_id, source_group_id, disabled_plans, state, error, assigned_at, updated_at";
+
+impl TryFrom<AssignmentRow> for Assignment {
+    type Error = StoreError;
+    fn try_from(r: AssignmentRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            sku: r.sku_id.0.into(),
+            source: Source::from_uuid(r.source_group_id.0),
+            disabled_plans: json("license_assignments.disabled_plans", &r.disabled_plans)?,
+            state: AssignmentState::parse(&r.state)
+                .ok_or_else(|| StoreError::Corrupt(format!("license_assignments.state '{}'", r.state)))?,
+            error: AssignmentErrorCode::parse(&r.error)
+                .ok_or_else(|| StoreError::Corrupt(format!("license_assignments.error '{}'", r.error)))?,
+            assigned_at: r.assigned_at,
+            updated_at: r.updated_at,
+        })
+    }
+}

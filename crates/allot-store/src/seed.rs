@@ -1,0 +1,260 @@
+//! Applying a tenant file: every declared object is created or brought to its declared state, in
+//! an order that respects references (tenant, subscriptions, apps, users, groups, members,
+//! licenses). Ids are stable, so a second application changes nothing.
+
+use allot_core::catalog::TenantCatalog;
+use allot_core::directory;
+use allot_core::ids::Source;
+use allot_core::licensing::{AddLicense, LicenseChange};
+use allot_core::secret::hash_secret;
+use allot_core::tenant_file::{TenantDef, TenantFile};
+use uuid::Uuid;
+
+use crate::error::StoreError;
+use crate::records::{App, Group, MemberRef, Subscription, Tenant, User};
+use crate::store::Store;
+
+/// What applying a file did, for the CLI and the admin API.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeedReport {
+    pub tenants: Vec<String>,
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+}
+
+impl Store {
+    /// Applies every tenant of `file`.
+    pub async fn apply_tenant_file(&self, file: &TenantFile) -> Result<SeedReport, StoreError> {
+        file.validate().map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let mut report = SeedReport::default();
+        for t in &file.tenants {
+            self.apply_tenant(t, &mut report).await?;
+            report.tenants.push(t.tenant_id().to_string());
+        }
+        Ok(report)
+    }
+
+    /// Deletes every object of the tenant and applies its seed again. `NotFound` when the tenant
+    /// is unknown; `Invalid` when it was not created from a tenant file.
+    pub async fn reset_tenant(&self, tenant: allot_core::ids::TenantId) -> Result<SeedReport, StoreError> {
+        let t = self.tenant(tenant).await?.ok_or(StoreError::NotFound)?;
+        let seed = t.seed.ok_or_else(|| StoreError::Invalid("tenant has no seed to reset to".into()))?;
+        self.clear_tenant(tenant).await?;
+        let mut report = SeedReport::default();
+        self.apply_tenant(&seed, &mut report).await?;
+        report.tenants.push(tenant.to_string());
+        Ok(report)
+    }
+
+    async fn apply_tenant(&self, def: &TenantDef, report: &mut SeedReport) -> Result<(), StoreError> {
+        let tid = def.tenant_id();
+        let catalog = TenantCatalog::with_extension(&def.catalog).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let now = crate::now();
+        let existing = self.tenant(tid).await?;
+        if let Some(other) = self.tenant_by_domain(&def.default_domain).await? {
+            if other.id != tid {
+                return Err(StoreError::Conflict(format!("domain {} belongs to tenant {}", def.default_domain, other.id)));
+            }
+        }
+        let tenant = Tenant {
+            id: tid,
+            display_name: def.display_name.clone(),
+            default_domain: def.default_domain.clone(),
+            country: def.country.to_ascii_uppercase(),
+            catalog: def.catalog.clone(),
+            seed: Some(def.clone()),
+            created_at: existing.as_ref().map_or(now, |t| t.created_at),
+        };
+        count(report, existing.as_ref().map(|e| same_tenant(e, &tenant)));
+        self.upsert_tenant(&tenant).await?;
+
+        let subs = self.subscriptions(tid).await?;
+        for (i, s) in def.subscriptions.iter().enumerate() {
+            let sku = catalog.resolve_sku(&s.sku).ok_or_else(|| StoreError::Invalid(format!("unknown SKU {}", s.sku)))?;
+            let id = def.subscription_id(s, i);
+            let old = subs.iter().find(|x| x.id == id);
+            let sub = Subscription {
+                id,
+                tenant_id: tid,
+                sku_id: sku.id,
+                enabled: i64::from(s.enabled),
+                warning: i64::from(s.warning),
+                suspended: i64::from(s.suspended),
+                locked_out: i64::from(s.locked_out),
+                created_at: old.map_or(now, |o| o.created_at),
+            };
+            count(report, old.map(|o| *o == sub));
+            if old != Some(&sub) {
+                self.upsert_subscription(&sub).await?;
+            }
+        }
+
+        for a in &def.apps {
+            let old = self.app(a.client_id).await?;
+            if let Some(o) = &old {
+                if o.tenant_id != tid {
+                    return Err(StoreError::Conflict(format!("app {} belongs to another tenant", a.client_id)));
+                }
+            }
+            let app = App {
+                client_id: a.client_id,
+                tenant_id: tid,
+                display_name: a.display_name.clone(),
+                secret_hash: hash_secret(&a.client_id.to_string(), &a.client_secret),
+                service_principal_id: old.as_ref().map_or_else(
+                    || Uuid::new_v5(&a.client_id.as_uuid(), b"service-principal"),
+                    |o| o.service_principal_id,
+                ),
+                application_permissions: a.application_permissions.clone(),
+                delegated_scopes: a.delegated_scopes.clone(),
+            };
+            count(report, old.as_ref().map(|o| *o == app));
+            if old.as_ref() != Some(&app) {
+                self.upsert_app(&app).await?;
+            }
+        }
+
+        for u in &def.users {
+            let id = def.user_id(u);
+            let roles: Vec<String> =
+                u.directory_roles.iter().filter_map(|r| directory::role(r)).map(|r| r.template_id.to_owned()).collect();
+            let mail_nickname = u.user_principal_name.split('@').next().map(str::to_owned);
+            let wanted = User {
+                id,
+                tenant_id: tid,
+                user_principal_name: u.user_principal_name.clone(),
+                display_name: u.display_name.clone(),
+                given_name: u.given_name.clone(),
+                surname: u.surname.clone(),
+                mail_nickname,
+                mail: Some(u.user_principal_name.clone()),
+                job_title: u.job_title.clone(),
+                usage_location: u.usage_location.as_ref().map(|l| l.to_ascii_uppercase()),
+                account_enabled: u.account_enabled,
+                password_hash: u.password.as_ref().map(|p| hash_secret(&id.to_string(), p)),
+                directory_roles: roles,
+                created_at: now,
+            };
+            match self.user(tid, id).await? {
+                None => {
+                    self.insert_user(&wanted).await?;
+                    report.created += 1;
+                }
+                Some(old) => {
+                    let wanted = User { created_at: old.created_at, ..wanted };
+                    if old == wanted {
+                        report.unchanged += 1;
+                    } else {
+                        self.update_user(tid, id, |x| {
+                            *x = wanted.clone();
+                            Ok(())
+                        })
+                        .await?;
+                        report.updated += 1;
+                    }
+                }
+            }
+        }
+
+        for g in &def.groups {
+            let id = def.group_id(g);
+            let wanted = Group {
+                id,
+                tenant_id: tid,
+                display_name: g.display_name.clone(),
+                description: g.description.clone(),
+                mail_nickname: g.mail_nickname.clone().unwrap_or_else(|| nickname(&g.display_name)),
+                mail_enabled: g.mail_enabled,
+                security_enabled: g.security_enabled,
+                group_types: g.group_types.clone(),
+                assigned_licenses: Vec::new(),
+                created_at: now,
+            };
+            match self.group(tid, id).await? {
+                None => {
+                    self.insert_group(&wanted).await?;
+                    report.created += 1;
+                }
+                Some(old) => {
+                    let wanted = Group {
+                        created_at: old.created_at,
+                        assigned_licenses: old.assigned_licenses.clone(),
+                        ..wanted
+                    };
+                    if old == wanted {
+                        report.unchanged += 1;
+                    } else {
+                        self.update_group(tid, id, |x| {
+                            *x = wanted.clone();
+                            Ok(())
+                        })
+                        .await?;
+                        report.updated += 1;
+                    }
+                }
+            }
+            for m in &g.members {
+                let Some(uid) = def.member_id(m) else { continue };
+                if self.is_member(tid, id, uid.as_uuid()).await? {
+                    report.unchanged += 1;
+                } else {
+                    self.add_members(tid, id, &[MemberRef::User(uid)]).await?;
+                    report.created += 1;
+                }
+            }
+        }
+
+        for u in &def.users {
+            let uid = def.user_id(u);
+            let current = self.assignments(tid, uid).await?;
+            let mut add = Vec::new();
+            for l in &u.licenses {
+                let sku = catalog.resolve_sku(&l.sku).ok_or_else(|| StoreError::Invalid(format!("unknown SKU {}", l.sku)))?;
+                let mut disabled = l
+                    .disabled_plans
+                    .iter()
+                    .map(|p| catalog.resolve_plan(p))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| StoreError::Invalid(e.to_string()))?;
+                disabled.sort();
+                let already =
+                    current.iter().any(|a| a.sku == sku.id && a.source == Source::Direct && a.disabled_plans == disabled);
+                if already {
+                    report.unchanged += 1;
+                } else {
+                    add.push(AddLicense { sku: sku.id, disabled_plans: disabled });
+                }
+            }
+            if !add.is_empty() {
+                report.created += add.len();
+                self.assign_direct(tid, uid, &LicenseChange { add, remove: Vec::new() }).await.map_err(|e| {
+                    StoreError::Invalid(format!("licensing {} failed: {e}", u.user_principal_name))
+                })?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn count(report: &mut SeedReport, same: Option<bool>) {
+    match same {
+        None => report.created += 1,
+        Some(true) => report.unchanged += 1,
+        Some(false) => report.updated += 1,
+    }
+}
+
+fn same_tenant(a: &Tenant, b: &Tenant) -> bool {
+    a.display_name == b.display_name
+        && a.default_domain == b.default_domain
+        && a.country == b.country
+        && a.catalog == b.catalog
+        && a.seed == b.seed
+}
+
+fn nickname(display_name: &str) -> String {
+    let n: String = display_name.chars().filter(char::is_ascii_alphanumeric).collect();
+    if n.is_empty() { "group".to_owned() } else { n.to_ascii_lowercase() }
+}

@@ -1,0 +1,926 @@
+//! [`Store`]: every query Allot runs, written once for both backends.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::future::Future;
+use std::time::Duration;
+
+use allot_core::catalog::{CatalogExtension, TenantCatalog};
+use allot_core::ids::{AppId, GroupId, SkuId, Source, SubscriptionId, TenantId, UserId};
+use allot_core::licensing::{self, Assignment, LicenseChange, LicenseError, UserContext};
+use chrono::DateTime;
+use chrono::Utc;
+use sqlx::AssertSqlSafe;
+use uuid::Uuid;
+
+use crate::db::{Db, Tx};
+use crate::dbid::DbId;
+use crate::error::StoreError;
+use crate::records::{
+    ASSIGNMENT_COLS, App, AppRow, AssignmentRow, GROUP_COLS, Group, GroupRow, MemberRef, SkuUnits, Subscription,
+    SubscriptionRow, Tenant, TenantRow, USER_COLS, User, UserRow, to_json,
+};
+use crate::{on_db, on_tx};
+
+const NIL: DbId = DbId(Uuid::nil());
+
+/// Runs `op` again while it fails with a retryable error (SQLite busy, PostgreSQL serialization
+/// failure or deadlock), so callers never see those as errors.
+pub async fn retry<T, F, Fut>(mut op: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, StoreError>>,
+{
+    let mut attempt: u32 = 0;
+    loop {
+        match op().await {
+            Err(e) if e.is_retryable() && attempt < 50 => {
+                attempt += 1;
+                tracing::debug!(attempt, error = %e, "retrying a busy transaction");
+                tokio::time::sleep(Duration::from_millis(u64::from(attempt.min(20)) * 2)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+fn placeholders(start: usize, n: usize) -> String {
+    (start..start + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: Db,
+}
+
+impl Store {
+    #[must_use]
+    pub const fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Ok(Self::new(Db::connect(url).await?))
+    }
+
+    #[must_use]
+    pub const fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        self.db.migrate().await
+    }
+
+    /// A cheap round trip, for readiness checks.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        on_db!(&self.db, |p| sqlx::query("SELECT 1").execute(p).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    // ---- settings and signing keys ----------------------------------------------------------
+
+    pub async fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(on_db!(&self.db, |p| sqlx::query_scalar::<_, String>("SELECT value FROM settings WHERE key = $1")
+            .bind(key)
+            .fetch_optional(p)
+            .await)?)
+    }
+
+    pub async fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        on_db!(&self.db, |p| sqlx::query(
+            "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+        )
+        .bind(key)
+        .bind(value)
+        .execute(p)
+        .await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Stores `value` unless the key already has one; returns the value that is stored now. Nodes
+    /// starting together agree on one value this way.
+    pub async fn setting_or_init(&self, key: &str, value: &str) -> Result<String, StoreError> {
+        on_db!(&self.db, |p| sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+            .bind(key)
+            .bind(value)
+            .execute(p)
+            .await.map(|r| r.rows_affected()))?;
+        self.setting(key).await?.ok_or(StoreError::NotFound)
+    }
+
+    /// Signing keys, newest first: `(kid, base64 PKCS#8 DER)`.
+    pub async fn signing_keys(&self) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(on_db!(&self.db, |p| sqlx::query_as::<_, (String, String)>(
+            "SELECT kid, private_der FROM signing_keys ORDER BY created_at DESC, kid"
+        )
+        .fetch_all(p)
+        .await)?)
+    }
+
+    pub async fn insert_signing_key(&self, kid: &str, private_der: &str) -> Result<(), StoreError> {
+        on_db!(&self.db, |p| sqlx::query(
+            "INSERT INTO signing_keys (kid, private_der, created_at) VALUES ($1, $2, $3) ON CONFLICT (kid) DO NOTHING"
+        )
+        .bind(kid)
+        .bind(private_der)
+        .bind(crate::now())
+        .execute(p)
+        .await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    // ---- tenants -----------------------------------------------------------------------------
+
+    pub async fn tenant(&self, id: TenantId) -> Result<Option<Tenant>, StoreError> {
+        let row = on_db!(&self.db, |p| sqlx::query_as::<_, TenantRow>(
+            "SELECT id, display_name, default_domain, country, catalog_doc, seed_doc, created_at FROM tenants WHERE id = $1"
+        )
+        .bind(DbId::from(id))
+        .fetch_optional(p)
+        .await)?;
+        row.map(Tenant::try_from).transpose()
+    }
+
+    pub async fn tenant_by_domain(&self, domain: &str) -> Result<Option<Tenant>, StoreError> {
+        let row = on_db!(&self.db, |p| sqlx::query_as::<_, TenantRow>(
+            "SELECT id, display_name, default_domain, country, catalog_doc, seed_doc, created_at FROM tenants \
+             WHERE default_domain_lower = $1"
+        )
+        .bind(domain.to_ascii_lowercase())
+        .fetch_optional(p)
+        .await)?;
+        row.map(Tenant::try_from).transpose()
+    }
+
+    /// A tenant named by id or by default domain, as the token endpoint's `{tenant}` segment is.
+    pub async fn find_tenant(&self, id_or_domain: &str) -> Result<Option<Tenant>, StoreError> {
+        match TenantId::parse(id_or_domain) {
+            Ok(id) => self.tenant(id).await,
+            Err(_) => self.tenant_by_domain(id_or_domain).await,
+        }
+    }
+
+    pub async fn tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        let rows = on_db!(&self.db, |p| sqlx::query_as::<_, TenantRow>(
+            "SELECT id, display_name, default_domain, country, catalog_doc, seed_doc, created_at FROM tenants ORDER BY default_domain_lower"
+        )
+        .fetch_all(p)
+        .await)?;
+        rows.into_iter().map(Tenant::try_from).collect()
+    }
+
+    pub async fn upsert_tenant(&self, t: &Tenant) -> Result<(), StoreError> {
+        on_db!(&self.db, |p| sqlx::query(
+            "INSERT INTO tenants (id, display_name, default_domain, default_domain_lower, country, catalog_doc, seed_doc, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (id) DO UPDATE SET display_name = excluded.display_name, default_domain = excluded.default_domain, \
+             default_domain_lower = excluded.default_domain_lower, country = excluded.country, \
+             catalog_doc = excluded.catalog_doc, seed_doc = excluded.seed_doc"
+        )
+        .bind(DbId::from(t.id))
+        .bind(&t.display_name)
+        .bind(&t.default_domain)
+        .bind(t.default_domain.to_ascii_lowercase())
+        .bind(&t.country)
+        .bind(to_json(&t.catalog))
+        .bind(t.seed.as_ref().map(to_json))
+        .bind(t.created_at)
+        .execute(p)
+        .await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// The catalog as `tenant` sees it (built-in plus its extension).
+    pub async fn tenant_catalog(&self, tenant: TenantId) -> Result<TenantCatalog, StoreError> {
+        let doc = on_db!(&self.db, |p| sqlx::query_scalar::<_, String>("SELECT catalog_doc FROM tenants WHERE id = $1")
+            .bind(DbId::from(tenant))
+            .fetch_optional(p)
+            .await)?
+        .ok_or(StoreError::NotFound)?;
+        catalog_from_doc(&doc)
+    }
+
+    /// Deletes every object of the tenant but the tenant itself (for a reset to its seed).
+    pub async fn clear_tenant(&self, tenant: TenantId) -> Result<(), StoreError> {
+        retry(|| async {
+            let mut tx = self.db.begin().await?;
+            for table in
+                ["license_assignments", "group_members", "groups", "users", "apps", "sku_pools", "subscriptions"]
+            {
+                let sql = format!("DELETE FROM {table} WHERE tenant_id = $1");
+                on_tx!(&mut tx, |c| sqlx::query(AssertSqlSafe(sql)).bind(DbId::from(tenant)).execute(c).await.map(|r| r.rows_affected()))?;
+            }
+            tx.commit().await
+        })
+        .await
+    }
+
+    // ---- subscriptions and units -------------------------------------------------------------
+
+    /// Creates or replaces a subscription (its unit counts), and the SKU's pool if it is new.
+    pub async fn upsert_subscription(&self, s: &Subscription) -> Result<(), StoreError> {
+        retry(|| async {
+            let mut tx = self.db.begin().await?;
+            on_tx!(&mut tx, |c| sqlx::query(
+                "INSERT INTO sku_pools (tenant_id, sku_id, consumed) VALUES ($1, $2, 0) ON CONFLICT (tenant_id, sku_id) DO NOTHING"
+            )
+            .bind(DbId::from(s.tenant_id))
+            .bind(DbId::from(s.sku_id))
+            .execute(c)
+            .await.map(|r| r.rows_affected()))?;
+            // Taking the pool row's lock orders this change against concurrent assignments.
+            lock_pool(&mut tx, s.tenant_id, s.sku_id).await?;
+            on_tx!(&mut tx, |c| sqlx::query(
+                "INSERT INTO subscriptions (id, tenant_id, sku_id, enabled, warning, suspended, locked_out, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (id) DO UPDATE SET enabled = excluded.enabled, warning = excluded.warning, \
+                 suspended = excluded.suspended, locked_out = excluded.locked_out"
+            )
+            .bind(DbId::from(s.id))
+            .bind(DbId::from(s.tenant_id))
+            .bind(DbId::from(s.sku_id))
+            .bind(s.enabled)
+            .bind(s.warning)
+            .bind(s.suspended)
+            .bind(s.locked_out)
+            .bind(s.created_at)
+            .execute(c)
+            .await.map(|r| r.rows_affected()))?;
+            tx.commit().await
+        })
+        .await
+    }
+
+    pub async fn subscriptions(&self, tenant: TenantId) -> Result<Vec<Subscription>, StoreError> {
+        let rows = on_db!(&self.db, |p| sqlx::query_as::<_, SubscriptionRow>(
+            "SELECT id, tenant_id, sku_id, enabled, warning, suspended, locked_out, created_at FROM subscriptions \
+             WHERE tenant_id = $1 ORDER BY created_at, id"
+        )
+        .bind(DbId::from(tenant))
+        .fetch_all(p)
+        .await)?;
+        Ok(rows.into_iter().map(Subscription::from).collect())
+    }
+
+    pub async fn subscription(&self, tenant: TenantId, id: SubscriptionId) -> Result<Option<Subscription>, StoreError> {
+        Ok(self.subscriptions(tenant).await?.into_iter().find(|s| s.id == id))
+    }
+
+    /// Units per SKU, in the order the tenant's subscriptions were created.
+    pub async fn sku_units(&self, tenant: TenantId) -> Result<Vec<SkuUnits>, StoreError> {
+        let subs = self.subscriptions(tenant).await?;
+        let pools: HashMap<Uuid, i64> = on_db!(&self.db, |p| sqlx::query_as::<_, (DbId, i64)>(
+            "SELECT sku_id, consumed FROM sku_pools WHERE tenant_id = $1"
+        )
+        .bind(DbId::from(tenant))
+        .fetch_all(p)
+        .await)?
+        .into_iter()
+        .map(|(id, c)| (id.0, c))
+        .collect();
+        let mut out: Vec<SkuUnits> = Vec::new();
+        for s in subs {
+            let units = match out.iter_mut().find(|u| u.sku_id == s.sku_id) {
+                Some(u) => u,
+                None => {
+                    out.push(SkuUnits {
+                        sku_id: s.sku_id,
+                        subscription_ids: Vec::new(),
+                        enabled: 0,
+                        warning: 0,
+                        suspended: 0,
+                        locked_out: 0,
+                        consumed: pools.get(&s.sku_id.as_uuid()).copied().unwrap_or(0),
+                    });
+                    out.last_mut().ok_or(StoreError::NotFound)?
+                }
+            };
+            units.subscription_ids.push(s.id);
+            units.enabled += s.enabled;
+            units.warning += s.warning;
+            units.suspended += s.suspended;
+            units.locked_out += s.locked_out;
+        }
+        Ok(out)
+    }
+
+    // ---- apps --------------------------------------------------------------------------------
+
+    pub async fn upsert_app(&self, a: &App) -> Result<(), StoreError> {
+        on_db!(&self.db, |p| sqlx::query(
+            "INSERT INTO apps (client_id, tenant_id, display_name, secret_hash, service_principal_id, \
+             application_permissions, delegated_scopes, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (client_id) DO UPDATE SET display_name = excluded.display_name, secret_hash = excluded.secret_hash, \
+             application_permissions = excluded.application_permissions, delegated_scopes = excluded.delegated_scopes"
+        )
+        .bind(DbId::from(a.client_id))
+        .bind(DbId::from(a.tenant_id))
+        .bind(&a.display_name)
+        .bind(&a.secret_hash)
+        .bind(DbId(a.service_principal_id))
+        .bind(to_json(&a.application_permissions))
+        .bind(to_json(&a.delegated_scopes))
+        .bind(crate::now())
+        .execute(p)
+        .await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    pub async fn app(&self, client_id: AppId) -> Result<Option<App>, StoreError> {
+        let row = on_db!(&self.db, |p| sqlx::query_as::<_, AppRow>(
+            "SELECT client_id, tenant_id, display_name, secret_hash, service_principal_id, application_permissions, \
+             delegated_scopes FROM apps WHERE client_id = $1"
+        )
+        .bind(DbId::from(client_id))
+        .fetch_optional(p)
+        .await)?;
+        row.map(App::try_from).transpose()
+    }
+
+    pub async fn apps(&self, tenant: TenantId) -> Result<Vec<App>, StoreError> {
+        let rows = on_db!(&self.db, |p| sqlx::query_as::<_, AppRow>(
+            "SELECT client_id, tenant_id, display_name, secret_hash, service_principal_id, application_permissions, \
+             delegated_scopes FROM apps WHERE tenant_id = $1 ORDER BY client_id"
+        )
+        .bind(DbId::from(tenant))
+        .fetch_all(p)
+        .await)?;
+        rows.into_iter().map(App::try_from).collect()
+    }
+
+    // ---- users -------------------------------------------------------------------------------
+
+    /// Inserts a new user; `Conflict` when the UPN (case-insensitive) is taken in the tenant.
+    pub async fn insert_user(&self, u: &User) -> Result<(), StoreError> {
+        let sql = "INSERT INTO users (id, tenant_id, upn, upn_lower, display_name, given_name, surname, mail_nickname, mail, \
+                   job_title, usage_location, account_enabled, password_hash, directory_roles, version, created_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 0, $15)";
+        on_db!(&self.db, |p| sqlx::query(sql)
+            .bind(DbId::from(u.id))
+            .bind(DbId::from(u.tenant_id))
+            .bind(&u.user_principal_name)
+            .bind(u.user_principal_name.to_lowercase())
+            .bind(&u.display_name)
+            .bind(&u.given_name)
+            .bind(&u.surname)
+            .bind(&u.mail_nickname)
+            .bind(&u.mail)
+            .bind(&u.job_title)
+            .bind(&u.usage_location)
+            .bind(u.account_enabled)
+            .bind(&u.password_hash)
+            .bind(to_json(&u.directory_roles))
+            .bind(u.created_at)
+            .execute(p)
+            .await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    pub async fn user(&self, tenant: TenantId, id: UserId) -> Result<Option<User>, StoreError> {
+        let sql = format!("SELECT {USER_COLS} FROM users WHERE tenant_id = $1 AND id = $2");
+        let row = on_db!(&self.db, |p| sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql))
+            .bind(DbId::from(tenant))
+            .bind(DbId::from(id))
+            .fetch_optional(p)
+            .await)?;
+        row.map(User::try_from).transpose()
+    }
+
+    pub async fn user_by_upn(&self, tenant: TenantId, upn: &str) -> Result<Option<User>, StoreError> {
+        let sql = format!("SELECT {USER_COLS} FROM users WHERE tenant_id = $1 AND upn_lower = $2");
+        let row = on_db!(&self.db, |p| sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql))
+            .bind(DbId::from(tenant))
+            .bind(upn.to_lowercase())
+            .fetch_optional(p)
+            .await)?;
+        row.map(User::try_from).transpose()
+    }
+
+    /// Users with an id above `after`, in id order (keyset paging: stable under inserts).
+    pub async fn users_page(&self, tenant: TenantId, after: Option<Uuid>, limit: i64) -> Result<Vec<User>, StoreError> {
+        let sql = format!("SELECT {USER_COLS} FROM users WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3");
+        let rows = on_db!(&self.db, |p| sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql))
+            .bind(DbId::from(tenant))
+            .bind(after.map_or(NIL, DbId))
+            .bind(limit)
+            .fetch_all(p)
+            .await)?;
+        rows.into_iter().map(User::try_from).collect()
+    }
+
+    pub async fn users_by_ids(&self, tenant: TenantId, ids: &[UserId]) -> Result<Vec<User>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql =
+            format!("SELECT {USER_COLS} FROM users WHERE tenant_id = $1 AND id IN ({}) ORDER BY id", placeholders(2, ids.len()));
+        let rows = on_db!(&self.db, |p| {
+            let mut q = sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql)).bind(DbId::from(tenant));
+            for id in ids {
+                q = q.bind(DbId::from(*id));
+            }
+            q.fetch_all(p).await
+        })?;
+        rows.into_iter().map(User::try_from).collect()
+    }
+
+    /// Read-modify-write of one user under its row lock; `edit` may refuse with an error.
+    pub async fn update_user<F>(&self, tenant: TenantId, id: UserId, edit: F) -> Result<User, StoreError>
+    where
+        F: Fn(&mut User) -> Result<(), StoreError>,
+    {
+        retry(|| async {
+            let mut tx = self.db.begin().await?;
+            lock_user(&mut tx, tenant, id).await?;
+            let sql = format!("SELECT {USER_COLS} FROM users WHERE tenant_id = $1 AND id = $2");
+            let row = on_tx!(&mut tx, |c| sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql))
+                .bind(DbId::from(tenant))
+                .bind(DbId::from(id))
+                .fetch_one(c)
+                .await)?;
+            let mut user = User::try_from(row)?;
+            edit(&mut user)?;
+            let sql = "UPDATE users SET upn = $3, upn_lower = $4, display_name = $5, given_name = $6, surname = $7, \
+                       mail_nickname = $8, mail = $9, job_title = $10, usage_location = $11, account_enabled = $12, \
+                       password_hash = $13, directory_roles = $14 WHERE tenant_id = $1 AND id = $2";
+            on_tx!(&mut tx, |c| sqlx::query(sql)
+                .bind(DbId::from(tenant))
+                .bind(DbId::from(id))
+                .bind(&user.user_principal_name)
+                .bind(user.user_principal_name.to_lowercase())
+                .bind(&user.display_name)
+                .bind(&user.given_name)
+                .bind(&user.surname)
+                .bind(&user.mail_nickname)
+                .bind(&user.mail)
+                .bind(&user.job_title)
+                .bind(&user.usage_location)
+                .bind(user.account_enabled)
+                .bind(&user.password_hash)
+                .bind(to_json(&user.directory_roles))
+                .execute(c)
+                .await.map(|r| r.rows_affected()))?;
+            tx.commit().await?;
+            Ok(user)
+        })
+        .await
+    }
+
+    /// Deletes a user: its units go back to the pools, its memberships and assignments go.
+    pub async fn delete_user(&self, tenant: TenantId, id: UserId) -> Result<(), StoreError> {
+        retry(|| async {
+            let mut tx = self.db.begin().await?;
+            lock_user(&mut tx, tenant, id).await?;
+            let held = assignments_in_tx(&mut tx, id).await?;
+            for sku in licensing::held_skus(&held) {
+                release_unit(&mut tx, tenant, sku).await?;
+            }
+            for sql in [
+                "DELETE FROM license_assignments WHERE tenant_id = $1 AND user_id = $2",
+                "DELETE FROM group_members WHERE tenant_id = $1 AND member_id = $2",
+                "DELETE FROM users WHERE tenant_id = $1 AND id = $2",
+            ] {
+                on_tx!(&mut tx, |c| sqlx::query(sql).bind(DbId::from(tenant)).bind(DbId::from(id)).execute(c).await.map(|r| r.rows_affected()))?;
+            }
+            tx.commit().await
+        })
+        .await
+    }
+
+    // ---- license assignments -----------------------------------------------------------------
+
+    /// The user's `licenseAssignmentStates`, oldest first.
+    pub async fn assignments(&self, tenant: TenantId, user: UserId) -> Result<Vec<Assignment>, StoreError> {
+        Ok(self.assignments_for(tenant, &[user]).await?.remove(&user).unwrap_or_default())
+    }
+
+    /// Assignments of many users in one query.
+    pub async fn assignments_for(
+        &self,
+        tenant: TenantId,
+        users: &[UserId],
+    ) -> Result<HashMap<UserId, Vec<Assignment>>, StoreError> {
+        let mut out: HashMap<UserId, Vec<Assignment>> = HashMap::new();
+        for chunk in users.chunks(500) {
+            let sql = format!(
+                "SELECT {ASSIGNMENT_COLS} FROM license_assignments WHERE tenant_id = $1 AND user_id IN ({}) \
+                 ORDER BY assigned_at, sku_id, source_group_id",
+                placeholders(2, chunk.len())
+            );
+            let rows = on_db!(&self.db, |p| {
+                let mut q = sqlx::query_as::<_, AssignmentRow>(AssertSqlSafe(sql)).bind(DbId::from(tenant));
+                for id in chunk {
+                    q = q.bind(DbId::from(*id));
+                }
+                q.fetch_all(p).await
+            })?;
+            for r in rows {
+                let user = UserId::from_uuid(r.user_id.0);
+                out.entry(user).or_default().push(Assignment::try_from(r)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A direct `assignLicense`: validated by the licensing rules against the user's current
+    /// assignments and applied in one transaction, or refused with nothing changed.
+    pub async fn assign_direct(&self, tenant: TenantId, user: UserId, change: &LicenseChange) -> Result<(), StoreError> {
+        retry(|| async {
+            let mut tx = self.db.begin().await?;
+            let usage_location = lock_user(&mut tx, tenant, user).await?;
+            let doc = on_tx!(&mut tx, |c| sqlx::query_scalar::<_, String>("SELECT catalog_doc FROM tenants WHERE id = $1")
+                .bind(DbId::from(tenant))
+                .fetch_one(c)
+                .await)?;
+            let catalog = catalog_from_doc(&doc)?;
+            let subscribed: BTreeSet<SkuId> = on_tx!(&mut tx, |c| sqlx::query_scalar::<_, DbId>(
+                "SELECT DISTINCT sku_id FROM subscriptions WHERE tenant_id = $1"
+            )
+            .bind(DbId::from(tenant))
+            .fetch_all(c)
+            .await)?
+            .into_iter()
+            .map(|d| SkuId::from_uuid(d.0))
+            .collect();
+            let current = assignments_in_tx(&mut tx, user).await?;
+            let ctx = UserContext { catalog: &catalog, subscribed: &subscribed, usage_location: usage_location.as_deref() };
+            let plan = licensing::plan_direct_change(ctx, &current, change)?;
+
+            // Pool rows are locked in SKU order, after the user row: one global order, no deadlock.
+            let mut deltas: BTreeMap<SkuId, i8> = BTreeMap::new();
+            for s in &plan.gained {
+                deltas.insert(*s, 1);
+            }
+            for s in &plan.lost {
+                deltas.insert(*s, -1);
+            }
+            for (sku, delta) in deltas {
+                if delta > 0 {
+                    take_unit(&mut tx, tenant, sku).await?;
+                } else {
+                    release_unit(&mut tx, tenant, sku).await?;
+                }
+            }
+            for sku in &plan.deletes {
+                on_tx!(&mut tx, |c| sqlx::query(
+                    "DELETE FROM license_assignments WHERE user_id = $1 AND sku_id = $2 AND source_group_id = $3"
+                )
+                .bind(DbId::from(user))
+                .bind(DbId::from(*sku))
+                .bind(NIL)
+                .execute(c)
+                .await.map(|r| r.rows_affected()))?;
+            }
+            let now = crate::now();
+            for add in &plan.upserts {
+                upsert_assignment(&mut tx, tenant, user, add.sku, Source::Direct, &to_json(&add.disabled_plans), now)
+                    .await?;
+            }
+            tx.commit().await
+        })
+        .await
+    }
+
+    // ---- groups and membership ---------------------------------------------------------------
+
+    pub async fn insert_group(&self, g: &Group) -> Result<(), StoreError> {
+        let sql = "INSERT INTO groups (id, tenant_id, display_name, description, mail_nickname, mail_enabled, \
+                   security_enabled, group_types, assigned_licenses, version, created_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10)";
+        on_db!(&self.db, |p| sqlx::query(sql)
+            .bind(DbId::from(g.id))
+            .bind(DbId::from(g.tenant_id))
+            .bind(&g.display_name)
+            .bind(&g.description)
+            .bind(&g.mail_nickname)
+            .bind(g.mail_enabled)
+            .bind(g.security_enabled)
+            .bind(to_json(&g.group_types))
+            .bind(to_json(&g.assigned_licenses))
+            .bind(g.created_at)
+            .execute(p)
+            .await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    pub async fn group(&self, tenant: TenantId, id: GroupId) -> Result<Option<Group>, StoreError> {
+        let sql = format!("SELECT {GROUP_COLS} FROM groups WHERE tenant_id = $1 AND id = $2");
+        let row = on_db!(&self.db, |p| sqlx::query_as::<_, GroupRow>(AssertSqlSafe(sql))
+            .bind(DbId::from(tenant))
+            .bind(DbId::from(id))
+            .fetch_optional(p)
+            .await)?;
+        row.map(Group::try_from).transpose()
+    }
+
+    pub async fn groups_page(&self, tenant: TenantId, after: Option<Uuid>, limit: i64) -> Result<Vec<Group>, StoreError> {
+        let sql = format!("SELECT {GROUP_COLS} FROM groups WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3");
+        let rows = on_db!(&self.db, |p| sqlx::query_as::<_, GroupRow>(AssertSqlSafe(sql))
+            .bind(DbId::from(tenant))
+            .bind(after.map_or(NIL, DbId))
+            .bind(limit)
+            .fetch_all(p)
+            .await)?;
+        rows.into_iter().map(Group::try_from).collect()
+    }
+
+    pub async fn groups_by_ids(&self, tenant: TenantId, ids: &[GroupId]) -> Result<Vec<Group>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {GROUP_COLS} FROM groups WHERE tenant_id = $1 AND id IN ({}) ORDER BY id",
+            placeholders(2, ids.len())
+        );
+        let rows = on_db!(&self.db, |p| {
+            let mut q = sqlx::query_as::<_, GroupRow>(AssertSqlSafe(sql)).bind(DbId::from(tenant));
+            for id in ids {
+                q = q.bind(DbId::from(*id));
+            }
+            q.fetch_all(p).await
+        })?;
+        rows.into_iter().map(Group::try_from).collect()
+    }
+
+    /// Read-modify-write of one group under its row lock.
+    pub async fn update_group<F>(&self, tenant: TenantId, id: GroupId, edit: F) -> Result<Group, StoreError>
+    where
+        F: Fn(&mut Group) -> Result<(), StoreError>,
+    {
+        retry(|| async {
+            let mut tx = self.db.begin().await?;
+            lock_group(&mut tx, tenant, id).await?;
+            let sql = format!("SELECT {GROUP_COLS} FROM groups WHERE tenant_id = $1 AND id = $2");
+            let row = on_tx!(&mut tx, |c| sqlx::query_as::<_, GroupRow>(AssertSqlSafe(sql))
+                .bind(DbId::from(tenant))
+                .bind(DbId::from(id))
+                .fetch_one(c)
+                .await)?;
+            let mut group = Group::try_from(row)?;
+            edit(&mut group)?;
+            let sql = "UPDATE groups SET display_name = $3, description = $4, mail_nickname = $5, mail_enabled = $6, \
+                       security_enabled = $7, group_types = $8 WHERE tenant_id = $1 AND id = $2";
+            on_tx!(&mut tx, |c| sqlx::query(sql)
+                .bind(DbId::from(tenant))
+                .bind(DbId::from(id))
+                .bind(&group.display_name)
+                .bind(&group.description)
+                .bind(&group.mail_nickname)
+                .bind(group.mail_enabled)
+                .bind(group.security_enabled)
+                .bind(to_json(&group.group_types))
+                .execute(c)
+                .await.map(|r| r.rows_affected()))?;
+            tx.commit().await?;
+            Ok(group)
+        })
+        .await
+    }
+
+    /// Deletes a group; refused while it still assigns licenses (spec §3.7).
+    pub async fn delete_group(&self, tenant: TenantId, id: GroupId) -> Result<(), StoreError> {
+        retry(|| async {
+            let mut tx = self.db.begin().await?;
+            lock_group(&mut tx, tenant, id).await?;
+            let licenses = on_tx!(&mut tx, |c| sqlx::query_scalar::<_, String>(
+                "SELECT assigned_licenses FROM groups WHERE tenant_id = $1 AND id = $2"
+            )
+            .bind(DbId::from(tenant))
+            .bind(DbId::from(id))
+            .fetch_one(c)
+            .await)?;
+            if licenses.trim() != "[]" {
+                return Err(StoreError::Invalid("group has licenses".into()));
+            }
+            for sql in [
+                "DELETE FROM group_members WHERE tenant_id = $1 AND (group_id = $2 OR member_id = $2)",
+                "DELETE FROM groups WHERE tenant_id = $1 AND id = $2",
+            ] {
+                on_tx!(&mut tx, |c| sqlx::query(sql).bind(DbId::from(tenant)).bind(DbId::from(id)).execute(c).await.map(|r| r.rows_affected()))?;
+            }
+            tx.commit().await
+        })
+        .await
+    }
+
+    /// Adds members to a group, all or none: `Conflict` if one is already a member, `NotFound` if
+    /// one does not exist in the tenant.
+    pub async fn add_members(&self, tenant: TenantId, group: GroupId, members: &[MemberRef]) -> Result<(), StoreError> {
+        retry(|| async {
+            let mut tx = self.db.begin().await?;
+            lock_group(&mut tx, tenant, group).await?;
+            let now = crate::now();
+            for m in members {
+                let (table, kind) = match m {
+                    MemberRef::User(_) => ("users", "user"),
+                    MemberRef::Group(_) => ("groups", "group"),
+                };
+                let sql = format!("SELECT COUNT(*) FROM {table} WHERE tenant_id = $1 AND id = $2");
+                let exists = on_tx!(&mut tx, |c| sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql))
+                    .bind(DbId::from(tenant))
+                    .bind(DbId(m.uuid()))
+                    .fetch_one(c)
+                    .await)?;
+                if exists == 0 || m.uuid() == group.as_uuid() {
+                    return Err(StoreError::NotFound);
+                }
+                let inserted = on_tx!(&mut tx, |c| sqlx::query(
+                    "INSERT INTO group_members (tenant_id, group_id, member_id, member_type, added_at) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (group_id, member_id) DO NOTHING"
+                )
+                .bind(DbId::from(tenant))
+                .bind(DbId::from(group))
+                .bind(DbId(m.uuid()))
+                .bind(kind)
+                .bind(now)
+                .execute(c)
+                .await.map(|r| r.rows_affected()))?;
+                if inserted == 0 {
+                    return Err(StoreError::Conflict("members".into()));
+                }
+            }
+            tx.commit().await
+        })
+        .await
+    }
+
+    /// Removes one member; `NotFound` if it is not a member.
+    pub async fn remove_member(&self, tenant: TenantId, group: GroupId, member: Uuid) -> Result<(), StoreError> {
+        retry(|| async {
+            let mut tx = self.db.begin().await?;
+            lock_group(&mut tx, tenant, group).await?;
+            let done = on_tx!(&mut tx, |c| sqlx::query(
+                "DELETE FROM group_members WHERE tenant_id = $1 AND group_id = $2 AND member_id = $3"
+            )
+            .bind(DbId::from(tenant))
+            .bind(DbId::from(group))
+            .bind(DbId(member))
+            .execute(c)
+            .await.map(|r| r.rows_affected()))?;
+            if done == 0 {
+                return Err(StoreError::NotFound);
+            }
+            tx.commit().await
+        })
+        .await
+    }
+
+    /// Direct members above `after`, in id order.
+    pub async fn members_page(
+        &self,
+        tenant: TenantId,
+        group: GroupId,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<MemberRef>, StoreError> {
+        let rows = on_db!(&self.db, |p| sqlx::query_as::<_, (DbId, String)>(
+            "SELECT member_id, member_type FROM group_members WHERE tenant_id = $1 AND group_id = $2 AND member_id > $3 \
+             ORDER BY member_id LIMIT $4"
+        )
+        .bind(DbId::from(tenant))
+        .bind(DbId::from(group))
+        .bind(after.map_or(NIL, DbId))
+        .bind(limit)
+        .fetch_all(p)
+        .await)?;
+        Ok(rows.into_iter().map(|(id, kind)| member_ref(id.0, &kind)).collect())
+    }
+
+    /// Groups `member` is a direct member of, above `after`, in id order.
+    pub async fn member_of_page(
+        &self,
+        tenant: TenantId,
+        member: Uuid,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<Group>, StoreError> {
+        let cols = GROUP_COLS.split(", ").map(|c| format!("g.{c}")).collect::<Vec<_>>().join(", ");
+        let sql = format!(
+            "SELECT {cols} FROM groups g JOIN group_members m ON m.group_id = g.id \
+             WHERE m.tenant_id = $1 AND m.member_id = $2 AND g.id > $3 ORDER BY g.id LIMIT $4"
+        );
+        let rows = on_db!(&self.db, |p| sqlx::query_as::<_, GroupRow>(AssertSqlSafe(sql))
+            .bind(DbId::from(tenant))
+            .bind(DbId(member))
+            .bind(after.map_or(NIL, DbId))
+            .bind(limit)
+            .fetch_all(p)
+            .await)?;
+        rows.into_iter().map(Group::try_from).collect()
+    }
+
+    pub async fn is_member(&self, tenant: TenantId, group: GroupId, member: Uuid) -> Result<bool, StoreError> {
+        let n = on_db!(&self.db, |p| sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM group_members WHERE tenant_id = $1 AND group_id = $2 AND member_id = $3"
+        )
+        .bind(DbId::from(tenant))
+        .bind(DbId::from(group))
+        .bind(DbId(member))
+        .fetch_one(p)
+        .await)?;
+        Ok(n > 0)
+    }
+}
+
+fn member_ref(id: Uuid, kind: &str) -> MemberRef {
+    if kind == "group" { MemberRef::Group(GroupId::from_uuid(id)) } else { MemberRef::User(UserId::from_uuid(id)) }
+}
+
+pub(crate) fn catalog_from_doc(doc: &str) -> Result<TenantCatalog, StoreError> {
+    let ext: CatalogExtension =
+        serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(format!("tenants.catalog_doc: {e}")))?;
+    TenantCatalog::with_extension(&ext).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// Takes the user's row lock (bumping its version) and returns its usage location; `NotFound` if
+/// the user is not in the tenant.
+async fn lock_user(tx: &mut Tx, tenant: TenantId, user: UserId) -> Result<Option<String>, StoreError> {
+    on_tx!(tx, |c| sqlx::query_scalar::<_, Option<String>>(
+        "UPDATE users SET version = version + 1 WHERE tenant_id = $1 AND id = $2 RETURNING usage_location"
+    )
+    .bind(DbId::from(tenant))
+    .bind(DbId::from(user))
+    .fetch_optional(c)
+    .await)?
+    .ok_or(StoreError::NotFound)
+}
+
+async fn lock_group(tx: &mut Tx, tenant: TenantId, group: GroupId) -> Result<(), StoreError> {
+    let done = on_tx!(tx, |c| sqlx::query("UPDATE groups SET version = version + 1 WHERE tenant_id = $1 AND id = $2")
+        .bind(DbId::from(tenant))
+        .bind(DbId::from(group))
+        .execute(c)
+        .await.map(|r| r.rows_affected()))?;
+    if done == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+}
+
+async fn lock_pool(tx: &mut Tx, tenant: TenantId, sku: SkuId) -> Result<(), StoreError> {
+    on_tx!(tx, |c| sqlx::query("UPDATE sku_pools SET consumed = consumed WHERE tenant_id = $1 AND sku_id = $2")
+        .bind(DbId::from(tenant))
+        .bind(DbId::from(sku))
+        .execute(c)
+        .await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Takes one unit of `sku` or refuses with `NoFreeUnits`. The check and the increment are one
+/// statement on the pool row, so concurrent writers can never both take the last unit.
+async fn take_unit(tx: &mut Tx, tenant: TenantId, sku: SkuId) -> Result<(), StoreError> {
+    let done = on_tx!(tx, |c| sqlx::query(
+        "UPDATE sku_pools SET consumed = consumed + 1 WHERE tenant_id = $1 AND sku_id = $2 AND consumed < \
+         (SELECT COALESCE(SUM(enabled), 0) FROM subscriptions WHERE tenant_id = $1 AND sku_id = $2)"
+    )
+    .bind(DbId::from(tenant))
+    .bind(DbId::from(sku))
+    .execute(c)
+    .await.map(|r| r.rows_affected()))?;
+    if done == 0 { Err(StoreError::License(LicenseError::NoFreeUnits(sku))) } else { Ok(()) }
+}
+
+async fn release_unit(tx: &mut Tx, tenant: TenantId, sku: SkuId) -> Result<(), StoreError> {
+    on_tx!(tx, |c| sqlx::query(
+        "UPDATE sku_pools SET consumed = consumed - 1 WHERE tenant_id = $1 AND sku_id = $2 AND consumed > 0"
+    )
+    .bind(DbId::from(tenant))
+    .bind(DbId::from(sku))
+    .execute(c)
+    .await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+async fn assignments_in_tx(tx: &mut Tx, user: UserId) -> Result<Vec<Assignment>, StoreError> {
+    let sql = format!(
+        "SELECT {ASSIGNMENT_COLS} FROM license_assignments WHERE user_id = $1 ORDER BY assigned_at, sku_id, source_group_id"
+    );
+    let rows = on_tx!(tx, |c| sqlx::query_as::<_, AssignmentRow>(AssertSqlSafe(sql))
+        .bind(DbId::from(user))
+        .fetch_all(c)
+        .await)?;
+    rows.into_iter().map(Assignment::try_from).collect()
+}
+
+async fn upsert_assignment(
+    tx: &mut Tx,
+    tenant: TenantId,
+    user: UserId,
+    sku: SkuId,
+    source: Source,
+    disabled_json: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    on_tx!(tx, |c| sqlx::query(
+        "INSERT INTO license_assignments (tenant_id, user_id, sku_id, source_group_id, disabled_plans, state, error, \
+         assigned_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'Active', 'None', $6, $6) \
+         ON CONFLICT (user_id, sku_id, source_group_id) DO UPDATE SET disabled_plans = excluded.disabled_plans, \
+         state = 'Active', error = 'None', updated_at = excluded.updated_at"
+    )
+    .bind(DbId::from(tenant))
+    .bind(DbId::from(user))
+    .bind(DbId::from(sku))
+    .bind(DbId(source.to_uuid()))
+    .bind(disabled_json)
+    .bind(now)
+    .execute(c)
+    .await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
