@@ -1,1 +1,11 @@
-//! placeholder
+//! The `allot` server: Microsoft Graph licensing API (v1.0 and beta), Allot's token issuer and
+//! admin API, over `allot-store`. `main.rs` only parses the command line and calls [`cli::run`].
+
+pub mod admin;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod context;
+pub mod graph;
+pub mod state;

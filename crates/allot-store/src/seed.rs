@@ -83,7 +83,8 @@ impl Store {
                 warning: i64::from(s.warning),
                 suspended: i64::from(s.suspended),
                 locked_out: i64::from(s.locked_out),
-                created_at: old.map_or(now, |o| o.created_at),
+                // Spaced by a microsecond so that listings keep the file's order.
+                created_at: old.map_or(now + chrono::TimeDelta::microseconds(i64::try_from(i).unwrap_or(0)), |o| o.created_at),
             };
             count(report, old.map(|o| *o == sub));
             if old != Some(&sub) {

@@ -584,23 +584,7 @@ impl Store {
     // ---- groups and membership ---------------------------------------------------------------
 
     pub async fn insert_group(&self, g: &Group) -> Result<(), StoreError> {
-        let sql = "INSERT INTO groups (id, tenant_id, display_name, description, mail_nickname, mail_enabled, \
-                   security_enabled, group_types, assigned_licenses, version, created_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10)";
-        on_db!(&self.db, |p| sqlx::query(sql)
-            .bind(DbId::from(g.id))
-            .bind(DbId::from(g.tenant_id))
-            .bind(&g.display_name)
-            .bind(&g.description)
-            .bind(&g.mail_nickname)
-            .bind(g.mail_enabled)
-            .bind(g.security_enabled)
-            .bind(to_json(&g.group_types))
-            .bind(to_json(&g.assigned_licenses))
-            .bind(g.created_at)
-            .execute(p)
-            .await.map(|r| r.rows_affected()))?;
-        Ok(())
+        self.create_group(g, &[]).await
     }
 
     pub async fn group(&self, tenant: TenantId, id: GroupId) -> Result<Option<Group>, StoreError> {
@@ -709,36 +693,7 @@ impl Store {
         retry(|| async {
             let mut tx = self.db.begin().await?;
             lock_group(&mut tx, tenant, group).await?;
-            let now = crate::now();
-            for m in members {
-                let (table, kind) = match m {
-                    MemberRef::User(_) => ("users", "user"),
-                    MemberRef::Group(_) => ("groups", "group"),
-                };
-                let sql = format!("SELECT COUNT(*) FROM {table} WHERE tenant_id = $1 AND id = $2");
-                let exists = on_tx!(&mut tx, |c| sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql))
-                    .bind(DbId::from(tenant))
-                    .bind(DbId(m.uuid()))
-                    .fetch_one(c)
-                    .await)?;
-                if exists == 0 || m.uuid() == group.as_uuid() {
-                    return Err(StoreError::NotFound);
-                }
-                let inserted = on_tx!(&mut tx, |c| sqlx::query(
-                    "INSERT INTO group_members (tenant_id, group_id, member_id, member_type, added_at) \
-                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (group_id, member_id) DO NOTHING"
-                )
-                .bind(DbId::from(tenant))
-                .bind(DbId::from(group))
-                .bind(DbId(m.uuid()))
-                .bind(kind)
-                .bind(now)
-                .execute(c)
-                .await.map(|r| r.rows_affected()))?;
-                if inserted == 0 {
-                    return Err(StoreError::Conflict("members".into()));
-                }
-            }
+            add_members_in_tx(&mut tx, tenant, group, members).await?;
             tx.commit().await
         })
         .await
@@ -809,6 +764,40 @@ impl Store {
         rows.into_iter().map(Group::try_from).collect()
     }
 
+    pub async fn count_users(&self, tenant: TenantId) -> Result<i64, StoreError> {
+        self.count("SELECT COUNT(*) FROM users WHERE tenant_id = $1", tenant).await
+    }
+
+    pub async fn count_groups(&self, tenant: TenantId) -> Result<i64, StoreError> {
+        self.count("SELECT COUNT(*) FROM groups WHERE tenant_id = $1", tenant).await
+    }
+
+    pub async fn count_members(&self, tenant: TenantId, group: GroupId) -> Result<i64, StoreError> {
+        Ok(on_db!(&self.db, |p| sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM group_members WHERE tenant_id = $1 AND group_id = $2"
+        )
+        .bind(DbId::from(tenant))
+        .bind(DbId::from(group))
+        .fetch_one(p)
+        .await)?)
+    }
+
+    async fn count(&self, sql: &'static str, tenant: TenantId) -> Result<i64, StoreError> {
+        Ok(on_db!(&self.db, |p| sqlx::query_scalar::<_, i64>(sql).bind(DbId::from(tenant)).fetch_one(p).await)?)
+    }
+
+    /// Creates a group with its first members in one transaction (`members@odata.bind`): if one
+    /// member is refused, the group is not created either.
+    pub async fn create_group(&self, g: &Group, members: &[MemberRef]) -> Result<(), StoreError> {
+        retry(|| async {
+            let mut tx = self.db.begin().await?;
+            insert_group_in_tx(&mut tx, g).await?;
+            add_members_in_tx(&mut tx, g.tenant_id, g.id, members).await?;
+            tx.commit().await
+        })
+        .await
+    }
+
     pub async fn is_member(&self, tenant: TenantId, group: GroupId, member: Uuid) -> Result<bool, StoreError> {
         let n = on_db!(&self.db, |p| sqlx::query_scalar::<_, i64>(
             "SELECT COUNT(*) FROM group_members WHERE tenant_id = $1 AND group_id = $2 AND member_id = $3"
@@ -820,6 +809,64 @@ impl Store {
         .await)?;
         Ok(n > 0)
     }
+}
+
+async fn insert_group_in_tx(tx: &mut Tx, g: &Group) -> Result<(), StoreError> {
+    let sql = "INSERT INTO groups (id, tenant_id, display_name, description, mail_nickname, mail_enabled, \
+               security_enabled, group_types, assigned_licenses, version, created_at) \
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10)";
+    on_tx!(tx, |c| sqlx::query(sql)
+        .bind(DbId::from(g.id))
+        .bind(DbId::from(g.tenant_id))
+        .bind(&g.display_name)
+        .bind(&g.description)
+        .bind(&g.mail_nickname)
+        .bind(g.mail_enabled)
+        .bind(g.security_enabled)
+        .bind(to_json(&g.group_types))
+        .bind(to_json(&g.assigned_licenses))
+        .bind(g.created_at)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Adds members, all or none: `Conflict` if one is already a member, `NotFound` if one does not
+/// exist in the tenant (or is the group itself).
+async fn add_members_in_tx(tx: &mut Tx, tenant: TenantId, group: GroupId, members: &[MemberRef]) -> Result<(), StoreError> {
+    let now = crate::now();
+    for m in members {
+        let (table, kind) = match m {
+            MemberRef::User(_) => ("users", "user"),
+            MemberRef::Group(_) => ("groups", "group"),
+        };
+        let sql = format!("SELECT COUNT(*) FROM {table} WHERE tenant_id = $1 AND id = $2");
+        let exists = on_tx!(tx, |c| sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql))
+            .bind(DbId::from(tenant))
+            .bind(DbId(m.uuid()))
+            .fetch_one(c)
+            .await)?;
+        if exists == 0 || m.uuid() == group.as_uuid() {
+            return Err(StoreError::NotFound);
+        }
+        let inserted = on_tx!(tx, |c| sqlx::query(
+            "INSERT INTO group_members (tenant_id, group_id, member_id, member_type, added_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (group_id, member_id) DO NOTHING"
+        )
+        .bind(DbId::from(tenant))
+        .bind(DbId::from(group))
+        .bind(DbId(m.uuid()))
+        .bind(kind)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        if inserted == 0 {
+            return Err(StoreError::Conflict("members".into()));
+        }
+    }
+    Ok(())
 }
 
 fn member_ref(id: Uuid, kind: &str) -> MemberRef {

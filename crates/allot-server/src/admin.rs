@@ -1,0 +1,168 @@
+//! Allot's own admin API under `/_allot/`: create tenants from a tenant file, reset a tenant to
+//! its seed, read and change subscription units. Guarded by the admin key (`Authorization:
+//! Bearer <key>` or `x-allot-admin-key`), and answering loopback clients only unless
+//! `--admin-remote` is set. Errors are `{"error":{"code","message"}}`.
+
+use std::net::SocketAddr;
+
+use allot_core::ids::SubscriptionId;
+use allot_core::secret::verify_secret;
+use allot_core::tenant_file::TenantFile;
+use allot_store::StoreError;
+use allot_store::records::{Subscription, Tenant};
+use axum::Router;
+use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post};
+use serde_json::{Value, json};
+
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/tenants", get(list_tenants).post(create_tenants))
+        .route("/tenants/{tenant}/reset", post(reset_tenant))
+        .route("/tenants/{tenant}/subscriptions", get(list_subscriptions))
+        .route("/tenants/{tenant}/subscriptions/{id}", patch(update_subscription))
+}
+
+#[derive(Debug)]
+pub struct AdminError(StatusCode, &'static str, String);
+
+impl IntoResponse for AdminError {
+    fn into_response(self) -> Response {
+        (self.0, axum::Json(json!({"error": {"code": self.1, "message": self.2}}))).into_response()
+    }
+}
+
+impl From<StoreError> for AdminError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => Self(StatusCode::NOT_FOUND, "notFound", "No such object.".into()),
+            StoreError::Invalid(m) => Self(StatusCode::BAD_REQUEST, "invalidTenantFile", m),
+            StoreError::Conflict(m) => Self(StatusCode::CONFLICT, "conflict", m),
+            other => {
+                tracing::error!(error = %other, "admin API storage failure");
+                Self(StatusCode::INTERNAL_SERVER_ERROR, "internal", "An internal error occurred.".into())
+            }
+        }
+    }
+}
+
+/// Proof that the caller presented the admin key from an allowed address.
+pub struct Admin;
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = AdminError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+        if !state.config.admin_remote && !peer.is_some_and(|p| p.ip().is_loopback()) {
+            return Err(AdminError(StatusCode::FORBIDDEN, "forbidden", "The admin API answers loopback clients only.".into()));
+        }
+        let key = parts
+            .headers
+            .get("x-allot-admin-key")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .or_else(|| {
+                let v = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+                let (scheme, token) = v.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned())
+            });
+        match key {
+            Some(k) if verify_secret("allot-admin", &k, &state.admin_key_hash) => Ok(Self),
+            Some(_) => Err(AdminError(StatusCode::UNAUTHORIZED, "unauthorized", "The admin key is not valid.".into())),
+            None => Err(AdminError(StatusCode::UNAUTHORIZED, "unauthorized", "The admin key is missing.".into())),
+        }
+    }
+}
+
+fn tenant_json(t: &Tenant) -> Value {
+    json!({"id": t.id, "displayName": t.display_name, "defaultDomain": t.default_domain, "country": t.country})
+}
+
+async fn tenant(state: &AppState, key: &str) -> Result<Tenant, AdminError> {
+    state
+        .store
+        .find_tenant(key)
+        .await?
+        .ok_or_else(|| AdminError(StatusCode::NOT_FOUND, "notFound", format!("No tenant '{key}'.")))
+}
+
+/// # `GET /_allot/tenants`
+pub async fn list_tenants(_: Admin, State(state): State<AppState>) -> Result<Response, AdminError> {
+    let tenants = state.store.tenants().await?;
+    Ok(axum::Json(json!({"value": tenants.iter().map(tenant_json).collect::<Vec<_>>()})).into_response())
+}
+
+/// # `POST /_allot/tenants`
+/// Body: a tenant file (YAML or JSON). Creates or updates every tenant in it (idempotent).
+pub async fn create_tenants(_: Admin, State(state): State<AppState>, body: String) -> Result<Response, AdminError> {
+    let file = TenantFile::parse(&body).map_err(|e| AdminError(StatusCode::BAD_REQUEST, "invalidTenantFile", e.to_string()))?;
+    let report = state.store.apply_tenant_file(&file).await?;
+    Ok((StatusCode::CREATED, axum::Json(json!(report))).into_response())
+}
+
+/// # `POST /_allot/tenants/{tenant}/reset`
+/// Deletes everything in the tenant and applies its seed again.
+pub async fn reset_tenant(_: Admin, State(state): State<AppState>, Path(key): Path<String>) -> Result<Response, AdminError> {
+    let t = tenant(&state, &key).await?;
+    let report = state.store.reset_tenant(t.id).await?;
+    Ok(axum::Json(json!(report)).into_response())
+}
+
+fn subscription_json(s: &Subscription) -> Value {
+    json!({
+        "id": s.id,
+        "skuId": s.sku_id,
+        "enabled": s.enabled,
+        "warning": s.warning,
+        "suspended": s.suspended,
+        "lockedOut": s.locked_out,
+    })
+}
+
+/// # `GET /_allot/tenants/{tenant}/subscriptions`
+pub async fn list_subscriptions(_: Admin, State(state): State<AppState>, Path(key): Path<String>) -> Result<Response, AdminError> {
+    let t = tenant(&state, &key).await?;
+    let subs = state.store.subscriptions(t.id).await?;
+    Ok(axum::Json(json!({"value": subs.iter().map(subscription_json).collect::<Vec<_>>()})).into_response())
+}
+
+/// # `PATCH /_allot/tenants/{tenant}/subscriptions/{id}`
+/// Body: any of `enabled`, `warning`, `suspended`, `lockedOut` (non-negative integers).
+/// Lowering units below what is consumed is allowed (as when a subscription lapses): existing
+/// assignments stay, new ones are refused until units free up.
+pub async fn update_subscription(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((key, id)): Path<(String, String)>,
+    body: String,
+) -> Result<Response, AdminError> {
+    let bad = |m: String| AdminError(StatusCode::BAD_REQUEST, "badRequest", m);
+    let t = tenant(&state, &key).await?;
+    let id = SubscriptionId::parse(&id).map_err(|e| bad(e.to_string()))?;
+    let mut sub = state
+        .store
+        .subscription(t.id, id)
+        .await?
+        .ok_or_else(|| AdminError(StatusCode::NOT_FOUND, "notFound", format!("No subscription '{id}'.")))?;
+    let Ok(Value::Object(b)) = serde_json::from_str::<Value>(&body) else {
+        return Err(bad("The body must be a JSON object.".into()));
+    };
+    for (k, v) in &b {
+        let n = v.as_i64().filter(|n| *n >= 0).ok_or_else(|| bad(format!("'{k}' must be a non-negative integer.")))?;
+        match k.as_str() {
+            "enabled" => sub.enabled = n,
+            "warning" => sub.warning = n,
+            "suspended" => sub.suspended = n,
+            "lockedOut" => sub.locked_out = n,
+            other => return Err(bad(format!("Unknown property '{other}'."))),
+        }
+    }
+    state.store.upsert_subscription(&sub).await?;
+    Ok(axum::Json(subscription_json(&sub)).into_response())
+}

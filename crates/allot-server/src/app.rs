@@ -1,0 +1,213 @@
+//! Building and running the server: open the store, migrate, load keys, seed a fresh database,
+//! bind the listener (port 0 in tests), and serve until stopped.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use allot_core::secret::hash_secret;
+use allot_core::tenant_file::TenantFile;
+use allot_store::Store;
+use anyhow::Context as _;
+use axum::Router;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::auth::keys;
+use crate::auth::tokens::TokenService;
+use crate::config::Config;
+use crate::graph::error::GraphError;
+use crate::graph::{self, ApiVersion};
+use crate::state::AppState;
+use crate::{admin, auth, context};
+
+/// What a person needs to know after start (printed by `allot serve`).
+#[derive(Debug, Clone)]
+pub struct StartupInfo {
+    pub base_url: String,
+    /// The demo tenant was created by this start.
+    pub seeded_demo: bool,
+    /// The admin key, when this start generated it.
+    pub new_admin_key: Option<String>,
+    pub database_url: String,
+}
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    pub info: StartupInfo,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let url = config.effective_database_url();
+        if url.starts_with("sqlite:") {
+            std::fs::create_dir_all(&config.data_dir)
+                .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+        }
+        let store = Store::connect(&url).await.with_context(|| format!("cannot open the database {url}"))?;
+        store.migrate().await.context("database migration failed")?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {} (is another server running there?)", config.listen))?;
+        let addr = listener.local_addr()?;
+        let base_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+
+        let issuer_base = match &config.public_url {
+            Some(u) => {
+                store.set_setting("issuer_base", u).await?;
+                u.clone()
+            }
+            None => store.setting_or_init("issuer_base", &base_url).await?,
+        };
+        let signing = keys::load_or_create(&store).await?;
+        let tokens = TokenService::new(signing, &issuer_base);
+        let (admin_key_hash, new_admin_key) = admin_key(&store, &config).await?;
+
+        let mut seeded_demo = false;
+        if store.tenants().await?.is_empty() && !config.no_demo {
+            store.apply_tenant_file(&TenantFile::demo()).await.context("seeding the demo tenant failed")?;
+            seeded_demo = true;
+        }
+        if let Some(path) = &config.seed {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let file = TenantFile::parse(&text)?;
+            store.apply_tenant_file(&file).await.with_context(|| format!("applying {} failed", path.display()))?;
+        }
+        let state = AppState {
+            store,
+            tokens: Arc::new(tokens),
+            config: Arc::new(config),
+            admin_key_hash: Arc::new(admin_key_hash),
+        };
+        Ok(Self { listener, state, info: StartupInfo { base_url, seeded_demo, new_admin_key, database_url: url } })
+    }
+
+    #[must_use]
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    #[must_use]
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let app = router(self.state);
+        axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+
+    /// Serves until Ctrl-C or SIGTERM.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+}
+
+async fn admin_key(store: &Store, config: &Config) -> anyhow::Result<(String, Option<String>)> {
+    if let Some(k) = &config.admin_key {
+        return Ok((hash_secret("allot-admin", k), None));
+    }
+    let fresh = format!("allot-admin-{}", uuid::Uuid::new_v4().simple());
+    let fresh_hash = hash_secret("allot-admin", &fresh);
+    let stored = store.setting_or_init("admin_key_hash", &fresh_hash).await?;
+    if stored != fresh_hash {
+        return Ok((stored, None));
+    }
+    if config.database_url.is_none() {
+        let path = config.data_dir.join("admin-key");
+        std::fs::write(&path, format!("{fresh}\n")).with_context(|| format!("cannot write {}", path.display()))?;
+        restrict(&path);
+    }
+    Ok((stored, Some(fresh)))
+}
+
+#[cfg(unix)]
+fn restrict(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+}
+
+#[cfg(not(unix))]
+fn restrict(_: &std::path::Path) {}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .nest("/v1.0", graph::router().layer(axum::Extension(ApiVersion::V1)))
+        .nest("/beta", graph::router().layer(axum::Extension(ApiVersion::Beta)))
+        .merge(auth::oauth::router())
+        .nest("/_allot", admin::router())
+        .fallback(unknown_path)
+        .layer(axum::middleware::map_response(graph_bodies_for_bare_errors))
+        .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
+            tracing::error!("a request handler panicked");
+            GraphError::internal().into_response()
+        }))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), context::middleware))
+        .with_state(state)
+}
+
+async fn unknown_path(uri: axum::http::Uri) -> GraphError {
+    let segment = uri.path().trim_matches('/').rsplit('/').next().unwrap_or("").to_owned();
+    GraphError::new(StatusCode::NOT_FOUND, "Request_ResourceNotFound", format!("Resource not found for the segment '{segment}'."))
+}
+
+/// axum answers a wrong method (405) and some rejections with an empty or plain-text body; give
+/// them Graph's error envelope so that no response leaves in another shape.
+async fn graph_bodies_for_bare_errors(resp: Response) -> Response {
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json {
+        return resp;
+    }
+    let err = match status {
+        StatusCode::METHOD_NOT_ALLOWED => {
+            GraphError::new(status, "Request_BadRequest", "Specified HTTP method is not allowed for the request uri.")
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => GraphError::new(status, "RequestEntityTooLarge", "The request body is too large."),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => GraphError::new(status, "UnsupportedMediaType", "The content type is not supported."),
+        StatusCode::NOT_FOUND => GraphError::new(status, "Request_ResourceNotFound", "Resource not found."),
+        s if s.is_server_error() => GraphError::internal(),
+        s => GraphError::new(s, "Request_BadRequest", "The request is not valid."),
+    };
+    let mut out = err.into_response();
+    for name in [&context::REQUEST_ID, &context::CLIENT_REQUEST_ID] {
+        if let Some(v) = resp.headers().get(name) {
+            out.headers_mut().insert(name.clone(), v.clone());
+        }
+    }
+    out
+}

@@ -1,0 +1,384 @@
+//! `POST /{tenant}/oauth2/v2.0/token` (client credentials and password grants),
+//! `GET /{tenant}/v2.0/.well-known/openid-configuration`, `GET /{tenant}/discovery/v2.0/keys`.
+//! <https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-client-creds-grant-flow>
+
+use allot_core::ids::AppId;
+use allot_core::secret::verify_secret;
+use allot_store::records::{App, Tenant};
+use allot_store::{Store, StoreError};
+use axum::Router;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine as _;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::tokens::{GRAPH_APP_ID, GRAPH_RESOURCE, TOKEN_LIFETIME_SECS, TokenService};
+use super::keys;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/{tenant}/oauth2/v2.0/token", post(token))
+        .route("/{tenant}/v2.0/.well-known/openid-configuration", get(openid_configuration))
+        .route("/{tenant}/discovery/v2.0/keys", get(jwks))
+}
+
+/// An Entra-style OAuth error (`AADSTS…`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthError {
+    pub status: StatusCode,
+    pub error: &'static str,
+    pub code: u32,
+    pub description: String,
+}
+
+impl OAuthError {
+    fn new(status: StatusCode, error: &'static str, code: u32, description: impl Into<String>) -> Self {
+        Self { status, error, code, description: description.into() }
+    }
+
+    fn bad(error: &'static str, code: u32, description: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, error, code, description)
+    }
+
+    fn tenant_not_found(t: &str) -> Self {
+        Self::bad(
+            "invalid_tenant",
+            90002,
+            format!("Tenant '{t}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."),
+        )
+    }
+}
+
+impl From<StoreError> for OAuthError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "storage failure in the token endpoint");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", 90033, "A transient error has occurred. Please try again.")
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let trace = crate::context::current().map_or_else(|| Uuid::new_v4().to_string(), |c| c.request_id);
+        let correlation = crate::context::current().map_or_else(|| trace.clone(), |c| c.client_request_id);
+        let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%SZ").to_string();
+        let body = json!({
+            "error": self.error,
+            "error_description": format!("AADSTS{}: {} Trace ID: {trace} Correlation ID: {correlation} Timestamp: {now}", self.code, self.description),
+            "error_codes": [self.code],
+            "timestamp": now,
+            "trace_id": trace,
+            "correlation_id": correlation,
+        });
+        let mut resp = (self.status, serde_json::to_vec(&body).unwrap_or_default()).into_response();
+        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+        resp
+    }
+}
+
+/// The resource a scope string asks for, and the permissions named in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopeRequest {
+    pub audience: String,
+    /// Empty when the request used `/.default` (everything granted).
+    pub scopes: Vec<String>,
+    pub default: bool,
+}
+
+const OIDC_SCOPES: &[&str] = &["openid", "profile", "offline_access", "email"];
+
+/// Parses an OAuth v2 `scope` parameter: `https://graph.microsoft.com/.default`,
+/// `https://graph.microsoft.com/User.Read`, or bare Graph permission names.
+pub fn parse_scope(raw: &str) -> Result<ScopeRequest, OAuthError> {
+    let mut audience: Option<String> = None;
+    let mut scopes = Vec::new();
+    let mut default = false;
+    for item in raw.split_whitespace() {
+        if OIDC_SCOPES.iter().any(|s| s.eq_ignore_ascii_case(item)) {
+            continue;
+        }
+        let (resource, perm) = match item.rsplit_once('/') {
+            Some((r, p)) if r.contains("://") || r.eq_ignore_ascii_case(GRAPH_APP_ID) => (r.trim_end_matches('/'), p),
+            _ => (GRAPH_RESOURCE, item),
+        };
+        let resource = if resource.eq_ignore_ascii_case(GRAPH_APP_ID) || resource.eq_ignore_ascii_case(GRAPH_RESOURCE) {
+            GRAPH_RESOURCE.to_owned()
+        } else {
+            return Err(OAuthError::bad(
+                "invalid_resource",
+                500_011,
+                format!("The resource principal named {resource} was not found in the tenant."),
+            ));
+        };
+        if audience.as_ref().is_some_and(|a| *a != resource) {
+            return Err(OAuthError::bad(
+                "invalid_scope",
+                28000,
+                "Provided value for the input parameter scope is not valid because it contains more than one resource.",
+            ));
+        }
+        audience = Some(resource);
+        if perm == ".default" {
+            default = true;
+        } else if !perm.is_empty() {
+            scopes.push(perm.to_owned());
+        }
+    }
+    if default && !scopes.is_empty() {
+        return Err(OAuthError::bad("invalid_scope", 70011, "The provided value for scope is not valid: '.default' cannot be combined with other scopes."));
+    }
+    Ok(ScopeRequest { audience: audience.unwrap_or_else(|| GRAPH_RESOURCE.to_owned()), default: default || scopes.is_empty(), scopes })
+}
+
+/// The delegated scopes a user token through `app` carries for `req` (AADSTS65001 when one was
+/// not granted to the app).
+pub fn granted_scopes(app: &App, req: &ScopeRequest) -> Result<Vec<String>, OAuthError> {
+    if req.default {
+        return Ok(app.delegated_scopes.clone());
+    }
+    let mut out = Vec::new();
+    for s in &req.scopes {
+        let Some(g) = app.delegated_scopes.iter().find(|g| g.eq_ignore_ascii_case(s)) else {
+            return Err(OAuthError::bad(
+                "invalid_grant",
+                65001,
+                format!(
+                    "The user or administrator has not consented to use the application with ID '{}' named '{}'. Send an interactive authorization request for this user and resource.",
+                    app.client_id, app.display_name
+                ),
+            ));
+        };
+        out.push(g.clone());
+    }
+    Ok(out)
+}
+
+async fn find_tenant(store: &Store, key: &str) -> Result<Option<Tenant>, OAuthError> {
+    Ok(store.find_tenant(key).await?)
+}
+
+fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(body).into_owned().collect()
+}
+
+/// # `POST /{tenant}/oauth2/v2.0/token`
+/// `client_credentials` (app-only: `roles` are the app's application permissions) and
+/// `password` (delegated: `scp` the scopes granted to the app, `wids` the user's roles). Client
+/// secrets come in the body or as HTTP Basic. `{tenant}` is the tenant id, a domain,
+/// `organizations` or `common`.
+pub async fn token(State(state): State<AppState>, Path(tenant_key): Path<String>, req: Request) -> Response {
+    match issue(&state, &tenant_key, req).await {
+        Ok(v) => {
+            let mut resp = (StatusCode::OK, serde_json::to_vec(&v).unwrap_or_default()).into_response();
+            let h = resp.headers_mut();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store, no-cache"));
+            resp
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn issue(state: &AppState, tenant_key: &str, req: Request) -> Result<Value, OAuthError> {
+    let basic = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(parse_basic);
+    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    if !content_type.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded") {
+        return Err(OAuthError::bad("invalid_request", 900_144, "The request body must contain the following parameter: 'grant_type'."));
+    }
+    let body = axum::body::to_bytes(req.into_body(), 64 * 1024)
+        .await
+        .map_err(|_| OAuthError::bad("invalid_request", 90014, "The request body is too large."))?;
+    let pairs = form_pairs(&body);
+    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let grant = get("grant_type")
+        .ok_or_else(|| OAuthError::bad("invalid_request", 900_144, "The request body must contain the following parameter: 'grant_type'."))?;
+    let (client_id, client_secret) = match (get("client_id"), basic) {
+        (Some(id), _) => (id, get("client_secret")),
+        (None, Some((id, secret))) => (id, Some(secret)),
+        (None, None) => {
+            return Err(OAuthError::bad("invalid_request", 900_144, "The request body must contain the following parameter: 'client_id'."));
+        }
+    };
+    let scope = parse_scope(&get("scope").unwrap_or_default())?;
+    let app_id = AppId::parse(&client_id).map_err(|_| {
+        OAuthError::bad("unauthorized_client", 700_016, format!("Application with identifier '{client_id}' was not found in the directory."))
+    })?;
+    let app = state.store.app(app_id).await?;
+    let tenant = if ["common", "organizations"].contains(&tenant_key.to_ascii_lowercase().as_str()) {
+        match &app {
+            Some(a) => state.store.tenant(a.tenant_id).await?,
+            None => None,
+        }
+    } else {
+        find_tenant(&state.store, tenant_key).await?
+    };
+    let Some(tenant) = tenant else { return Err(OAuthError::tenant_not_found(tenant_key)) };
+    let Some(app) = app.filter(|a| a.tenant_id == tenant.id) else {
+        return Err(OAuthError::bad(
+            "unauthorized_client",
+            700_016,
+            format!("Application with identifier '{client_id}' was not found in the directory '{}'.", tenant.default_domain),
+        ));
+    };
+    let secret_ok = client_secret.as_deref().is_some_and(|s| verify_secret(&app.client_id.to_string(), s, &app.secret_hash));
+    match grant.as_str() {
+        "client_credentials" => {
+            if client_secret.is_none() {
+                return Err(OAuthError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_client",
+                    7_000_218,
+                    "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+                ));
+            }
+            if !secret_ok {
+                return Err(invalid_secret(&app));
+            }
+            if !scope.default {
+                return Err(OAuthError::bad(
+                    "invalid_scope",
+                    1_002_012,
+                    "The provided value for scope is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).",
+                ));
+            }
+            let token = state.tokens.mint_app(&app, &scope.audience).map_err(|_| signing_failed())?;
+            Ok(token_body(&token, None))
+        }
+        "password" => {
+            // Confidential clients must authenticate; a wrong secret is refused like Entra does.
+            if client_secret.is_some() && !secret_ok {
+                return Err(invalid_secret(&app));
+            }
+            let username = get("username").unwrap_or_default();
+            let password = get("password").unwrap_or_default();
+            let user = state.store.user_by_upn(tenant.id, &username).await?;
+            let Some(user) = user.filter(|u| {
+                u.password_hash.as_deref().is_some_and(|h| verify_secret(&u.id.to_string(), &password, h))
+            }) else {
+                return Err(OAuthError::bad("invalid_grant", 50126, "Error validating credentials due to invalid username or password."));
+            };
+            if !user.account_enabled {
+                return Err(OAuthError::bad("invalid_grant", 50057, "The user account is disabled."));
+            }
+            let scopes = granted_scopes(&app, &scope)?;
+            let token = state.tokens.mint_user(&app, &user, &scopes, &scope.audience).map_err(|_| signing_failed())?;
+            Ok(token_body(&token, Some(&scopes)))
+        }
+        other => Err(OAuthError::bad(
+            "unsupported_grant_type",
+            70003,
+            format!("The app requested an unsupported grant type '{other}'."),
+        )),
+    }
+}
+
+fn invalid_secret(app: &App) -> OAuthError {
+    OAuthError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
+        7_000_215,
+        format!(
+            "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{}'.",
+            app.client_id
+        ),
+    )
+}
+
+fn signing_failed() -> OAuthError {
+    OAuthError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", 90033, "The token could not be signed.")
+}
+
+fn token_body(token: &str, scopes: Option<&[String]>) -> Value {
+    let mut v = json!({
+        "token_type": "Bearer",
+        "expires_in": TOKEN_LIFETIME_SECS - 1,
+        "ext_expires_in": TOKEN_LIFETIME_SECS - 1,
+        "access_token": token,
+    });
+    if let Some(s) = scopes {
+        v["scope"] = json!(s.iter().map(|p| format!("{GRAPH_RESOURCE}/{p}")).collect::<Vec<_>>().join(" "));
+    }
+    v
+}
+
+fn parse_basic(header_value: &str) -> Option<(String, String)> {
+    let (scheme, rest) = header_value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD.decode(rest.trim()).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (id, secret) = text.split_once(':')?;
+    let dec = |s: &str| form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
+    Some((dec(id)?, dec(secret)?))
+}
+
+async fn discovery_tenant(state: &AppState, key: &str) -> Result<Tenant, OAuthError> {
+    find_tenant(&state.store, key).await?.ok_or_else(|| OAuthError::tenant_not_found(key))
+}
+
+/// # `GET /{tenant}/v2.0/.well-known/openid-configuration`
+pub async fn openid_configuration(State(state): State<AppState>, Path(key): Path<String>) -> Response {
+    let tenant = match discovery_tenant(&state, &key).await {
+        Ok(t) => t,
+        Err(e) => return e.into_response(),
+    };
+    let tokens: &TokenService = &state.tokens;
+    let base = tokens.issuer_base();
+    let t = tenant.id;
+    let doc = json!({
+        "issuer": tokens.issuer(t),
+        "token_endpoint": format!("{base}/{t}/oauth2/v2.0/token"),
+        "jwks_uri": format!("{base}/{t}/discovery/v2.0/keys"),
+        "authorization_endpoint": format!("{base}/{t}/oauth2/v2.0/authorize"),
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+        "grant_types_supported": ["client_credentials", "password"],
+        "response_types_supported": ["token"],
+        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "claims_supported": ["aud", "iss", "iat", "nbf", "exp", "tid", "oid", "sub", "appid", "roles", "scp", "wids", "upn", "name"],
+        "tenant_region_scope": "NA",
+        "cloud_instance_name": "allot",
+    });
+    (StatusCode::OK, axum::Json(doc)).into_response()
+}
+
+/// # `GET /{tenant}/discovery/v2.0/keys`
+/// The public keys of every signing key (the same for all tenants).
+pub async fn jwks(State(state): State<AppState>, Path(key): Path<String>) -> Response {
+    if !["common", "organizations"].contains(&key.to_ascii_lowercase().as_str()) {
+        if let Err(e) = discovery_tenant(&state, &key).await {
+            return e.into_response();
+        }
+    }
+    (StatusCode::OK, axum::Json(keys::jwks(state.tokens.keys()))).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_pick_the_audience() {
+        let s = parse_scope("https://graph.microsoft.com/.default").unwrap();
+        assert_eq!((s.audience.as_str(), s.default), (GRAPH_RESOURCE, true));
+        let s = parse_scope("User.Read openid offline_access").unwrap();
+        assert_eq!(s.scopes, vec!["User.Read"]);
+        assert!(!s.default);
+        let s = parse_scope("00000003-0000-0000-c000-000000000000/.default").unwrap();
+        assert_eq!(s.audience, GRAPH_RESOURCE);
+        assert_eq!(parse_scope("https://example.com/.default").unwrap_err().code, 500_011);
+        assert!(parse_scope("").unwrap().default);
+    }
+
+    #[test]
+    fn basic_credentials_are_decoded() {
+        let h = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("id:se%2Fcret"));
+        assert_eq!(parse_basic(&h), Some(("id".into(), "se/cret".into())));
+        assert_eq!(parse_basic("Bearer x"), None);
+    }
+}

@@ -1,0 +1,209 @@
+//! Access tokens: minting (token endpoint and `allot token`) and validation (every API request).
+//! RS256 JWTs with Entra's claim names; the algorithm list is pinned to RS256.
+
+use std::collections::HashSet;
+
+use allot_core::ids::{AppId, TenantId, UserId};
+use allot_store::records::{App, User};
+use jsonwebtoken::{Algorithm, Header, Validation};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::keys::SigningKey;
+
+/// Microsoft Graph's resource (the `aud` of Graph tokens).
+pub const GRAPH_RESOURCE: &str = "https://graph.microsoft.com";
+/// Graph's well-known application id, accepted as a synonym of [`GRAPH_RESOURCE`] in scopes.
+pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
+pub const TOKEN_LIFETIME_SECS: i64 = 3600;
+
+/// The claims Allot puts in (and reads from) an access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    pub aud: String,
+    pub iss: String,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+    pub tid: String,
+    pub oid: String,
+    pub sub: String,
+    pub appid: String,
+    pub app_displayname: String,
+    pub idtyp: String,
+    pub ver: String,
+    pub uti: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scp: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub wids: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// Who is calling, as proven by a valid token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// App-only: the app's application permissions.
+    App { app: AppId, roles: Vec<String> },
+    /// Delegated: a signed-in user, the scopes granted to the app, the user's directory roles.
+    User { app: AppId, user: UserId, scopes: Vec<String>, roles: Vec<String> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub tenant: TenantId,
+    pub caller: Caller,
+}
+
+/// Why a token was refused. The messages are Graph's `InvalidAuthenticationToken` texts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("Access token is empty.")]
+    Missing,
+    #[error("IDX14100: JWT is not well formed. The token needs to be in JWS Compact Serialization Format.")]
+    Malformed,
+    #[error("Lifetime validation failed, the token is expired.")]
+    Expired,
+    #[error("Access token validation failure. Invalid audience.")]
+    Audience,
+    #[error("Access token validation failure. Invalid issuer.")]
+    Issuer,
+    #[error("Access token validation failure. Invalid signature.")]
+    Signature,
+}
+
+/// Signs and checks tokens with the database's keys.
+#[derive(Debug, Clone)]
+pub struct TokenService {
+    keys: Vec<SigningKey>,
+    issuer_base: String,
+}
+
+impl TokenService {
+    #[must_use]
+    pub fn new(keys: Vec<SigningKey>, issuer_base: &str) -> Self {
+        Self { keys, issuer_base: issuer_base.trim_end_matches('/').to_owned() }
+    }
+
+    #[must_use]
+    pub fn keys(&self) -> &[SigningKey] {
+        &self.keys
+    }
+
+    /// `iss` for tokens of `tenant`.
+    #[must_use]
+    pub fn issuer(&self, tenant: TenantId) -> String {
+        format!("{}/{tenant}/v2.0", self.issuer_base)
+    }
+
+    #[must_use]
+    pub fn issuer_base(&self) -> &str {
+        &self.issuer_base
+    }
+
+    fn sign(&self, claims: &Claims) -> Result<String, jsonwebtoken::errors::Error> {
+        let key = self.keys.first().ok_or(jsonwebtoken::errors::ErrorKind::InvalidKeyFormat)?;
+        let header = Header { kid: Some(key.kid.clone()), typ: Some("JWT".into()), ..Header::new(Algorithm::RS256) };
+        jsonwebtoken::encode(&header, claims, &key.encoding)
+    }
+
+    fn base_claims(&self, tenant: TenantId, app: &App, audience: &str) -> Claims {
+        let now = chrono::Utc::now().timestamp();
+        Claims {
+            aud: audience.to_owned(),
+            iss: self.issuer(tenant),
+            iat: now,
+            nbf: now - 5 * 60,
+            exp: now + TOKEN_LIFETIME_SECS,
+            tid: tenant.to_string(),
+            oid: app.service_principal_id.to_string(),
+            sub: app.service_principal_id.to_string(),
+            appid: app.client_id.to_string(),
+            app_displayname: app.display_name.clone(),
+            idtyp: "app".into(),
+            ver: "1.0".into(),
+            uti: Uuid::new_v4().simple().to_string(),
+            roles: Vec::new(),
+            scp: None,
+            wids: Vec::new(),
+            upn: None,
+            name: None,
+        }
+    }
+
+    /// An app-only token: `roles` are the app's application permissions.
+    pub fn mint_app(&self, app: &App, audience: &str) -> Result<String, jsonwebtoken::errors::Error> {
+        let mut c = self.base_claims(app.tenant_id, app, audience);
+        c.roles.clone_from(&app.application_permissions);
+        self.sign(&c)
+    }
+
+    /// A delegated token for `user` through `app`, with the granted `scopes`.
+    pub fn mint_user(
+        &self,
+        app: &App,
+        user: &User,
+        scopes: &[String],
+        audience: &str,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
+        let mut c = self.base_claims(user.tenant_id, app, audience);
+        c.oid = user.id.to_string();
+        c.sub = user.id.to_string();
+        c.idtyp = "user".into();
+        c.scp = Some(scopes.join(" "));
+        c.wids.clone_from(&user.directory_roles);
+        c.upn = Some(user.user_principal_name.clone());
+        c.name = Some(user.display_name.clone());
+        self.sign(&c)
+    }
+
+    /// Checks signature, lifetime, issuer and audience, and says who the caller is.
+    pub fn validate(&self, token: &str, audience: &str) -> Result<Principal, TokenError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+        if header.alg != Algorithm::RS256 {
+            return Err(TokenError::Signature);
+        }
+        let key = match &header.kid {
+            Some(kid) => self.keys.iter().find(|k| &k.kid == kid).ok_or(TokenError::Signature)?,
+            None => return Err(TokenError::Signature),
+        };
+        let mut v = Validation::new(Algorithm::RS256);
+        v.algorithms = vec![Algorithm::RS256];
+        v.leeway = 60;
+        v.validate_nbf = true;
+        v.validate_aud = false;
+        v.required_spec_claims = HashSet::from(["exp".to_owned(), "nbf".to_owned(), "iss".to_owned(), "aud".to_owned()]);
+        let data = jsonwebtoken::decode::<Claims>(token, &key.decoding, &v).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind;
+            match e.kind() {
+                ErrorKind::ExpiredSignature | ErrorKind::ImmatureSignature => TokenError::Expired,
+                ErrorKind::InvalidSignature => TokenError::Signature,
+                _ => TokenError::Malformed,
+            }
+        })?;
+        let c = data.claims;
+        let tenant = TenantId::parse(&c.tid).map_err(|_| TokenError::Malformed)?;
+        if c.iss != self.issuer(tenant) {
+            return Err(TokenError::Issuer);
+        }
+        if c.aud.trim_end_matches('/') != audience {
+            return Err(TokenError::Audience);
+        }
+        let app = AppId::parse(&c.appid).map_err(|_| TokenError::Malformed)?;
+        let caller = match c.scp {
+            Some(scp) => Caller::User {
+                app,
+                user: UserId::parse(&c.oid).map_err(|_| TokenError::Malformed)?,
+                scopes: scp.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+                roles: c.wids,
+            },
+            None => Caller::App { app, roles: c.roles },
+        };
+        Ok(Principal { tenant, caller })
+    }
+}

@@ -1,0 +1,227 @@
+//! The `allot` command line: `serve`, `token`, `seed`, `migrate`. Every flag also reads an
+//! `ALLOT_*` environment variable (the flag wins).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use allot_core::ids::AppId;
+use allot_core::tenant_file::TenantFile;
+use allot_store::Store;
+use anyhow::{Context as _, bail};
+use clap::{Args, Parser, Subcommand};
+
+use crate::app::Application;
+use crate::auth::keys;
+use crate::auth::oauth::{granted_scopes, parse_scope};
+use crate::auth::tokens::TokenService;
+use crate::config::{Config, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES};
+
+/// The demo tenant's domain and app (see `crates/allot-core/data/demo-tenant.yaml`).
+pub const DEMO_DOMAIN: &str = "contoso.example";
+pub const DEMO_CLIENT_ID: &str = "5a1d0000-c0de-4a99-a000-00000000a001";
+pub const DEMO_CLIENT_SECRET: &str = "allot-demo-secret";
+
+#[derive(Debug, Parser)]
+#[command(name = "allot", version, about = "A self-hosted Microsoft 365 licensing server (Graph licensing API).")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (SQLite in the data directory by default; seeds the demo tenant on first start).
+    Serve(ServeArgs),
+    /// Print a bearer token (app-only by default; delegated with --user) and nothing else.
+    Token(TokenArgs),
+    /// Apply a tenant file (YAML or JSON) to the database; applying it twice changes nothing.
+    Seed(SeedArgs),
+    /// Create or upgrade the database schema.
+    Migrate(DbArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// Data directory (holds the SQLite database, allot.db, and the admin key).
+    #[arg(long, env = "ALLOT_DATA_DIR", default_value = "./allot-data")]
+    pub data_dir: PathBuf,
+    /// Database URL (sqlite://PATH or postgres://USER@HOST/DB); overrides --data-dir's database.
+    #[arg(long, env = "ALLOT_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+impl DbArgs {
+    fn url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("allot.db").display()))
+    }
+
+    async fn open(&self) -> anyhow::Result<Store> {
+        if self.database_url.is_none() {
+            std::fs::create_dir_all(&self.data_dir)
+                .with_context(|| format!("cannot create the data directory {}", self.data_dir.display()))?;
+        }
+        let store = Store::connect(&self.url()).await.with_context(|| format!("cannot open {}", self.url()))?;
+        store.migrate().await.context("database migration failed")?;
+        Ok(store)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Address to listen on.
+    #[arg(long, env = "ALLOT_LISTEN", default_value = DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+    /// A tenant file to apply at start.
+    #[arg(long, env = "ALLOT_SEED")]
+    pub seed: Option<PathBuf>,
+    /// Externally visible base URL (links, token issuer); default: derived from each request.
+    #[arg(long, env = "ALLOT_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Admin API key; default: generated at first start, printed once and kept in DATA_DIR/admin-key.
+    #[arg(long, env = "ALLOT_ADMIN_KEY", hide_env_values = true)]
+    pub admin_key: Option<String>,
+    /// Let the admin API answer non-loopback clients.
+    #[arg(long, env = "ALLOT_ADMIN_REMOTE")]
+    pub admin_remote: bool,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "ALLOT_MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
+    pub max_body_bytes: usize,
+    /// Do not create the demo tenant on a fresh database.
+    #[arg(long, env = "ALLOT_NO_DEMO")]
+    pub no_demo: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Tenant id or domain.
+    #[arg(long, default_value = DEMO_DOMAIN)]
+    pub tenant: String,
+    /// Client id of the app (default: the tenant's demo app, else its first app).
+    #[arg(long, conflicts_with = "user")]
+    pub app: Option<String>,
+    /// Mint a delegated token for this user principal name (through the tenant's first app).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// OAuth v2 scope; picks the audience.
+    #[arg(long, default_value = "https://graph.microsoft.com/.default")]
+    pub scope: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    /// The tenant file (YAML or JSON).
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(a) => serve(a).await,
+        Command::Token(a) => token(a).await,
+        Command::Seed(a) => seed(a).await,
+        Command::Migrate(a) => {
+            a.open().await?;
+            println!("database is up to date: {}", a.url());
+            Ok(())
+        }
+    }
+}
+
+async fn serve(a: ServeArgs) -> anyhow::Result<()> {
+    let config = Config {
+        data_dir: a.db.data_dir.clone(),
+        listen: a.listen,
+        database_url: a.db.database_url.clone(),
+        public_url: a.public_url.map(|u| u.trim_end_matches('/').to_owned()),
+        admin_key: a.admin_key,
+        admin_remote: a.admin_remote,
+        max_body_bytes: a.max_body_bytes,
+        seed: a.seed,
+        no_demo: a.no_demo,
+    };
+    let app = Application::build(config).await?;
+    let info = app.info.clone();
+    let base = &info.base_url;
+    println!("Allot is listening on {base}");
+    println!("  Graph v1.0:  {base}/v1.0");
+    println!("  Graph beta:  {base}/beta");
+    println!("  database:    {}", info.database_url);
+    if let Ok(Some(t)) = app.state().store.tenant_by_domain(DEMO_DOMAIN).await {
+        println!();
+        println!("Demo tenant {} ({})", t.default_domain, t.id);
+        println!("  token URL:      {base}/{}/oauth2/v2.0/token", t.id);
+        println!("  client id:      {DEMO_CLIENT_ID}");
+        println!("  client secret:  {DEMO_CLIENT_SECRET}");
+        println!("  get a token:    allot token   (or: cargo run -q -p allot-server -- token)");
+        println!(
+            "  or with curl:   curl -s {base}/{}/oauth2/v2.0/token -d grant_type=client_credentials -d client_id={DEMO_CLIENT_ID} -d client_secret={DEMO_CLIENT_SECRET} -d scope=https://graph.microsoft.com/.default",
+            t.id
+        );
+        println!("  then:           curl -s -H \"Authorization: Bearer $TOKEN\" {base}/v1.0/subscribedSkus");
+    }
+    if let Some(k) = &info.new_admin_key {
+        println!();
+        println!("Admin key (shown once; also in the data directory's admin-key file): {k}");
+    }
+    println!();
+    app.run_until_stopped().await?;
+    Ok(())
+}
+
+async fn token(a: TokenArgs) -> anyhow::Result<()> {
+    let store = a.db.open().await?;
+    let Some(tenant) = store.find_tenant(&a.tenant).await? else { bail!("no tenant '{}' in {}", a.tenant, a.db.url()) };
+    let apps = store.apps(tenant.id).await?;
+    let app = match &a.app {
+        Some(id) => {
+            let id = AppId::parse(id).map_err(|e| anyhow::anyhow!("--app: {e}"))?;
+            apps.into_iter().find(|x| x.client_id == id).with_context(|| format!("no app {id} in tenant {}", tenant.default_domain))?
+        }
+        None => {
+            let demo = AppId::parse(DEMO_CLIENT_ID)?;
+            let first = apps.first().cloned();
+            apps.into_iter().find(|x| x.client_id == demo).or(first).with_context(|| format!("tenant {} has no app", tenant.default_domain))?
+        }
+    };
+    let issuer_base = store
+        .setting("issuer_base")
+        .await?
+        .context("the database has no issuer yet: start `allot serve` on it once")?;
+    let tokens = TokenService::new(keys::load_or_create(&store).await?, &issuer_base);
+    let scope = parse_scope(&a.scope).map_err(|e| anyhow::anyhow!("--scope: {}", e.description))?;
+    let token = match &a.user {
+        None => {
+            if !scope.default {
+                bail!("an app-only token needs a /.default scope (got '{}')", a.scope);
+            }
+            tokens.mint_app(&app, &scope.audience)?
+        }
+        Some(upn) => {
+            let user = store.user_by_upn(tenant.id, upn).await?.with_context(|| format!("no user {upn} in {}", tenant.default_domain))?;
+            let scopes = granted_scopes(&app, &scope).map_err(|e| anyhow::anyhow!("{}", e.description))?;
+            tokens.mint_user(&app, &user, &scopes, &scope.audience)?
+        }
+    };
+    println!("{token}");
+    Ok(())
+}
+
+async fn seed(a: SeedArgs) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&a.file).with_context(|| format!("cannot read {}", a.file.display()))?;
+    let file = TenantFile::parse(&text)?;
+    let store = a.db.open().await?;
+    let report = store.apply_tenant_file(&file).await?;
+    println!(
+        "applied {}: {} created, {} updated, {} unchanged",
+        a.file.display(),
+        report.created,
+        report.updated,
+        report.unchanged
+    );
+    Ok(())
+}

@@ -1,0 +1,122 @@
+//! The Graph error renderer: every failure on `/v1.0` and `/beta` (and every rejection, 404, 405,
+//! oversized or malformed body, panic) leaves as
+//! `{"error":{"code","message","innerError":{"date","request-id","client-request-id"}}}`.
+
+use std::borrow::Cow;
+
+use allot_store::StoreError;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::auth::tokens::TokenError;
+use crate::context;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphError {
+    pub status: StatusCode,
+    pub code: Cow<'static, str>,
+    pub message: String,
+}
+
+pub type GraphResult<T> = Result<T, GraphError>;
+
+impl GraphError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code: Cow::Borrowed(code), message: message.into() }
+    }
+
+    /// 400 `Request_BadRequest`: the directory's code for invalid requests.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "Request_BadRequest", message)
+    }
+
+    /// 404 for an object id or name that is not in the caller's tenant.
+    pub fn resource_not_found(id: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "Request_ResourceNotFound",
+            format!("Resource '{id}' does not exist or one of its queried reference-property objects are not present."),
+        )
+    }
+
+    /// 400 for a path segment that must be a GUID and is not.
+    pub fn invalid_object_id(id: &str) -> Self {
+        Self::bad_request(format!("Invalid object identifier '{id}'."))
+    }
+
+    pub fn forbidden() -> Self {
+        Self::new(StatusCode::FORBIDDEN, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+    }
+
+    pub fn unsupported_query(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "Request_UnsupportedQuery", message)
+    }
+
+    pub fn property_not_declared(name: &str) -> Self {
+        Self::bad_request(format!("Property '{name}' does not exist as a declared property or extension property."))
+    }
+
+    pub fn internal() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "generalException", "An internal server error occurred.")
+    }
+
+    /// A store failure the handler did not map itself.
+    pub fn from_store(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => Self::new(StatusCode::NOT_FOUND, "Request_ResourceNotFound", "Resource not found."),
+            StoreError::License(l) => Self::bad_request(l.to_string()),
+            StoreError::Invalid(m) | StoreError::Conflict(m) => Self::bad_request(m),
+            StoreError::Busy(_) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "serviceNotAvailable",
+                "The service is temporarily busy. Please retry.",
+            ),
+            other => {
+                tracing::error!(error = %other, "storage failure");
+                Self::internal()
+            }
+        }
+    }
+}
+
+impl From<StoreError> for GraphError {
+    fn from(e: StoreError) -> Self {
+        Self::from_store(e)
+    }
+}
+
+impl From<TokenError> for GraphError {
+    fn from(e: TokenError) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", e.to_string())
+    }
+}
+
+impl IntoResponse for GraphError {
+    fn into_response(self) -> Response {
+        let ctx = context::current();
+        let request_id = ctx.as_ref().map(|c| c.request_id.clone()).unwrap_or_default();
+        let client_request_id = ctx.as_ref().map(|c| c.client_request_id.clone()).unwrap_or_default();
+        let body = json!({
+            "error": {
+                "code": self.code,
+                "message": self.message,
+                "innerError": {
+                    "date": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string(),
+                    "request-id": request_id,
+                    "client-request-id": client_request_id,
+                }
+            }
+        });
+        let mut resp = (self.status, super::json_body(&body)).into_response();
+        let headers = resp.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(super::JSON_CONTENT_TYPE));
+        if self.status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"\", error=\"invalid_token\""));
+        }
+        if self.status == StatusCode::SERVICE_UNAVAILABLE || self.status == StatusCode::TOO_MANY_REQUESTS {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        resp
+    }
+}

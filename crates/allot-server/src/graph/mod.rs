@@ -1,0 +1,94 @@
+//! The Microsoft Graph surface, served under `/v1.0` and `/beta` with the same routes.
+//! <https://learn.microsoft.com/en-us/graph/api/overview>
+
+pub mod body;
+pub mod error;
+pub mod extract;
+pub mod groups;
+pub mod licenses;
+pub mod perm;
+pub mod query;
+pub mod render;
+pub mod skus;
+pub mod users;
+
+use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use serde_json::Value;
+
+use crate::context;
+use crate::state::AppState;
+
+/// Graph's response content type (clients match the `application/json` prefix).
+pub const JSON_CONTENT_TYPE: &str =
+    "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
+
+/// Which Graph version a request came in on; it shows in `@odata.context` and links.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiVersion {
+    V1,
+    Beta,
+}
+
+impl ApiVersion {
+    #[must_use]
+    pub const fn segment(self) -> &'static str {
+        match self {
+            Self::V1 => "v1.0",
+            Self::Beta => "beta",
+        }
+    }
+}
+
+/// `{base}/{version}/$metadata#{fragment}`.
+#[must_use]
+pub fn context_url(version: ApiVersion, fragment: &str) -> String {
+    format!("{}/{}/$metadata#{fragment}", base_url(), version.segment())
+}
+
+/// The base URL of the request being served.
+#[must_use]
+pub fn base_url() -> String {
+    context::current().map_or_else(|| "http://localhost".to_owned(), |c| c.base_url)
+}
+
+pub(crate) fn json_body(v: &Value) -> Vec<u8> {
+    serde_json::to_vec(v).unwrap_or_default()
+}
+
+/// A JSON response with Graph's content type and `OData-Version`.
+pub fn json_response(status: StatusCode, v: &Value) -> Response {
+    let mut resp = (status, json_body(v)).into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE));
+    h.insert("odata-version", HeaderValue::from_static("4.0"));
+    resp
+}
+
+pub fn no_content() -> Response {
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// The Graph routes (mounted once per version by the app).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/users", get(users::list_users).post(users::create_user))
+        .route("/users/{id}", get(users::get_user).patch(users::update_user).delete(users::delete_user))
+        .route("/users/{id}/assignLicense", post(licenses::assign_license))
+        .route("/users/{id}/licenseDetails", get(licenses::list_license_details))
+        .route("/users/{id}/licenseDetails/{detail}", get(licenses::get_license_details))
+        .route("/users/{id}/memberOf", get(users::list_member_of))
+        .route("/me", get(users::get_me))
+        .route("/me/assignLicense", post(licenses::assign_license_me))
+        .route("/me/licenseDetails", get(licenses::list_license_details_me))
+        .route("/me/memberOf", get(users::list_member_of_me))
+        .route("/groups", get(groups::list_groups).post(groups::create_group))
+        .route("/groups/{id}", get(groups::get_group).patch(groups::update_group).delete(groups::delete_group))
+        .route("/groups/{id}/members", get(groups::list_members))
+        .route("/groups/{id}/members/$ref", post(groups::add_member_ref))
+        .route("/groups/{id}/members/{member}/$ref", delete(groups::remove_member_ref))
+        .route("/subscribedSkus", get(skus::list_subscribed_skus))
+        .route("/subscribedSkus/{id}", get(skus::get_subscribed_sku))
+}

@@ -1,0 +1,379 @@
+//! Users: `GET/POST /users`, `GET/PATCH/DELETE /users/{id | userPrincipalName}`, `/me`,
+//! `GET /users/{id}/memberOf`.
+//! <https://learn.microsoft.com/en-us/graph/api/resources/user>
+
+use allot_core::ids::{TenantId, UserId};
+use allot_core::secret::hash_secret;
+use allot_core::tenant_file::is_country_code;
+use allot_store::StoreError;
+use allot_store::records::{Tenant, User};
+use axum::Extension;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::{Map, Value, json};
+
+use super::body::{self, Field};
+use super::error::{GraphError, GraphResult};
+use super::extract::{Auth, JsonObject};
+use super::query::ODataQuery;
+use super::render::{self, Licenses, USER_PROPS};
+use super::{ApiVersion, context_url, json_response, no_content, perm};
+use crate::state::AppState;
+
+const WRITABLE: &[&str] = &[
+    "accountEnabled",
+    "displayName",
+    "givenName",
+    "surname",
+    "jobTitle",
+    "mailNickname",
+    "passwordProfile",
+    "userPrincipalName",
+    "usageLocation",
+    "mail",
+];
+
+pub(crate) async fn tenant_of(state: &AppState, tenant: TenantId) -> GraphResult<Tenant> {
+    state.store.tenant(tenant).await?.ok_or_else(|| GraphError::resource_not_found(&tenant.to_string()))
+}
+
+/// A user named by object id or user principal name, in the caller's tenant only.
+pub(crate) async fn resolve_user(state: &AppState, tenant: TenantId, key: &str) -> GraphResult<User> {
+    let found = match UserId::parse(key) {
+        Ok(id) => state.store.user(tenant, id).await?,
+        Err(_) => state.store.user_by_upn(tenant, key).await?,
+    };
+    found.ok_or_else(|| GraphError::resource_not_found(key))
+}
+
+/// The user JSON with `@odata.context`, loading license state only when `$select` asks for it.
+pub(crate) async fn user_entity(
+    state: &AppState,
+    version: ApiVersion,
+    user: &User,
+    select: Option<&[&str]>,
+) -> GraphResult<Map<String, Value>> {
+    let mut m = if render::needs_licenses(select) {
+        let catalog = state.store.tenant_catalog(user.tenant_id).await?;
+        let assignments = state.store.assignments(user.tenant_id, user.id).await?;
+        render::user_json(user, select, Some(Licenses { catalog: &catalog, assignments: &assignments }))
+    } else {
+        render::user_json(user, select, None)
+    };
+    let fragment = select.map_or_else(|| "users/$entity".to_owned(), |s| format!("users({})/$entity", s.join(",")));
+    m.insert("@odata.context".into(), json!(context_url(version, &fragment)));
+    Ok(m)
+}
+
+/// # `GET /users`
+/// <https://learn.microsoft.com/en-us/graph/api/user-list>. Keyset paging by object id; `$top`
+/// up to 999 (default 100); `$select`; `$count=true` with `ConsistencyLevel: eventual`.
+pub async fn list_users(
+    State(state): State<AppState>,
+    auth: Auth,
+    Extension(version): Extension<ApiVersion>,
+    q: ODataQuery,
+) -> GraphResult<Response> {
+    perm::USERS_READ.check(&auth.0.caller)?;
+    q.only(&["$select", "$top", "$skiptoken", "$count"])?;
+    let select = q.select("user", USER_PROPS)?;
+    let top = q.top(100, 999)?;
+    let tenant = auth.0.tenant;
+    let count = if q.count()? && q.is_first_page() { Some(state.store.count_users(tenant).await?) } else { None };
+    let mut page = state.store.users_page(tenant, q.after()?, i64::try_from(top + 1).unwrap_or(1000)).await?;
+    let more = page.len() > top;
+    page.truncate(top);
+    let values: Vec<Value> = if render::needs_licenses(select.as_deref()) {
+        let ids: Vec<UserId> = page.iter().map(|u| u.id).collect();
+        let catalog = state.store.tenant_catalog(tenant).await?;
+        let all = state.store.assignments_for(tenant, &ids).await?;
+        page.iter()
+            .map(|u| {
+                let a = all.get(&u.id).map_or(&[][..], Vec::as_slice);
+                Value::Object(render::user_json(u, select.as_deref(), Some(Licenses { catalog: &catalog, assignments: a })))
+            })
+            .collect()
+    } else {
+        page.iter().map(|u| Value::Object(render::user_json(u, select.as_deref(), None))).collect()
+    };
+    let mut body = Map::new();
+    body.insert("@odata.context".into(), json!(ODataQuery::collection_context(version, "users", select.as_deref())));
+    if let Some(n) = count {
+        body.insert("@odata.count".into(), json!(n));
+    }
+    if more {
+        if let Some(last) = page.last() {
+            body.insert("@odata.nextLink".into(), json!(q.next_link(last.id.as_uuid())));
+        }
+    }
+    body.insert("value".into(), Value::Array(values));
+    Ok(json_response(StatusCode::OK, &Value::Object(body)))
+}
+
+/// # `GET /users/{id | userPrincipalName}`
+/// <https://learn.microsoft.com/en-us/graph/api/user-get>
+pub async fn get_user(
+    State(state): State<AppState>,
+    auth: Auth,
+    Extension(version): Extension<ApiVersion>,
+    Path(id): Path<String>,
+    q: ODataQuery,
+) -> GraphResult<Response> {
+    perm::USERS_READ.check(&auth.0.caller)?;
+    q.only(&["$select"])?;
+    let select = q.select("user", USER_PROPS)?;
+    let user = resolve_user(&state, auth.0.tenant, &id).await?;
+    Ok(json_response(StatusCode::OK, &Value::Object(user_entity(&state, version, &user, select.as_deref()).await?)))
+}
+
+/// # `GET /me`
+/// The signed-in user of a delegated token.
+pub async fn get_me(
+    State(state): State<AppState>,
+    auth: Auth,
+    Extension(version): Extension<ApiVersion>,
+    q: ODataQuery,
+) -> GraphResult<Response> {
+    let me = auth.me()?;
+    perm::ME_READ.check(&auth.0.caller)?;
+    q.only(&["$select"])?;
+    let select = q.select("user", USER_PROPS)?;
+    let user = resolve_user(&state, auth.0.tenant, &me.to_string()).await?;
+    Ok(json_response(StatusCode::OK, &Value::Object(user_entity(&state, version, &user, select.as_deref()).await?)))
+}
+
+fn check_upn(upn: &str, tenant: &Tenant) -> GraphResult<()> {
+    let (local, domain) = upn.rsplit_once('@').ok_or_else(|| body::invalid_value("userPrincipalName", "User"))?;
+    if local.is_empty() || local.contains(char::is_whitespace) {
+        return Err(body::invalid_value("userPrincipalName", "User"));
+    }
+    if !domain.eq_ignore_ascii_case(&tenant.default_domain) {
+        return Err(GraphError::bad_request(
+            "The domain portion of the userPrincipalName property is invalid. You must use one of the verified domain names in your organization.",
+        ));
+    }
+    Ok(())
+}
+
+fn usage_location(f: Field<String>) -> GraphResult<Field<String>> {
+    match f {
+        Field::Value(l) if is_country_code(&l) => Ok(Field::Value(l.to_ascii_uppercase())),
+        Field::Value(_) => Err(body::invalid_value("usageLocation", "User")),
+        other => Ok(other),
+    }
+}
+
+fn password(body: &Map<String, Value>) -> GraphResult<Field<String>> {
+    match body.get("passwordProfile") {
+        None => Ok(Field::Absent),
+        Some(Value::Null) => Ok(Field::Null),
+        Some(Value::Object(p)) => {
+            for k in p.keys() {
+                if !["password", "forceChangePasswordNextSignIn", "forceChangePasswordNextSignInWithMfa", "@odata.type"]
+                    .contains(&k.as_str())
+                {
+                    return Err(GraphError::property_not_declared(k));
+                }
+            }
+            match body::string(p, "password")? {
+                Field::Value(pw) if !pw.is_empty() => Ok(Field::Value(pw)),
+                _ => Err(body::invalid_value("passwordProfile", "User")),
+            }
+        }
+        Some(_) => Err(body::invalid_value("passwordProfile", "User")),
+    }
+}
+
+fn non_empty(f: Field<String>, property: &str) -> GraphResult<Field<String>> {
+    match f {
+        Field::Value(s) if s.trim().is_empty() => Err(body::invalid_value(property, "User")),
+        Field::Null => Err(body::invalid_value(property, "User")),
+        other => Ok(other),
+    }
+}
+
+fn upn_taken() -> GraphError {
+    GraphError::bad_request("Another object with the same value for property userPrincipalName already exists.")
+}
+
+/// # `POST /users`
+/// <https://learn.microsoft.com/en-us/graph/api/user-post-users>. Required: `accountEnabled`,
+/// `displayName`, `mailNickname`, `passwordProfile`, `userPrincipalName` (in the tenant's domain).
+pub async fn create_user(
+    State(state): State<AppState>,
+    auth: Auth,
+    Extension(version): Extension<ApiVersion>,
+    JsonObject(b): JsonObject,
+) -> GraphResult<Response> {
+    perm::USERS_CREATE.check(&auth.0.caller)?;
+    body::only_writable(&b, WRITABLE, USER_PROPS, "User")?;
+    let tenant = tenant_of(&state, auth.0.tenant).await?;
+    let account_enabled = body::boolean(&b, "accountEnabled")?.into_option().ok_or_else(|| body::required("accountEnabled", "User"))?;
+    let display_name = non_empty(body::string(&b, "displayName")?, "displayName")?
+        .into_option()
+        .ok_or_else(|| body::required("displayName", "User"))?;
+    let mail_nickname = non_empty(body::string(&b, "mailNickname")?, "mailNickname")?
+        .into_option()
+        .ok_or_else(|| body::required("mailNickname", "User"))?;
+    let upn = body::string(&b, "userPrincipalName")?.into_option().ok_or_else(|| body::required("userPrincipalName", "User"))?;
+    check_upn(&upn, &tenant)?;
+    let pw = password(&b)?.into_option().ok_or_else(|| body::required("passwordProfile", "User"))?;
+    let id = UserId::new();
+    let user = User {
+        id,
+        tenant_id: tenant.id,
+        user_principal_name: upn,
+        display_name,
+        given_name: body::string(&b, "givenName")?.into_option(),
+        surname: body::string(&b, "surname")?.into_option(),
+        mail_nickname: Some(mail_nickname),
+        mail: body::string(&b, "mail")?.into_option(),
+        job_title: body::string(&b, "jobTitle")?.into_option(),
+        usage_location: usage_location(body::string(&b, "usageLocation")?)?.into_option(),
+        account_enabled,
+        password_hash: Some(hash_secret(&id.to_string(), &pw)),
+        directory_roles: Vec::new(),
+        created_at: allot_store::now(),
+    };
+    match state.store.insert_user(&user).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => return Err(upn_taken()),
+        Err(e) => return Err(e.into()),
+    }
+    Ok(json_response(StatusCode::CREATED, &Value::Object(user_entity(&state, version, &user, None).await?)))
+}
+
+/// # `PATCH /users/{id | userPrincipalName}`
+/// <https://learn.microsoft.com/en-us/graph/api/user-update>. Only the properties sent change.
+pub async fn update_user(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    JsonObject(b): JsonObject,
+) -> GraphResult<Response> {
+    perm::USERS_UPDATE.check(&auth.0.caller)?;
+    body::only_writable(&b, WRITABLE, USER_PROPS, "User")?;
+    let tenant = tenant_of(&state, auth.0.tenant).await?;
+    let target = resolve_user(&state, tenant.id, &id).await?;
+    let account_enabled = body::boolean(&b, "accountEnabled")?;
+    if account_enabled == Field::Null {
+        return Err(body::invalid_value("accountEnabled", "User"));
+    }
+    let display_name = non_empty(body::string(&b, "displayName")?, "displayName")?;
+    let mail_nickname = non_empty(body::string(&b, "mailNickname")?, "mailNickname")?;
+    let upn = non_empty(body::string(&b, "userPrincipalName")?, "userPrincipalName")?;
+    if let Field::Value(u) = &upn {
+        check_upn(u, &tenant)?;
+    }
+    let given_name = body::string(&b, "givenName")?;
+    let surname = body::string(&b, "surname")?;
+    let job_title = body::string(&b, "jobTitle")?;
+    let mail = body::string(&b, "mail")?;
+    let location = usage_location(body::string(&b, "usageLocation")?)?;
+    let pw = password(&b)?;
+    if pw == Field::Null {
+        return Err(body::invalid_value("passwordProfile", "User"));
+    }
+    let set = |slot: &mut Option<String>, f: &Field<String>| match f {
+        Field::Absent => {}
+        Field::Null => *slot = None,
+        Field::Value(v) => *slot = Some(v.clone()),
+    };
+    let result = state
+        .store
+        .update_user(tenant.id, target.id, |u| {
+            if let Field::Value(v) = account_enabled {
+                u.account_enabled = v;
+            }
+            if let Field::Value(v) = &display_name {
+                u.display_name.clone_from(v);
+            }
+            if let Field::Value(v) = &upn {
+                u.user_principal_name.clone_from(v);
+            }
+            set(&mut u.mail_nickname, &mail_nickname);
+            set(&mut u.given_name, &given_name);
+            set(&mut u.surname, &surname);
+            set(&mut u.job_title, &job_title);
+            set(&mut u.mail, &mail);
+            set(&mut u.usage_location, &location);
+            if let Field::Value(p) = &pw {
+                u.password_hash = Some(hash_secret(&u.id.to_string(), p));
+            }
+            Ok(())
+        })
+        .await;
+    match result {
+        Ok(_) => Ok(no_content()),
+        Err(StoreError::Conflict(_)) => Err(upn_taken()),
+        Err(StoreError::NotFound) => Err(GraphError::resource_not_found(&id)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// # `DELETE /users/{id | userPrincipalName}`
+/// <https://learn.microsoft.com/en-us/graph/api/user-delete>. Frees the user's units at once.
+pub async fn delete_user(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> GraphResult<Response> {
+    perm::USERS_DELETE.check(&auth.0.caller)?;
+    let user = resolve_user(&state, auth.0.tenant, &id).await?;
+    match state.store.delete_user(auth.0.tenant, user.id).await {
+        Ok(()) => Ok(no_content()),
+        Err(StoreError::NotFound) => Err(GraphError::resource_not_found(&id)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn member_of(state: &AppState, auth: &Auth, version: ApiVersion, user: &User, q: &ODataQuery) -> GraphResult<Response> {
+    q.only(&["$select", "$top", "$skiptoken"])?;
+    let select = q.select("group", render::GROUP_PROPS)?;
+    let top = q.top(100, 999)?;
+    let tenant = tenant_of(state, auth.0.tenant).await?;
+    let mut page = state.store.member_of_page(tenant.id, user.id.as_uuid(), q.after()?, i64::try_from(top + 1).unwrap_or(1000)).await?;
+    let more = page.len() > top;
+    page.truncate(top);
+    let values: Vec<Value> = page
+        .iter()
+        .map(|g| {
+            let mut m = render::group_json(g, &tenant.default_domain, select.as_deref());
+            m.insert("@odata.type".into(), json!("#microsoft.graph.group"));
+            Value::Object(m)
+        })
+        .collect();
+    let mut body = Map::new();
+    body.insert("@odata.context".into(), json!(context_url(version, "directoryObjects")));
+    if more {
+        if let Some(last) = page.last() {
+            body.insert("@odata.nextLink".into(), json!(q.next_link(last.id.as_uuid())));
+        }
+    }
+    body.insert("value".into(), Value::Array(values));
+    Ok(json_response(StatusCode::OK, &Value::Object(body)))
+}
+
+/// # `GET /users/{id | userPrincipalName}/memberOf`
+/// <https://learn.microsoft.com/en-us/graph/api/user-list-memberof>. Direct memberships only.
+pub async fn list_member_of(
+    State(state): State<AppState>,
+    auth: Auth,
+    Extension(version): Extension<ApiVersion>,
+    Path(id): Path<String>,
+    q: ODataQuery,
+) -> GraphResult<Response> {
+    perm::MEMBER_OF_READ.check(&auth.0.caller)?;
+    let user = resolve_user(&state, auth.0.tenant, &id).await?;
+    member_of(&state, &auth, version, &user, &q).await
+}
+
+/// # `GET /me/memberOf`
+pub async fn list_member_of_me(
+    State(state): State<AppState>,
+    auth: Auth,
+    Extension(version): Extension<ApiVersion>,
+    q: ODataQuery,
+) -> GraphResult<Response> {
+    let me = auth.me()?;
+    perm::ME_MEMBER_OF.check(&auth.0.caller)?;
+    let user = resolve_user(&state, auth.0.tenant, &me.to_string()).await?;
+    member_of(&state, &auth, version, &user, &q).await
+}

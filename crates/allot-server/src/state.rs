@@ -1,0 +1,17 @@
+//! What every handler shares: the store, the token service and the configuration.
+
+use std::sync::Arc;
+
+use allot_store::Store;
+
+use crate::auth::tokens::TokenService;
+use crate::config::Config;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub tokens: Arc<TokenService>,
+    pub config: Arc<Config>,
+    /// SHA-256 of the admin key (`sha256:<hex>`).
+    pub admin_key_hash: Arc<String>,
+}
