@@ -100,11 +100,12 @@ pub struct Catalog {
     rules: Rules,
 }
 
-static BUILTIN: LazyLock<Catalog> = LazyLock::new(|| match Catalog::parse(SKU_CSV, CONFLICT_CSV, PREREQ_CSV) {
-    Ok(c) => c,
-    // The embedded files are part of the binary and covered by tests; a parse failure is a build defect.
-    Err(e) => panic!("embedded catalog is invalid: {e}"),
-});
+static BUILTIN: LazyLock<Catalog> =
+    LazyLock::new(|| match Catalog::parse(SKU_CSV, CONFLICT_CSV, PREREQ_CSV) {
+        Ok(c) => c,
+        // The embedded files are part of the binary and covered by tests; a parse failure is a build defect.
+        Err(e) => panic!("embedded catalog is invalid: {e}"),
+    });
 
 #[derive(Debug, thiserror::Error)]
 #[error("catalog: {0}")]
@@ -133,7 +134,9 @@ impl Catalog {
                 name: field(4).to_owned(),
                 display_name: field(5).to_owned(),
             };
-            plan_names.entry(plan.name.to_ascii_lowercase()).or_insert(plan.id);
+            plan_names
+                .entry(plan.name.to_ascii_lowercase())
+                .or_insert(plan.id);
             let idx = *by_id.entry(sku_id).or_insert_with(|| {
                 skus.push(Sku {
                     id: sku_id,
@@ -158,20 +161,38 @@ impl Catalog {
             let plan = ServicePlanId::parse(rec.get(2).unwrap_or_default()).map_err(|e| err(&e))?;
             rules.add_conflict(set, plan);
         }
-        let mut catalog = Self { skus, by_id, by_part, plan_names, rules };
+        let mut catalog = Self {
+            skus,
+            by_id,
+            by_part,
+            plan_names,
+            rules,
+        };
         let mut rdr = csv::Reader::from_reader(prereq_csv.as_bytes());
         for rec in rdr.records() {
             let rec = rec.map_err(|e| err(&e))?;
             let Some(plan) = catalog.plan_by_name(rec.get(0).unwrap_or_default()) else {
-                return Err(CatalogError(format!("prerequisite for unknown plan {:?}", rec.get(0))));
+                return Err(CatalogError(format!(
+                    "prerequisite for unknown plan {:?}",
+                    rec.get(0)
+                )));
             };
             // Names the catalog does not know are skipped: the list names alternatives generously.
-            let requires_any_of: Vec<_> =
-                rec.get(1).unwrap_or_default().split(';').filter_map(|n| catalog.plan_by_name(n)).collect();
+            let requires_any_of: Vec<_> = rec
+                .get(1)
+                .unwrap_or_default()
+                .split(';')
+                .filter_map(|n| catalog.plan_by_name(n))
+                .collect();
             if requires_any_of.is_empty() {
-                return Err(CatalogError(format!("prerequisite of {plan} names no known plan")));
+                return Err(CatalogError(format!(
+                    "prerequisite of {plan} names no known plan"
+                )));
             }
-            catalog.rules.add_prerequisite(Prerequisite { plan, requires_any_of });
+            catalog.rules.add_prerequisite(Prerequisite {
+                plan,
+                requires_any_of,
+            });
         }
         Ok(catalog)
     }
@@ -189,7 +210,9 @@ impl Catalog {
     /// Looks a SKU up by part number, case-insensitively (the first product wins where two share one).
     #[must_use]
     pub fn sku_by_part_number(&self, part: &str) -> Option<&Sku> {
-        self.by_part.get(&part.to_ascii_lowercase()).map(|&i| &self.skus[i])
+        self.by_part
+            .get(&part.to_ascii_lowercase())
+            .map(|&i| &self.skus[i])
     }
 
     #[must_use]
@@ -199,7 +222,11 @@ impl Catalog {
 
     #[must_use]
     pub fn plan_count(&self) -> usize {
-        self.skus.iter().flat_map(|s| s.plans.iter().map(|p| p.id)).collect::<BTreeSet<_>>().len()
+        self.skus
+            .iter()
+            .flat_map(|s| s.plans.iter().map(|p| p.id))
+            .collect::<BTreeSet<_>>()
+            .len()
     }
 }
 
@@ -273,7 +300,11 @@ impl TenantCatalog {
     /// The built-in catalog alone.
     #[must_use]
     pub fn builtin() -> Self {
-        Self { builtin: Catalog::builtin(), custom: Vec::new(), extra: Rules::default() }
+        Self {
+            builtin: Catalog::builtin(),
+            custom: Vec::new(),
+            extra: Rules::default(),
+        }
     }
 
     /// Resolves an extension against the built-in catalog; unknown plan names are errors.
@@ -282,12 +313,18 @@ impl TenantCatalog {
         let mut custom = Vec::new();
         for def in &ext.skus {
             if def.service_plans.is_empty() {
-                return Err(CatalogError(format!("custom SKU {} has no service plans", def.sku_part_number)));
+                return Err(CatalogError(format!(
+                    "custom SKU {} has no service plans",
+                    def.sku_part_number
+                )));
             }
             custom.push(Sku {
                 id: def.sku_id,
                 part_number: def.sku_part_number.clone(),
-                display_name: def.display_name.clone().unwrap_or_else(|| def.sku_part_number.clone()),
+                display_name: def
+                    .display_name
+                    .clone()
+                    .unwrap_or_else(|| def.sku_part_number.clone()),
                 applies_to: def.applies_to,
                 plans: def
                     .service_plans
@@ -295,7 +332,10 @@ impl TenantCatalog {
                     .map(|p| ServicePlan {
                         id: p.service_plan_id,
                         name: p.service_plan_name.clone(),
-                        display_name: p.display_name.clone().unwrap_or_else(|| p.service_plan_name.clone()),
+                        display_name: p
+                            .display_name
+                            .clone()
+                            .unwrap_or_else(|| p.service_plan_name.clone()),
                     })
                     .collect(),
                 prohibited_usage_locations: def
@@ -305,11 +345,22 @@ impl TenantCatalog {
                     .collect(),
             });
         }
-        let mut me = Self { builtin, custom, extra: Rules::default() };
+        let mut me = Self {
+            builtin,
+            custom,
+            extra: Rules::default(),
+        };
         for p in &ext.prerequisites {
             let plan = me.resolve_plan(&p.plan)?;
-            let requires_any_of = p.requires_any_of.iter().map(|r| me.resolve_plan(r)).collect::<Result<_, _>>()?;
-            me.extra.add_prerequisite(Prerequisite { plan, requires_any_of });
+            let requires_any_of = p
+                .requires_any_of
+                .iter()
+                .map(|r| me.resolve_plan(r))
+                .collect::<Result<_, _>>()?;
+            me.extra.add_prerequisite(Prerequisite {
+                plan,
+                requires_any_of,
+            });
         }
         for (i, c) in ext.conflicts.iter().enumerate() {
             let set = format!("tenant-{i}");
@@ -338,7 +389,10 @@ impl TenantCatalog {
 
     #[must_use]
     pub fn sku(&self, id: SkuId) -> Option<&Sku> {
-        self.custom.iter().find(|s| s.id == id).or_else(|| self.builtin.sku(id))
+        self.custom
+            .iter()
+            .find(|s| s.id == id)
+            .or_else(|| self.builtin.sku(id))
     }
 
     /// A SKU named by GUID or by part number (custom SKUs first).
@@ -397,7 +451,10 @@ pub fn service_name_for_plan(plan_name: &str) -> &'static str {
         ("MINECRAFT", "MinecraftEducationEdition"),
         ("WIN", "WindowsDefenderATP"),
     ];
-    table.iter().find(|(prefix, _)| n.starts_with(prefix)).map_or("MicrosoftOffice", |(_, s)| s)
+    table
+        .iter()
+        .find(|(prefix, _)| n.starts_with(prefix))
+        .map_or("MicrosoftOffice", |(_, s)| s)
 }
 
 #[cfg(test)]
@@ -426,7 +483,12 @@ mod tests {
         let t = TenantCatalog::builtin();
         let e1 = t.resolve_sku("STANDARDPACK").unwrap();
         let e3 = t.resolve_sku("ENTERPRISEPACK").unwrap();
-        let sets = |s: &Sku| s.plans.iter().flat_map(|p| t.conflict_sets(p.id)).collect::<BTreeSet<_>>();
+        let sets = |s: &Sku| {
+            s.plans
+                .iter()
+                .flat_map(|p| t.conflict_sets(p.id))
+                .collect::<BTreeSet<_>>()
+        };
         let shared: Vec<_> = sets(e1).intersection(&sets(e3)).copied().collect();
         assert!(shared.contains(&"2"), "{shared:?}");
     }
@@ -472,8 +534,13 @@ mod tests {
                 }],
                 prohibited_usage_locations: vec!["cu".into()],
             }],
-            prerequisites: vec![PrerequisiteDef { plan: "ACME_CORE".into(), requires_any_of: vec!["TEAMS1".into()] }],
-            conflicts: vec![ConflictDef { plans: vec!["ACME_CORE".into(), "EXCHANGE_S_STANDARD".into()] }],
+            prerequisites: vec![PrerequisiteDef {
+                plan: "ACME_CORE".into(),
+                requires_any_of: vec!["TEAMS1".into()],
+            }],
+            conflicts: vec![ConflictDef {
+                plans: vec!["ACME_CORE".into(), "EXCHANGE_S_STANDARD".into()],
+            }],
         };
         let t = TenantCatalog::with_extension(&ext).unwrap();
         let sku = t.resolve_sku("acme_pro").unwrap();
@@ -481,7 +548,10 @@ mod tests {
         assert_eq!(t.prerequisites(plan).count(), 1);
         assert_eq!(t.conflict_sets(plan).count(), 1);
         let bad = CatalogExtension {
-            prerequisites: vec![PrerequisiteDef { plan: "NO_SUCH_PLAN".into(), requires_any_of: vec![] }],
+            prerequisites: vec![PrerequisiteDef {
+                plan: "NO_SUCH_PLAN".into(),
+                requires_any_of: vec![],
+            }],
             ..CatalogExtension::default()
         };
         assert!(TenantCatalog::with_extension(&bad).is_err());

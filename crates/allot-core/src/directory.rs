@@ -7,22 +7,42 @@ pub struct Role {
     pub template_id: &'static str,
 }
 
-pub const GLOBAL_ADMINISTRATOR: Role =
-    Role { name: "Global Administrator", template_id: "62e90394-69f5-4237-9190-012177145e10" };
-pub const USER_ADMINISTRATOR: Role =
-    Role { name: "User Administrator", template_id: "fe930be7-5e62-47db-91af-98c3a49a38b1" };
-pub const LICENSE_ADMINISTRATOR: Role =
-    Role { name: "License Administrator", template_id: "4d6ac14f-3453-41d0-bef9-a3e0c569773a" };
-pub const GROUPS_ADMINISTRATOR: Role =
-    Role { name: "Groups Administrator", template_id: "fdd7a751-b60b-444a-984c-02652fe8fa1c" };
-pub const DIRECTORY_READERS: Role =
-    Role { name: "Directory Readers", template_id: "88d8e3e3-8f55-4a1e-953a-9b9898b8876b" };
-pub const DIRECTORY_WRITERS: Role =
-    Role { name: "Directory Writers", template_id: "9360feb5-f418-4baa-8175-e2a00bac4301" };
-pub const GLOBAL_READER: Role = Role { name: "Global Reader", template_id: "f2ef992c-3afb-46b9-b7cf-a126ee74c451" };
-pub const GUEST_INVITER: Role = Role { name: "Guest Inviter", template_id: "95e79109-95c0-4d8e-aee3-d01accf2d47b" };
-pub const HELPDESK_ADMINISTRATOR: Role =
-    Role { name: "Helpdesk Administrator", template_id: "729827e3-9c14-49f7-bb1b-9608f156bbb8" };
+pub const GLOBAL_ADMINISTRATOR: Role = Role {
+    name: "Global Administrator",
+    template_id: "62e90394-69f5-4237-9190-012177145e10",
+};
+pub const USER_ADMINISTRATOR: Role = Role {
+    name: "User Administrator",
+    template_id: "fe930be7-5e62-47db-91af-98c3a49a38b1",
+};
+pub const LICENSE_ADMINISTRATOR: Role = Role {
+    name: "License Administrator",
+    template_id: "4d6ac14f-3453-41d0-bef9-a3e0c569773a",
+};
+pub const GROUPS_ADMINISTRATOR: Role = Role {
+    name: "Groups Administrator",
+    template_id: "fdd7a751-b60b-444a-984c-02652fe8fa1c",
+};
+pub const DIRECTORY_READERS: Role = Role {
+    name: "Directory Readers",
+    template_id: "88d8e3e3-8f55-4a1e-953a-9b9898b8876b",
+};
+pub const DIRECTORY_WRITERS: Role = Role {
+    name: "Directory Writers",
+    template_id: "9360feb5-f418-4baa-8175-e2a00bac4301",
+};
+pub const GLOBAL_READER: Role = Role {
+    name: "Global Reader",
+    template_id: "f2ef992c-3afb-46b9-b7cf-a126ee74c451",
+};
+pub const GUEST_INVITER: Role = Role {
+    name: "Guest Inviter",
+    template_id: "95e79109-95c0-4d8e-aee3-d01accf2d47b",
+};
+pub const HELPDESK_ADMINISTRATOR: Role = Role {
+    name: "Helpdesk Administrator",
+    template_id: "729827e3-9c14-49f7-bb1b-9608f156bbb8",
+};
 
 /// Every role a tenant file may grant.
 pub const ROLES: &[Role] = &[
@@ -40,10 +60,10 @@ pub const ROLES: &[Role] = &[
 /// Finds a role by display name (case-insensitive) or template id.
 #[must_use]
 pub fn role(name_or_id: &str) -> Option<Role> {
-    ROLES
-        .iter()
-        .copied()
-        .find(|r| r.name.eq_ignore_ascii_case(name_or_id.trim()) || r.template_id.eq_ignore_ascii_case(name_or_id.trim()))
+    ROLES.iter().copied().find(|r| {
+        r.name.eq_ignore_ascii_case(name_or_id.trim())
+            || r.template_id.eq_ignore_ascii_case(name_or_id.trim())
+    })
 }
 
 /// Microsoft Graph permission names Allot grants and checks (application roles and delegated scopes).
@@ -81,7 +101,10 @@ mod tests {
     #[test]
     fn roles_resolve_by_name_or_template_id() {
         assert_eq!(role("global administrator"), Some(GLOBAL_ADMINISTRATOR));
-        assert_eq!(role("4d6ac14f-3453-41d0-bef9-a3e0c569773a"), Some(LICENSE_ADMINISTRATOR));
+        assert_eq!(
+            role("4d6ac14f-3453-41d0-bef9-a3e0c569773a"),
+            Some(LICENSE_ADMINISTRATOR)
+        );
         assert_eq!(role("Chief Licensing Wizard"), None);
     }
 }

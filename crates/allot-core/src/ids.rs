@@ -162,7 +162,11 @@ impl Source {
 
     #[must_use]
     pub fn from_uuid(u: Uuid) -> Self {
-        if u.is_nil() { Self::Direct } else { Self::Group(GroupId::from_uuid(u)) }
+        if u.is_nil() {
+            Self::Direct
+        } else {
+            Self::Group(GroupId::from_uuid(u))
+        }
     }
 }
 
@@ -189,7 +193,10 @@ mod tests {
     #[test]
     fn derived_ids_are_stable_and_typed() {
         assert_eq!(UserId::derived(&["a", "b"]), UserId::derived(&["a", "b"]));
-        assert_ne!(UserId::derived(&["a", "b"]).as_uuid(), GroupId::derived(&["a", "b"]).as_uuid());
+        assert_ne!(
+            UserId::derived(&["a", "b"]).as_uuid(),
+            GroupId::derived(&["a", "b"]).as_uuid()
+        );
         assert_ne!(UserId::derived(&["ab"]), UserId::derived(&["a", "b"]));
     }
 

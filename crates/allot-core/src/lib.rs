@@ -5,5 +5,5 @@ pub mod catalog;
 pub mod directory;
 pub mod ids;
 pub mod licensing;
-pub mod tenant_file;
 pub mod secret;
+pub mod tenant_file;

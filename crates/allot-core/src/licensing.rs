@@ -127,7 +127,11 @@ pub fn effective_licenses(assignments: &[Assignment]) -> Vec<EffectiveLicense> {
     }
     let mut out: Vec<_> = by_sku
         .into_iter()
-        .map(|(sku, (d, at))| EffectiveLicense { sku, disabled_plans: d.into_iter().collect(), assigned_at: at })
+        .map(|(sku, (d, at))| EffectiveLicense {
+            sku,
+            disabled_plans: d.into_iter().collect(),
+            assigned_at: at,
+        })
         .collect();
     out.sort_by(|a, b| a.assigned_at.cmp(&b.assigned_at).then(a.sku.cmp(&b.sku)));
     out
@@ -136,7 +140,11 @@ pub fn effective_licenses(assignments: &[Assignment]) -> Vec<EffectiveLicense> {
 /// The SKUs the user holds (each consumes exactly one unit).
 #[must_use]
 pub fn held_skus(assignments: &[Assignment]) -> BTreeSet<SkuId> {
-    assignments.iter().filter(|a| a.state.holds_license()).map(|a| a.sku).collect()
+    assignments
+        .iter()
+        .filter(|a| a.state.holds_license())
+        .map(|a| a.sku)
+        .collect()
 }
 
 /// The plans switched on for the user: every plan of every held SKU but the effectively disabled ones.
@@ -145,7 +153,12 @@ pub fn enabled_plans(catalog: &TenantCatalog, assignments: &[Assignment]) -> BTr
     let mut out = BTreeSet::new();
     for lic in effective_licenses(assignments) {
         if let Some(sku) = catalog.sku(lic.sku) {
-            out.extend(sku.plans.iter().map(|p| p.id).filter(|p| !lic.disabled_plans.contains(p)));
+            out.extend(
+                sku.plans
+                    .iter()
+                    .map(|p| p.id)
+                    .filter(|p| !lic.disabled_plans.contains(p)),
+            );
         }
     }
     out
@@ -157,7 +170,10 @@ pub enum Violation {
     /// Two different plans of one conflict set (lower id first).
     MutuallyExclusive(ServicePlanId, ServicePlanId),
     /// `plan` is enabled but none of `requires_any_of` is.
-    Dependency { plan: ServicePlanId, requires_any_of: Vec<ServicePlanId> },
+    Dependency {
+        plan: ServicePlanId,
+        requires_any_of: Vec<ServicePlanId>,
+    },
 }
 
 /// Every rule the enabled plan set breaks.
@@ -171,7 +187,10 @@ pub fn violations(catalog: &TenantCatalog, enabled: &BTreeSet<ServicePlanId>) ->
         }
         for rule in catalog.prerequisites(p) {
             if !rule.iter().any(|r| enabled.contains(r)) {
-                out.insert(Violation::Dependency { plan: p, requires_any_of: rule.to_vec() });
+                out.insert(Violation::Dependency {
+                    plan: p,
+                    requires_any_of: rule.to_vec(),
+                });
             }
         }
     }
@@ -229,14 +248,19 @@ pub enum LicenseError {
     NoUsageLocation,
     #[error("License {sku} cannot be used in usage location {location}.")]
     ProhibitedInUsageLocation { sku: SkuId, location: String },
-    #[error("User license is inherited from a group membership and it cannot be removed directly from the user.")]
+    #[error(
+        "User license is inherited from a group membership and it cannot be removed directly from the user."
+    )]
     InheritedRemoval(SkuId),
     #[error("User does not have a corresponding license {0} to remove.")]
     NotAssigned(SkuId),
     #[error("License assignment failed because service plans {0}, {1} are mutually exclusive.")]
     MutuallyExclusive(ServicePlanId, ServicePlanId),
     #[error("License assignment failed because service plan {plan} depends on the service plan(s) {}.", join(.requires_any_of))]
-    Dependency { plan: ServicePlanId, requires_any_of: Vec<ServicePlanId> },
+    Dependency {
+        plan: ServicePlanId,
+        requires_any_of: Vec<ServicePlanId>,
+    },
     #[error("Subscription with SKU {0} does not have any available licenses.")]
     NoFreeUnits(SkuId),
 }
@@ -291,25 +315,39 @@ pub fn plan_direct_change(
             return Err(LicenseError::DuplicateSku(*r));
         }
     }
-    for sku in change.add.iter().map(|a| a.sku).chain(change.remove.iter().copied()) {
+    for sku in change
+        .add
+        .iter()
+        .map(|a| a.sku)
+        .chain(change.remove.iter().copied())
+    {
         if !ctx.subscribed.contains(&sku) || ctx.catalog.sku(sku).is_none() {
             return Err(LicenseError::UnknownSku(sku));
         }
     }
     for a in &change.add {
-        let Some(sku) = ctx.catalog.sku(a.sku) else { return Err(LicenseError::UnknownSku(a.sku)) };
+        let Some(sku) = ctx.catalog.sku(a.sku) else {
+            return Err(LicenseError::UnknownSku(a.sku));
+        };
         if sku.applies_to == AppliesTo::Company {
             return Err(LicenseError::NotAssignableToUsers(a.sku));
         }
         if let Some(plan) = a.disabled_plans.iter().find(|p| !sku.has_plan(**p)) {
-            return Err(LicenseError::UnknownDisabledPlan { sku: a.sku, plan: *plan });
+            return Err(LicenseError::UnknownDisabledPlan {
+                sku: a.sku,
+                plan: *plan,
+            });
         }
     }
     for r in &change.remove {
         let direct = current.iter().any(|a| a.sku == *r && a.source == Source::Direct);
         if !direct {
             let inherited = current.iter().any(|a| a.sku == *r && a.source != Source::Direct);
-            return Err(if inherited { LicenseError::InheritedRemoval(*r) } else { LicenseError::NotAssigned(*r) });
+            return Err(if inherited {
+                LicenseError::InheritedRemoval(*r)
+            } else {
+                LicenseError::NotAssigned(*r)
+            });
         }
     }
     if !change.add.is_empty() {
@@ -317,10 +355,16 @@ pub fn plan_direct_change(
             return Err(LicenseError::NoUsageLocation);
         };
         for a in &change.add {
-            if let Some(sku) = ctx.catalog.sku(a.sku) {
-                if sku.prohibited_usage_locations.iter().any(|l| l.eq_ignore_ascii_case(location)) {
-                    return Err(LicenseError::ProhibitedInUsageLocation { sku: a.sku, location: location.to_owned() });
-                }
+            if let Some(sku) = ctx.catalog.sku(a.sku)
+                && sku
+                    .prohibited_usage_locations
+                    .iter()
+                    .any(|l| l.eq_ignore_ascii_case(location))
+            {
+                return Err(LicenseError::ProhibitedInUsageLocation {
+                    sku: a.sku,
+                    location: location.to_owned(),
+                });
             }
         }
     }
@@ -329,7 +373,8 @@ pub fn plan_direct_change(
     let mut after: Vec<Assignment> = current
         .iter()
         .filter(|a| {
-            a.source != Source::Direct || !(removed.contains(&a.sku) || change.add.iter().any(|x| x.sku == a.sku))
+            a.source != Source::Direct
+                || !(removed.contains(&a.sku) || change.add.iter().any(|x| x.sku == a.sku))
         })
         .cloned()
         .collect();
@@ -357,7 +402,13 @@ pub fn plan_direct_change(
     if let Some(v) = after_violations.difference(&before_violations).next() {
         return Err(match v.clone() {
             Violation::MutuallyExclusive(a, b) => LicenseError::MutuallyExclusive(a, b),
-            Violation::Dependency { plan, requires_any_of } => LicenseError::Dependency { plan, requires_any_of },
+            Violation::Dependency {
+                plan,
+                requires_any_of,
+            } => LicenseError::Dependency {
+                plan,
+                requires_any_of,
+            },
         });
     }
 
@@ -371,7 +422,10 @@ pub fn plan_direct_change(
                 let mut d = a.disabled_plans.clone();
                 d.sort();
                 d.dedup();
-                AddLicense { sku: a.sku, disabled_plans: d }
+                AddLicense {
+                    sku: a.sku,
+                    disabled_plans: d,
+                }
             })
             .collect(),
         deletes: change.remove.clone(),
@@ -412,26 +466,45 @@ mod tests {
 
     impl World {
         fn new() -> Self {
-            let subscribed = ["STANDARDPACK", "ENTERPRISEPACK", "EMS", "EXCHANGEARCHIVE_ADDON", "POWER_BI_PRO"]
-                .iter()
-                .map(|p| sku(p))
-                .collect();
-            Self { catalog: TenantCatalog::builtin(), subscribed }
+            let subscribed = [
+                "STANDARDPACK",
+                "ENTERPRISEPACK",
+                "EMS",
+                "EXCHANGEARCHIVE_ADDON",
+                "POWER_BI_PRO",
+            ]
+            .iter()
+            .map(|p| sku(p))
+            .collect();
+            Self {
+                catalog: TenantCatalog::builtin(),
+                subscribed,
+            }
         }
 
         fn ctx(&self) -> UserContext<'_> {
-            UserContext { catalog: &self.catalog, subscribed: &self.subscribed, usage_location: Some("US") }
+            UserContext {
+                catalog: &self.catalog,
+                subscribed: &self.subscribed,
+                usage_location: Some("US"),
+            }
         }
     }
 
     fn add(part: &str) -> AddLicense {
-        AddLicense { sku: sku(part), disabled_plans: vec![] }
+        AddLicense {
+            sku: sku(part),
+            disabled_plans: vec![],
+        }
     }
 
     #[test]
     fn adding_a_new_sku_gains_one_unit() {
         let w = World::new();
-        let change = LicenseChange { add: vec![add("ENTERPRISEPACK")], remove: vec![] };
+        let change = LicenseChange {
+            add: vec![add("ENTERPRISEPACK")],
+            remove: vec![],
+        };
         let plan = plan_direct_change(w.ctx(), &[], &change).unwrap();
         assert_eq!(plan.gained, vec![sku("ENTERPRISEPACK")]);
         assert!(plan.lost.is_empty());
@@ -441,7 +514,10 @@ mod tests {
     fn a_sku_already_inherited_costs_no_new_unit() {
         let w = World::new();
         let current = [assignment(sku("EMS"), Source::Group(GroupId::new()), &[])];
-        let change = LicenseChange { add: vec![add("EMS")], remove: vec![] };
+        let change = LicenseChange {
+            add: vec![add("EMS")],
+            remove: vec![],
+        };
         let plan = plan_direct_change(w.ctx(), &current, &change).unwrap();
         assert!(plan.gained.is_empty());
     }
@@ -450,11 +526,20 @@ mod tests {
     fn e1_plus_e3_is_mutually_exclusive_but_swapping_in_one_call_works() {
         let w = World::new();
         let current = [assignment(sku("STANDARDPACK"), Source::Direct, &[])];
-        let change = LicenseChange { add: vec![add("ENTERPRISEPACK")], remove: vec![] };
+        let change = LicenseChange {
+            add: vec![add("ENTERPRISEPACK")],
+            remove: vec![],
+        };
         let err = plan_direct_change(w.ctx(), &current, &change).unwrap_err();
         assert!(matches!(err, LicenseError::MutuallyExclusive(..)), "{err}");
-        assert!(err.to_string().starts_with("License assignment failed because service plans "));
-        let swap = LicenseChange { add: vec![add("ENTERPRISEPACK")], remove: vec![sku("STANDARDPACK")] };
+        assert!(
+            err.to_string()
+                .starts_with("License assignment failed because service plans ")
+        );
+        let swap = LicenseChange {
+            add: vec![add("ENTERPRISEPACK")],
+            remove: vec![sku("STANDARDPACK")],
+        };
         let plan = plan_direct_change(w.ctx(), &current, &swap).unwrap();
         assert_eq!(plan.gained, vec![sku("ENTERPRISEPACK")]);
         assert_eq!(plan.lost, vec![sku("STANDARDPACK")]);
@@ -472,25 +557,42 @@ mod tests {
             .map(|p| p.id)
             .collect();
         let current = [assignment(e1.id, Source::Direct, &conflicting)];
-        let change = LicenseChange { add: vec![add("ENTERPRISEPACK")], remove: vec![] };
+        let change = LicenseChange {
+            add: vec![add("ENTERPRISEPACK")],
+            remove: vec![],
+        };
         assert!(plan_direct_change(w.ctx(), &current, &change).is_ok());
     }
 
     #[test]
     fn an_add_on_without_its_prerequisite_is_a_dependency_violation() {
         let w = World::new();
-        let change = LicenseChange { add: vec![add("EXCHANGEARCHIVE_ADDON")], remove: vec![] };
+        let change = LicenseChange {
+            add: vec![add("EXCHANGEARCHIVE_ADDON")],
+            remove: vec![],
+        };
         let err = plan_direct_change(w.ctx(), &[], &change).unwrap_err();
-        assert!(matches!(err, LicenseError::Dependency { plan: p, .. } if p == plan("EXCHANGE_S_ARCHIVE_ADDON")));
-        let with_base = LicenseChange { add: vec![add("EXCHANGEARCHIVE_ADDON"), add("ENTERPRISEPACK")], remove: vec![] };
+        assert!(
+            matches!(err, LicenseError::Dependency { plan: p, .. } if p == plan("EXCHANGE_S_ARCHIVE_ADDON"))
+        );
+        let with_base = LicenseChange {
+            add: vec![add("EXCHANGEARCHIVE_ADDON"), add("ENTERPRISEPACK")],
+            remove: vec![],
+        };
         assert!(plan_direct_change(w.ctx(), &[], &with_base).is_ok());
         // Removing the base later would orphan the add-on.
         let current = [
             assignment(sku("ENTERPRISEPACK"), Source::Direct, &[]),
             assignment(sku("EXCHANGEARCHIVE_ADDON"), Source::Direct, &[]),
         ];
-        let remove = LicenseChange { add: vec![], remove: vec![sku("ENTERPRISEPACK")] };
-        assert!(matches!(plan_direct_change(w.ctx(), &current, &remove), Err(LicenseError::Dependency { .. })));
+        let remove = LicenseChange {
+            add: vec![],
+            remove: vec![sku("ENTERPRISEPACK")],
+        };
+        assert!(matches!(
+            plan_direct_change(w.ctx(), &current, &remove),
+            Err(LicenseError::Dependency { .. })
+        ));
     }
 
     #[test]
@@ -499,32 +601,77 @@ mod tests {
         let unknown = SkuId::new();
         let cases: Vec<(LicenseChange, LicenseError)> = vec![
             (
-                LicenseChange { add: vec![AddLicense { sku: unknown, disabled_plans: vec![] }], remove: vec![] },
+                LicenseChange {
+                    add: vec![AddLicense {
+                        sku: unknown,
+                        disabled_plans: vec![],
+                    }],
+                    remove: vec![],
+                },
                 LicenseError::UnknownSku(unknown),
             ),
             (
-                LicenseChange { add: vec![add("SPE_E5")], remove: vec![] },
+                LicenseChange {
+                    add: vec![add("SPE_E5")],
+                    remove: vec![],
+                },
                 LicenseError::UnknownSku(sku("SPE_E5")),
             ),
             (
                 LicenseChange {
-                    add: vec![AddLicense { sku: sku("EMS"), disabled_plans: vec![plan("TEAMS1")] }],
+                    add: vec![AddLicense {
+                        sku: sku("EMS"),
+                        disabled_plans: vec![plan("TEAMS1")],
+                    }],
                     remove: vec![],
                 },
-                LicenseError::UnknownDisabledPlan { sku: sku("EMS"), plan: plan("TEAMS1") },
+                LicenseError::UnknownDisabledPlan {
+                    sku: sku("EMS"),
+                    plan: plan("TEAMS1"),
+                },
             ),
-            (LicenseChange { add: vec![add("EMS"), add("EMS")], remove: vec![] }, LicenseError::DuplicateSku(sku("EMS"))),
-            (LicenseChange { add: vec![add("EMS")], remove: vec![sku("EMS")] }, LicenseError::AddAndRemove(sku("EMS"))),
-            (LicenseChange { add: vec![], remove: vec![sku("EMS")] }, LicenseError::NotAssigned(sku("EMS"))),
+            (
+                LicenseChange {
+                    add: vec![add("EMS"), add("EMS")],
+                    remove: vec![],
+                },
+                LicenseError::DuplicateSku(sku("EMS")),
+            ),
+            (
+                LicenseChange {
+                    add: vec![add("EMS")],
+                    remove: vec![sku("EMS")],
+                },
+                LicenseError::AddAndRemove(sku("EMS")),
+            ),
+            (
+                LicenseChange {
+                    add: vec![],
+                    remove: vec![sku("EMS")],
+                },
+                LicenseError::NotAssigned(sku("EMS")),
+            ),
         ];
         for (change, want) in cases {
             assert_eq!(plan_direct_change(w.ctx(), &[], &change).unwrap_err(), want);
         }
-        let no_location = UserContext { usage_location: None, ..w.ctx() };
-        let change = LicenseChange { add: vec![add("EMS")], remove: vec![] };
-        assert_eq!(plan_direct_change(no_location, &[], &change).unwrap_err(), LicenseError::NoUsageLocation);
+        let no_location = UserContext {
+            usage_location: None,
+            ..w.ctx()
+        };
+        let change = LicenseChange {
+            add: vec![add("EMS")],
+            remove: vec![],
+        };
+        assert_eq!(
+            plan_direct_change(no_location, &[], &change).unwrap_err(),
+            LicenseError::NoUsageLocation
+        );
         let inherited = [assignment(sku("EMS"), Source::Group(GroupId::new()), &[])];
-        let change = LicenseChange { add: vec![], remove: vec![sku("EMS")] };
+        let change = LicenseChange {
+            add: vec![],
+            remove: vec![sku("EMS")],
+        };
         assert_eq!(
             plan_direct_change(w.ctx(), &inherited, &change).unwrap_err(),
             LicenseError::InheritedRemoval(sku("EMS"))

@@ -25,7 +25,12 @@ pub fn hash_secret(salt: &str, secret: &str) -> String {
 #[must_use]
 pub fn verify_secret(salt: &str, secret: &str, stored: &str) -> bool {
     let computed = hash_secret(salt, secret);
-    computed.len() == stored.len() && computed.bytes().zip(stored.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    computed.len() == stored.len()
+        && computed
+            .bytes()
+            .zip(stored.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
 }
 
 #[cfg(test)]

@@ -173,7 +173,10 @@ impl TenantFile {
                 return bad(format!("domain {} is declared twice", t.default_domain));
             }
             if !is_country_code(&t.country) {
-                return bad(format!("tenant {}: country '{}' is not an ISO 3166 alpha-2 code", t.default_domain, t.country));
+                return bad(format!(
+                    "tenant {}: country '{}' is not an ISO 3166 alpha-2 code",
+                    t.default_domain, t.country
+                ));
             }
             let catalog = TenantCatalog::with_extension(&t.catalog)
                 .map_err(|e| TenantFileError::Invalid(format!("tenant {}: {e}", t.default_domain)))?;
@@ -192,19 +195,28 @@ impl TenantFile {
             let mut upns = std::collections::BTreeSet::new();
             for u in &t.users {
                 if !u.user_principal_name.contains('@') {
-                    return bad(format!("user '{}': userPrincipalName needs a domain", u.user_principal_name));
+                    return bad(format!(
+                        "user '{}': userPrincipalName needs a domain",
+                        u.user_principal_name
+                    ));
                 }
                 if !upns.insert(u.user_principal_name.to_ascii_lowercase()) {
                     return bad(format!("user {} is declared twice", u.user_principal_name));
                 }
-                if let Some(l) = &u.usage_location {
-                    if !is_country_code(l) {
-                        return bad(format!("user {}: usageLocation '{l}' is not ISO 3166 alpha-2", u.user_principal_name));
-                    }
+                if let Some(l) = &u.usage_location
+                    && !is_country_code(l)
+                {
+                    return bad(format!(
+                        "user {}: usageLocation '{l}' is not ISO 3166 alpha-2",
+                        u.user_principal_name
+                    ));
                 }
                 for r in &u.directory_roles {
                     if directory::role(r).is_none() {
-                        return bad(format!("user {}: unknown directory role '{r}'", u.user_principal_name));
+                        return bad(format!(
+                            "user {}: unknown directory role '{r}'",
+                            u.user_principal_name
+                        ));
                     }
                 }
                 for l in &u.licenses {
@@ -212,9 +224,14 @@ impl TenantFile {
                         return bad(format!("user {}: unknown SKU '{}'", u.user_principal_name, l.sku));
                     };
                     for p in &l.disabled_plans {
-                        let plan = catalog.resolve_plan(p).map_err(|e| TenantFileError::Invalid(e.to_string()))?;
+                        let plan = catalog
+                            .resolve_plan(p)
+                            .map_err(|e| TenantFileError::Invalid(e.to_string()))?;
                         if !sku.has_plan(plan) {
-                            return bad(format!("user {}: plan '{p}' is not in {}", u.user_principal_name, sku.part_number));
+                            return bad(format!(
+                                "user {}: plan '{p}' is not in {}",
+                                u.user_principal_name, sku.part_number
+                            ));
                         }
                     }
                 }
@@ -222,9 +239,14 @@ impl TenantFile {
             for g in &t.groups {
                 for m in &g.members {
                     let known = upns.contains(&m.to_ascii_lowercase())
-                        || t.users.iter().any(|u| u.id.is_some_and(|id| id.to_string().eq_ignore_ascii_case(m)));
+                        || t.users
+                            .iter()
+                            .any(|u| u.id.is_some_and(|id| id.to_string().eq_ignore_ascii_case(m)));
                     if !known {
-                        return bad(format!("group {}: member '{m}' is not a user of the file", g.display_name));
+                        return bad(format!(
+                            "group {}: member '{m}' is not a user of the file",
+                            g.display_name
+                        ));
                     }
                 }
             }
@@ -237,25 +259,38 @@ impl TenantDef {
     /// The tenant id: given, or derived from the default domain.
     #[must_use]
     pub fn tenant_id(&self) -> TenantId {
-        self.id.unwrap_or_else(|| TenantId::derived(&[&self.default_domain.to_ascii_lowercase()]))
+        self.id
+            .unwrap_or_else(|| TenantId::derived(&[&self.default_domain.to_ascii_lowercase()]))
     }
 
     #[must_use]
     pub fn user_id(&self, u: &UserDef) -> UserId {
         u.id.unwrap_or_else(|| {
-            UserId::derived(&[&self.tenant_id().to_string(), &u.user_principal_name.to_ascii_lowercase()])
+            UserId::derived(&[
+                &self.tenant_id().to_string(),
+                &u.user_principal_name.to_ascii_lowercase(),
+            ])
         })
     }
 
     #[must_use]
     pub fn group_id(&self, g: &GroupDef) -> GroupId {
-        g.id.unwrap_or_else(|| GroupId::derived(&[&self.tenant_id().to_string(), &g.display_name.to_ascii_lowercase()]))
+        g.id.unwrap_or_else(|| {
+            GroupId::derived(&[
+                &self.tenant_id().to_string(),
+                &g.display_name.to_ascii_lowercase(),
+            ])
+        })
     }
 
     #[must_use]
     pub fn subscription_id(&self, s: &SubscriptionDef, index: usize) -> SubscriptionId {
         s.id.unwrap_or_else(|| {
-            SubscriptionId::derived(&[&self.tenant_id().to_string(), &s.sku.to_ascii_lowercase(), &index.to_string()])
+            SubscriptionId::derived(&[
+                &self.tenant_id().to_string(),
+                &s.sku.to_ascii_lowercase(),
+                &index.to_string(),
+            ])
         })
     }
 
@@ -264,7 +299,10 @@ impl TenantDef {
     pub fn member_id(&self, name: &str) -> Option<UserId> {
         self.users
             .iter()
-            .find(|u| u.user_principal_name.eq_ignore_ascii_case(name) || u.id.is_some_and(|id| id.to_string() == name))
+            .find(|u| {
+                u.user_principal_name.eq_ignore_ascii_case(name)
+                    || u.id.is_some_and(|id| id.to_string() == name)
+            })
             .map(|u| self.user_id(u))
     }
 }
@@ -284,7 +322,11 @@ mod tests {
         let f = TenantFile::demo();
         let t = &f.tenants[0];
         assert_eq!(t.default_domain, "contoso.example");
-        let admin = t.users.iter().find(|u| u.user_principal_name == "admin@contoso.example").unwrap();
+        let admin = t
+            .users
+            .iter()
+            .find(|u| u.user_principal_name == "admin@contoso.example")
+            .unwrap();
         assert!(admin.directory_roles.iter().any(|r| r == "Global Administrator"));
         assert!(t.users.len() >= 24, "a few dozen users");
         assert!(t.groups.len() >= 4);
@@ -304,9 +346,18 @@ mod tests {
     #[test]
     fn invalid_files_are_refused_with_a_reason() {
         let cases = [
-            ("tenants: [{displayName: A, defaultDomain: a.example, bogus: 1}]", "bogus"),
-            ("tenants: [{displayName: A, defaultDomain: a.example, subscriptions: [{sku: NOPE}]}]", "NOPE"),
-            ("tenants: [{displayName: A, defaultDomain: a.example, country: USA}]", "USA"),
+            (
+                "tenants: [{displayName: A, defaultDomain: a.example, bogus: 1}]",
+                "bogus",
+            ),
+            (
+                "tenants: [{displayName: A, defaultDomain: a.example, subscriptions: [{sku: NOPE}]}]",
+                "NOPE",
+            ),
+            (
+                "tenants: [{displayName: A, defaultDomain: a.example, country: USA}]",
+                "USA",
+            ),
             (
                 "tenants: [{displayName: A, defaultDomain: a.example, users: [{userPrincipalName: x@a.example, displayName: X, directoryRoles: [Wizard]}]}]",
                 "Wizard",
@@ -315,7 +366,10 @@ mod tests {
                 "tenants: [{displayName: A, defaultDomain: a.example, groups: [{displayName: G, members: [ghost@a.example]}]}]",
                 "ghost",
             ),
-            ("tenants: [{displayName: A, defaultDomain: a.example}, {displayName: B, defaultDomain: A.example}]", "twice"),
+            (
+                "tenants: [{displayName: A, defaultDomain: a.example}, {displayName: B, defaultDomain: A.example}]",
+                "twice",
+            ),
         ];
         for (text, needle) in cases {
             let err = TenantFile::parse(text).unwrap_err().to_string();

@@ -33,7 +33,11 @@ pub struct AdminError(StatusCode, &'static str, String);
 
 impl IntoResponse for AdminError {
     fn into_response(self) -> Response {
-        (self.0, axum::Json(json!({"error": {"code": self.1, "message": self.2}}))).into_response()
+        (
+            self.0,
+            axum::Json(json!({"error": {"code": self.1, "message": self.2}})),
+        )
+            .into_response()
     }
 }
 
@@ -45,7 +49,11 @@ impl From<StoreError> for AdminError {
             StoreError::Conflict(m) => Self(StatusCode::CONFLICT, "conflict", m),
             other => {
                 tracing::error!(error = %other, "admin API storage failure");
-                Self(StatusCode::INTERNAL_SERVER_ERROR, "internal", "An internal error occurred.".into())
+                Self(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "An internal error occurred.".into(),
+                )
             }
         }
     }
@@ -60,7 +68,11 @@ impl FromRequestParts<AppState> for Admin {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
         if !state.config.admin_remote && !peer.is_some_and(|p| p.ip().is_loopback()) {
-            return Err(AdminError(StatusCode::FORBIDDEN, "forbidden", "The admin API answers loopback clients only.".into()));
+            return Err(AdminError(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "The admin API answers loopback clients only.".into(),
+            ));
         }
         let key = parts
             .headers
@@ -70,12 +82,22 @@ impl FromRequestParts<AppState> for Admin {
             .or_else(|| {
                 let v = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
                 let (scheme, token) = v.split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned())
+                scheme
+                    .eq_ignore_ascii_case("bearer")
+                    .then(|| token.trim().to_owned())
             });
         match key {
             Some(k) if verify_secret("allot-admin", &k, &state.admin_key_hash) => Ok(Self),
-            Some(_) => Err(AdminError(StatusCode::UNAUTHORIZED, "unauthorized", "The admin key is not valid.".into())),
-            None => Err(AdminError(StatusCode::UNAUTHORIZED, "unauthorized", "The admin key is missing.".into())),
+            Some(_) => Err(AdminError(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "The admin key is not valid.".into(),
+            )),
+            None => Err(AdminError(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "The admin key is missing.".into(),
+            )),
         }
     }
 }
@@ -100,15 +122,24 @@ pub async fn list_tenants(_: Admin, State(state): State<AppState>) -> Result<Res
 
 /// # `POST /_allot/tenants`
 /// Body: a tenant file (YAML or JSON). Creates or updates every tenant in it (idempotent).
-pub async fn create_tenants(_: Admin, State(state): State<AppState>, body: String) -> Result<Response, AdminError> {
-    let file = TenantFile::parse(&body).map_err(|e| AdminError(StatusCode::BAD_REQUEST, "invalidTenantFile", e.to_string()))?;
+pub async fn create_tenants(
+    _: Admin,
+    State(state): State<AppState>,
+    body: String,
+) -> Result<Response, AdminError> {
+    let file = TenantFile::parse(&body)
+        .map_err(|e| AdminError(StatusCode::BAD_REQUEST, "invalidTenantFile", e.to_string()))?;
     let report = state.store.apply_tenant_file(&file).await?;
     Ok((StatusCode::CREATED, axum::Json(json!(report))).into_response())
 }
 
 /// # `POST /_allot/tenants/{tenant}/reset`
 /// Deletes everything in the tenant and applies its seed again.
-pub async fn reset_tenant(_: Admin, State(state): State<AppState>, Path(key): Path<String>) -> Result<Response, AdminError> {
+pub async fn reset_tenant(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+) -> Result<Response, AdminError> {
     let t = tenant(&state, &key).await?;
     let report = state.store.reset_tenant(t.id).await?;
     Ok(axum::Json(json!(report)).into_response())
@@ -126,7 +157,11 @@ fn subscription_json(s: &Subscription) -> Value {
 }
 
 /// # `GET /_allot/tenants/{tenant}/subscriptions`
-pub async fn list_subscriptions(_: Admin, State(state): State<AppState>, Path(key): Path<String>) -> Result<Response, AdminError> {
+pub async fn list_subscriptions(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+) -> Result<Response, AdminError> {
     let t = tenant(&state, &key).await?;
     let subs = state.store.subscriptions(t.id).await?;
     Ok(axum::Json(json!({"value": subs.iter().map(subscription_json).collect::<Vec<_>>()})).into_response())
@@ -145,16 +180,21 @@ pub async fn update_subscription(
     let bad = |m: String| AdminError(StatusCode::BAD_REQUEST, "badRequest", m);
     let t = tenant(&state, &key).await?;
     let id = SubscriptionId::parse(&id).map_err(|e| bad(e.to_string()))?;
-    let mut sub = state
-        .store
-        .subscription(t.id, id)
-        .await?
-        .ok_or_else(|| AdminError(StatusCode::NOT_FOUND, "notFound", format!("No subscription '{id}'.")))?;
+    let mut sub = state.store.subscription(t.id, id).await?.ok_or_else(|| {
+        AdminError(
+            StatusCode::NOT_FOUND,
+            "notFound",
+            format!("No subscription '{id}'."),
+        )
+    })?;
     let Ok(Value::Object(b)) = serde_json::from_str::<Value>(&body) else {
         return Err(bad("The body must be a JSON object.".into()));
     };
     for (k, v) in &b {
-        let n = v.as_i64().filter(|n| *n >= 0).ok_or_else(|| bad(format!("'{k}' must be a non-negative integer.")))?;
+        let n = v
+            .as_i64()
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| bad(format!("'{k}' must be a non-negative integer.")))?;
         match k.as_str() {
             "enabled" => sub.enabled = n,
             "warning" => sub.warning = n,

@@ -46,13 +46,21 @@ impl Application {
             std::fs::create_dir_all(&config.data_dir)
                 .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
         }
-        let store = Store::connect(&url).await.with_context(|| format!("cannot open the database {url}"))?;
-        store.migrate().await.context("database migration failed")?;
-        let listener = TcpListener::bind(config.listen)
+        let store = Store::connect(&url)
             .await
-            .with_context(|| format!("cannot listen on {} (is another server running there?)", config.listen))?;
+            .with_context(|| format!("cannot open the database {url}"))?;
+        store.migrate().await.context("database migration failed")?;
+        let listener = TcpListener::bind(config.listen).await.with_context(|| {
+            format!(
+                "cannot listen on {} (is another server running there?)",
+                config.listen
+            )
+        })?;
         let addr = listener.local_addr()?;
-        let base_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+        let base_url = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"));
 
         let issuer_base = match &config.public_url {
             Some(u) => {
@@ -67,13 +75,20 @@ impl Application {
 
         let mut seeded_demo = false;
         if store.tenants().await?.is_empty() && !config.no_demo {
-            store.apply_tenant_file(&TenantFile::demo()).await.context("seeding the demo tenant failed")?;
+            store
+                .apply_tenant_file(&TenantFile::demo())
+                .await
+                .context("seeding the demo tenant failed")?;
             seeded_demo = true;
         }
         if let Some(path) = &config.seed {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let text =
+                std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
             let file = TenantFile::parse(&text)?;
-            store.apply_tenant_file(&file).await.with_context(|| format!("applying {} failed", path.display()))?;
+            store
+                .apply_tenant_file(&file)
+                .await
+                .with_context(|| format!("applying {} failed", path.display()))?;
         }
         let state = AppState {
             store,
@@ -81,12 +96,23 @@ impl Application {
             config: Arc::new(config),
             admin_key_hash: Arc::new(admin_key_hash),
         };
-        Ok(Self { listener, state, info: StartupInfo { base_url, seeded_demo, new_admin_key, database_url: url } })
+        Ok(Self {
+            listener,
+            state,
+            info: StartupInfo {
+                base_url,
+                seeded_demo,
+                new_admin_key,
+                database_url: url,
+            },
+        })
     }
 
     #[must_use]
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 
     #[must_use]
@@ -97,9 +123,12 @@ impl Application {
     /// Serves until `shutdown` completes, then finishes in-flight requests.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let app = router(self.state);
-        axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await
+        axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
     }
 
     /// Serves until Ctrl-C or SIGTERM.
@@ -120,7 +149,8 @@ async fn admin_key(store: &Store, config: &Config) -> anyhow::Result<(String, Op
     }
     if config.database_url.is_none() {
         let path = config.data_dir.join("admin-key");
-        std::fs::write(&path, format!("{fresh}\n")).with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(&path, format!("{fresh}\n"))
+            .with_context(|| format!("cannot write {}", path.display()))?;
         restrict(&path);
     }
     Ok((stored, Some(fresh)))
@@ -169,13 +199,26 @@ pub fn router(state: AppState) -> Router {
             tracing::error!("a request handler panicked");
             GraphError::internal().into_response()
         }))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), context::middleware))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            context::middleware,
+        ))
         .with_state(state)
 }
 
 async fn unknown_path(uri: axum::http::Uri) -> GraphError {
-    let segment = uri.path().trim_matches('/').rsplit('/').next().unwrap_or("").to_owned();
-    GraphError::new(StatusCode::NOT_FOUND, "Request_ResourceNotFound", format!("Resource not found for the segment '{segment}'."))
+    let segment = uri
+        .path()
+        .trim_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or("")
+        .to_owned();
+    GraphError::new(
+        StatusCode::NOT_FOUND,
+        "Request_ResourceNotFound",
+        format!("Resource not found for the segment '{segment}'."),
+    )
 }
 
 /// axum answers a wrong method (405) and some rejections with an empty or plain-text body; give
@@ -194,11 +237,19 @@ async fn graph_bodies_for_bare_errors(resp: Response) -> Response {
         return resp;
     }
     let err = match status {
-        StatusCode::METHOD_NOT_ALLOWED => {
-            GraphError::new(status, "Request_BadRequest", "Specified HTTP method is not allowed for the request uri.")
+        StatusCode::METHOD_NOT_ALLOWED => GraphError::new(
+            status,
+            "Request_BadRequest",
+            "Specified HTTP method is not allowed for the request uri.",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            GraphError::new(status, "RequestEntityTooLarge", "The request body is too large.")
         }
-        StatusCode::PAYLOAD_TOO_LARGE => GraphError::new(status, "RequestEntityTooLarge", "The request body is too large."),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => GraphError::new(status, "UnsupportedMediaType", "The content type is not supported."),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => GraphError::new(
+            status,
+            "UnsupportedMediaType",
+            "The content type is not supported.",
+        ),
         StatusCode::NOT_FOUND => GraphError::new(status, "Request_ResourceNotFound", "Resource not found."),
         s if s.is_server_error() => GraphError::internal(),
         s => GraphError::new(s, "Request_BadRequest", "The request is not valid."),

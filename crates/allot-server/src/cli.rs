@@ -22,7 +22,11 @@ pub const DEMO_CLIENT_ID: &str = "5a1d0000-c0de-4a99-a000-00000000a001";
 pub const DEMO_CLIENT_SECRET: &str = "allot-demo-secret";
 
 #[derive(Debug, Parser)]
-#[command(name = "allot", version, about = "A self-hosted Microsoft 365 licensing server (Graph licensing API).")]
+#[command(
+    name = "allot",
+    version,
+    about = "A self-hosted Microsoft 365 licensing server (Graph licensing API)."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -52,7 +56,9 @@ pub struct DbArgs {
 
 impl DbArgs {
     fn url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("allot.db").display()))
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("allot.db").display()))
     }
 
     async fn open(&self) -> anyhow::Result<Store> {
@@ -60,7 +66,9 @@ impl DbArgs {
             std::fs::create_dir_all(&self.data_dir)
                 .with_context(|| format!("cannot create the data directory {}", self.data_dir.display()))?;
         }
-        let store = Store::connect(&self.url()).await.with_context(|| format!("cannot open {}", self.url()))?;
+        let store = Store::connect(&self.url())
+            .await
+            .with_context(|| format!("cannot open {}", self.url()))?;
         store.migrate().await.context("database migration failed")?;
         Ok(store)
     }
@@ -169,23 +177,31 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         println!("Admin key (shown once; also in the data directory's admin-key file): {k}");
     }
     println!();
+    println!("Press Ctrl-C to stop.");
     app.run_until_stopped().await?;
     Ok(())
 }
 
 async fn token(a: TokenArgs) -> anyhow::Result<()> {
     let store = a.db.open().await?;
-    let Some(tenant) = store.find_tenant(&a.tenant).await? else { bail!("no tenant '{}' in {}", a.tenant, a.db.url()) };
+    let Some(tenant) = store.find_tenant(&a.tenant).await? else {
+        bail!("no tenant '{}' in {}", a.tenant, a.db.url())
+    };
     let apps = store.apps(tenant.id).await?;
     let app = match &a.app {
         Some(id) => {
             let id = AppId::parse(id).map_err(|e| anyhow::anyhow!("--app: {e}"))?;
-            apps.into_iter().find(|x| x.client_id == id).with_context(|| format!("no app {id} in tenant {}", tenant.default_domain))?
+            apps.into_iter()
+                .find(|x| x.client_id == id)
+                .with_context(|| format!("no app {id} in tenant {}", tenant.default_domain))?
         }
         None => {
             let demo = AppId::parse(DEMO_CLIENT_ID)?;
             let first = apps.first().cloned();
-            apps.into_iter().find(|x| x.client_id == demo).or(first).with_context(|| format!("tenant {} has no app", tenant.default_domain))?
+            apps.into_iter()
+                .find(|x| x.client_id == demo)
+                .or(first)
+                .with_context(|| format!("tenant {} has no app", tenant.default_domain))?
         }
     };
     let issuer_base = store
@@ -202,7 +218,10 @@ async fn token(a: TokenArgs) -> anyhow::Result<()> {
             tokens.mint_app(&app, &scope.audience)?
         }
         Some(upn) => {
-            let user = store.user_by_upn(tenant.id, upn).await?.with_context(|| format!("no user {upn} in {}", tenant.default_domain))?;
+            let user = store
+                .user_by_upn(tenant.id, upn)
+                .await?
+                .with_context(|| format!("no user {upn} in {}", tenant.default_domain))?;
             let scopes = granted_scopes(&app, &scope).map_err(|e| anyhow::anyhow!("{}", e.description))?;
             tokens.mint_user(&app, &user, &scopes, &scope.audience)?
         }
@@ -212,7 +231,8 @@ async fn token(a: TokenArgs) -> anyhow::Result<()> {
 }
 
 async fn seed(a: SeedArgs) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(&a.file).with_context(|| format!("cannot read {}", a.file.display()))?;
+    let text =
+        std::fs::read_to_string(&a.file).with_context(|| format!("cannot read {}", a.file.display()))?;
     let file = TenantFile::parse(&text)?;
     let store = a.db.open().await?;
     let report = store.apply_tenant_file(&file).await?;

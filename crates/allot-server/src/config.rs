@@ -34,7 +34,9 @@ impl Config {
     /// The database URL in effect.
     #[must_use]
     pub fn effective_database_url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("allot.db").display()))
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("allot.db").display()))
     }
 
     /// Defaults for tests and embedding: an ephemeral port on loopback.

@@ -42,10 +42,18 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
         .filter(|v| !v.is_empty() && v.len() <= 128)
         .map_or_else(|| request_id.clone(), str::to_owned);
     let base_url = state.config.public_url.clone().unwrap_or_else(|| {
-        let host = req.headers().get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+        let host = req
+            .headers()
+            .get(axum::http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("localhost");
         format!("http://{host}")
     });
-    let ctx = RequestContext { request_id: request_id.clone(), client_request_id: client_request_id.clone(), base_url };
+    let ctx = RequestContext {
+        request_id: request_id.clone(),
+        client_request_id: client_request_id.clone(),
+        base_url,
+    };
     let span = tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %request_id);
     let mut resp = REQUEST.scope(ctx, next.run(req)).instrument(span).await;
     let headers = resp.headers_mut();

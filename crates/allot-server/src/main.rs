@@ -4,7 +4,8 @@ use clap::Parser as _;
 async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("ALLOT_LOG").unwrap_or_else(|_| "warn,allot_server=info".into()),
+            tracing_subscriber::EnvFilter::try_from_env("ALLOT_LOG")
+                .unwrap_or_else(|_| "warn,allot_server=info".into()),
         )
         .with_writer(std::io::stderr)
         .init();

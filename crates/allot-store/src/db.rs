@@ -81,7 +81,9 @@ impl Db {
         if let Some(rest) = url.strip_prefix("sqlite:") {
             let path = rest.trim_start_matches("//");
             if path.is_empty() || path == ":memory:" {
-                return Err(StoreError::Config("sqlite needs a file path (sqlite://PATH)".into()));
+                return Err(StoreError::Config(
+                    "sqlite needs a file path (sqlite://PATH)".into(),
+                ));
             }
             Self::open_sqlite(Path::new(path)).await
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {

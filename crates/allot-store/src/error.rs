@@ -36,7 +36,10 @@ impl From<sqlx::Error> for StoreError {
             // PostgreSQL: 40001 serialization_failure, 40P01 deadlock_detected.
             // SQLite: 5 SQLITE_BUSY, 6 SQLITE_LOCKED (and their extended codes).
             if let Some(code) = db.code() {
-                let busy = matches!(code.as_ref(), "40001" | "40P01" | "5" | "6" | "261" | "262" | "517");
+                let busy = matches!(
+                    code.as_ref(),
+                    "40001" | "40P01" | "5" | "6" | "261" | "262" | "517"
+                );
                 if busy {
                     return Self::Busy(db.message().to_owned());
                 }

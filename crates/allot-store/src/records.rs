@@ -51,7 +51,11 @@ impl TryFrom<TenantRow> for Tenant {
             default_domain: r.default_domain,
             country: r.country,
             catalog: json("tenants.catalog_doc", &r.catalog_doc)?,
-            seed: r.seed_doc.as_deref().map(|s| json("tenants.seed_doc", s)).transpose()?,
+            seed: r
+                .seed_doc
+                .as_deref()
+                .map(|s| json("tenants.seed_doc", s))
+                .transpose()?,
             created_at: r.created_at,
         })
     }

@@ -40,7 +40,9 @@ impl Store {
     /// is unknown; `Invalid` when it was not created from a tenant file.
     pub async fn reset_tenant(&self, tenant: allot_core::ids::TenantId) -> Result<SeedReport, StoreError> {
         let t = self.tenant(tenant).await?.ok_or(StoreError::NotFound)?;
-        let seed = t.seed.ok_or_else(|| StoreError::Invalid("tenant has no seed to reset to".into()))?;
+        let seed = t
+            .seed
+            .ok_or_else(|| StoreError::Invalid("tenant has no seed to reset to".into()))?;
         self.clear_tenant(tenant).await?;
         let mut report = SeedReport::default();
         self.apply_tenant(&seed, &mut report).await?;
@@ -50,13 +52,17 @@ impl Store {
 
     async fn apply_tenant(&self, def: &TenantDef, report: &mut SeedReport) -> Result<(), StoreError> {
         let tid = def.tenant_id();
-        let catalog = TenantCatalog::with_extension(&def.catalog).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let catalog =
+            TenantCatalog::with_extension(&def.catalog).map_err(|e| StoreError::Invalid(e.to_string()))?;
         let now = crate::now();
         let existing = self.tenant(tid).await?;
-        if let Some(other) = self.tenant_by_domain(&def.default_domain).await? {
-            if other.id != tid {
-                return Err(StoreError::Conflict(format!("domain {} belongs to tenant {}", def.default_domain, other.id)));
-            }
+        if let Some(other) = self.tenant_by_domain(&def.default_domain).await?
+            && other.id != tid
+        {
+            return Err(StoreError::Conflict(format!(
+                "domain {} belongs to tenant {}",
+                def.default_domain, other.id
+            )));
         }
         let tenant = Tenant {
             id: tid,
@@ -72,7 +78,9 @@ impl Store {
 
         let subs = self.subscriptions(tid).await?;
         for (i, s) in def.subscriptions.iter().enumerate() {
-            let sku = catalog.resolve_sku(&s.sku).ok_or_else(|| StoreError::Invalid(format!("unknown SKU {}", s.sku)))?;
+            let sku = catalog
+                .resolve_sku(&s.sku)
+                .ok_or_else(|| StoreError::Invalid(format!("unknown SKU {}", s.sku)))?;
             let id = def.subscription_id(s, i);
             let old = subs.iter().find(|x| x.id == id);
             let sub = Subscription {
@@ -84,7 +92,10 @@ impl Store {
                 suspended: i64::from(s.suspended),
                 locked_out: i64::from(s.locked_out),
                 // Spaced by a microsecond so that listings keep the file's order.
-                created_at: old.map_or(now + chrono::TimeDelta::microseconds(i64::try_from(i).unwrap_or(0)), |o| o.created_at),
+                created_at: old.map_or(
+                    now + chrono::TimeDelta::microseconds(i64::try_from(i).unwrap_or(0)),
+                    |o| o.created_at,
+                ),
             };
             count(report, old.map(|o| *o == sub));
             if old != Some(&sub) {
@@ -94,10 +105,13 @@ impl Store {
 
         for a in &def.apps {
             let old = self.app(a.client_id).await?;
-            if let Some(o) = &old {
-                if o.tenant_id != tid {
-                    return Err(StoreError::Conflict(format!("app {} belongs to another tenant", a.client_id)));
-                }
+            if let Some(o) = &old
+                && o.tenant_id != tid
+            {
+                return Err(StoreError::Conflict(format!(
+                    "app {} belongs to another tenant",
+                    a.client_id
+                )));
             }
             let app = App {
                 client_id: a.client_id,
@@ -119,8 +133,12 @@ impl Store {
 
         for u in &def.users {
             let id = def.user_id(u);
-            let roles: Vec<String> =
-                u.directory_roles.iter().filter_map(|r| directory::role(r)).map(|r| r.template_id.to_owned()).collect();
+            let roles: Vec<String> = u
+                .directory_roles
+                .iter()
+                .filter_map(|r| directory::role(r))
+                .map(|r| r.template_id.to_owned())
+                .collect();
             let mail_nickname = u.user_principal_name.split('@').next().map(str::to_owned);
             let wanted = User {
                 id,
@@ -144,7 +162,10 @@ impl Store {
                     report.created += 1;
                 }
                 Some(old) => {
-                    let wanted = User { created_at: old.created_at, ..wanted };
+                    let wanted = User {
+                        created_at: old.created_at,
+                        ..wanted
+                    };
                     if old == wanted {
                         report.unchanged += 1;
                     } else {
@@ -166,7 +187,10 @@ impl Store {
                 tenant_id: tid,
                 display_name: g.display_name.clone(),
                 description: g.description.clone(),
-                mail_nickname: g.mail_nickname.clone().unwrap_or_else(|| nickname(&g.display_name)),
+                mail_nickname: g
+                    .mail_nickname
+                    .clone()
+                    .unwrap_or_else(|| nickname(&g.display_name)),
                 mail_enabled: g.mail_enabled,
                 security_enabled: g.security_enabled,
                 group_types: g.group_types.clone(),
@@ -212,7 +236,9 @@ impl Store {
             let current = self.assignments(tid, uid).await?;
             let mut add = Vec::new();
             for l in &u.licenses {
-                let sku = catalog.resolve_sku(&l.sku).ok_or_else(|| StoreError::Invalid(format!("unknown SKU {}", l.sku)))?;
+                let sku = catalog
+                    .resolve_sku(&l.sku)
+                    .ok_or_else(|| StoreError::Invalid(format!("unknown SKU {}", l.sku)))?;
                 let mut disabled = l
                     .disabled_plans
                     .iter()
@@ -220,17 +246,30 @@ impl Store {
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(|e| StoreError::Invalid(e.to_string()))?;
                 disabled.sort();
-                let already =
-                    current.iter().any(|a| a.sku == sku.id && a.source == Source::Direct && a.disabled_plans == disabled);
+                let already = current
+                    .iter()
+                    .any(|a| a.sku == sku.id && a.source == Source::Direct && a.disabled_plans == disabled);
                 if already {
                     report.unchanged += 1;
                 } else {
-                    add.push(AddLicense { sku: sku.id, disabled_plans: disabled });
+                    add.push(AddLicense {
+                        sku: sku.id,
+                        disabled_plans: disabled,
+                    });
                 }
             }
             if !add.is_empty() {
                 report.created += add.len();
-                self.assign_direct(tid, uid, &LicenseChange { add, remove: Vec::new() }).await.map_err(|e| {
+                self.assign_direct(
+                    tid,
+                    uid,
+                    &LicenseChange {
+                        add,
+                        remove: Vec::new(),
+                    },
+                )
+                .await
+                .map_err(|e| {
                     StoreError::Invalid(format!("licensing {} failed: {e}", u.user_principal_name))
                 })?;
             }
@@ -257,5 +296,9 @@ fn same_tenant(a: &Tenant, b: &Tenant) -> bool {
 
 fn nickname(display_name: &str) -> String {
     let n: String = display_name.chars().filter(char::is_ascii_alphanumeric).collect();
-    if n.is_empty() { "group".to_owned() } else { n.to_ascii_lowercase() }
+    if n.is_empty() {
+        "group".to_owned()
+    } else {
+        n.to_ascii_lowercase()
+    }
 }

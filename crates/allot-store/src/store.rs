@@ -16,8 +16,8 @@ use crate::db::{Db, Tx};
 use crate::dbid::DbId;
 use crate::error::StoreError;
 use crate::records::{
-    ASSIGNMENT_COLS, App, AppRow, AssignmentRow, GROUP_COLS, Group, GroupRow, MemberRef, SkuUnits, Subscription,
-    SubscriptionRow, Tenant, TenantRow, USER_COLS, User, UserRow, to_json,
+    ASSIGNMENT_COLS, App, AppRow, AssignmentRow, GROUP_COLS, Group, GroupRow, MemberRef, SkuUnits,
+    Subscription, SubscriptionRow, Tenant, TenantRow, USER_COLS, User, UserRow, to_json,
 };
 use crate::{on_db, on_tx};
 
@@ -44,7 +44,10 @@ where
 }
 
 fn placeholders(start: usize, n: usize) -> String {
-    (start..start + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+    (start..start + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[derive(Debug, Clone)]
@@ -73,38 +76,48 @@ impl Store {
 
     /// A cheap round trip, for readiness checks.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        on_db!(&self.db, |p| sqlx::query("SELECT 1").execute(p).await.map(|r| r.rows_affected()))?;
+        on_db!(&self.db, |p| sqlx::query("SELECT 1")
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     // ---- settings and signing keys ----------------------------------------------------------
 
     pub async fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
-        Ok(on_db!(&self.db, |p| sqlx::query_scalar::<_, String>("SELECT value FROM settings WHERE key = $1")
-            .bind(key)
-            .fetch_optional(p)
-            .await)?)
+        Ok(on_db!(&self.db, |p| sqlx::query_scalar::<_, String>(
+            "SELECT value FROM settings WHERE key = $1"
+        )
+        .bind(key)
+        .fetch_optional(p)
+        .await)?)
     }
 
     pub async fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        on_db!(&self.db, |p| sqlx::query(
+        on_db!(&self.db, |p| {
+            sqlx::query(
             "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
         )
         .bind(key)
         .bind(value)
         .execute(p)
-        .await.map(|r| r.rows_affected()))?;
+        .await.map(|r| r.rows_affected())
+        })?;
         Ok(())
     }
 
     /// Stores `value` unless the key already has one; returns the value that is stored now. Nodes
     /// starting together agree on one value this way.
     pub async fn setting_or_init(&self, key: &str, value: &str) -> Result<String, StoreError> {
-        on_db!(&self.db, |p| sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
-            .bind(key)
-            .bind(value)
-            .execute(p)
-            .await.map(|r| r.rows_affected()))?;
+        on_db!(&self.db, |p| sqlx::query(
+            "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING"
+        )
+        .bind(key)
+        .bind(value)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?;
         self.setting(key).await?.ok_or(StoreError::NotFound)
     }
 
@@ -118,37 +131,47 @@ impl Store {
     }
 
     pub async fn insert_signing_key(&self, kid: &str, private_der: &str) -> Result<(), StoreError> {
-        on_db!(&self.db, |p| sqlx::query(
+        on_db!(&self.db, |p| {
+            sqlx::query(
             "INSERT INTO signing_keys (kid, private_der, created_at) VALUES ($1, $2, $3) ON CONFLICT (kid) DO NOTHING"
         )
         .bind(kid)
         .bind(private_der)
         .bind(crate::now())
         .execute(p)
-        .await.map(|r| r.rows_affected()))?;
+        .await.map(|r| r.rows_affected())
+        })?;
         Ok(())
     }
 
     // ---- tenants -----------------------------------------------------------------------------
 
     pub async fn tenant(&self, id: TenantId) -> Result<Option<Tenant>, StoreError> {
-        let row = on_db!(&self.db, |p| sqlx::query_as::<_, TenantRow>(
+        let row = on_db!(&self.db, |p| {
+            sqlx::query_as::<_, TenantRow>(
             "SELECT id, display_name, default_domain, country, catalog_doc, seed_doc, created_at FROM tenants WHERE id = $1"
         )
         .bind(DbId::from(id))
         .fetch_optional(p)
-        .await)?;
+        .await
+        })?;
         row.map(Tenant::try_from).transpose()
     }
 
     pub async fn tenant_by_domain(&self, domain: &str) -> Result<Option<Tenant>, StoreError> {
-        let row = on_db!(&self.db, |p| sqlx::query_as::<_, TenantRow>(
+        // PostgreSQL refuses NUL in text; no stored name can contain one.
+        if domain.contains('\0') {
+            return Ok(None);
+        }
+        let row = on_db!(&self.db, |p| {
+            sqlx::query_as::<_, TenantRow>(
             "SELECT id, display_name, default_domain, country, catalog_doc, seed_doc, created_at FROM tenants \
              WHERE default_domain_lower = $1"
         )
         .bind(domain.to_ascii_lowercase())
         .fetch_optional(p)
-        .await)?;
+        .await
+        })?;
         row.map(Tenant::try_from).transpose()
     }
 
@@ -161,16 +184,19 @@ impl Store {
     }
 
     pub async fn tenants(&self) -> Result<Vec<Tenant>, StoreError> {
-        let rows = on_db!(&self.db, |p| sqlx::query_as::<_, TenantRow>(
+        let rows = on_db!(&self.db, |p| {
+            sqlx::query_as::<_, TenantRow>(
             "SELECT id, display_name, default_domain, country, catalog_doc, seed_doc, created_at FROM tenants ORDER BY default_domain_lower"
         )
         .fetch_all(p)
-        .await)?;
+        .await
+        })?;
         rows.into_iter().map(Tenant::try_from).collect()
     }
 
     pub async fn upsert_tenant(&self, t: &Tenant) -> Result<(), StoreError> {
-        on_db!(&self.db, |p| sqlx::query(
+        on_db!(&self.db, |p| {
+            sqlx::query(
             "INSERT INTO tenants (id, display_name, default_domain, default_domain_lower, country, catalog_doc, seed_doc, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
              ON CONFLICT (id) DO UPDATE SET display_name = excluded.display_name, default_domain = excluded.default_domain, \
@@ -186,16 +212,19 @@ impl Store {
         .bind(t.seed.as_ref().map(to_json))
         .bind(t.created_at)
         .execute(p)
-        .await.map(|r| r.rows_affected()))?;
+        .await.map(|r| r.rows_affected())
+        })?;
         Ok(())
     }
 
     /// The catalog as `tenant` sees it (built-in plus its extension).
     pub async fn tenant_catalog(&self, tenant: TenantId) -> Result<TenantCatalog, StoreError> {
-        let doc = on_db!(&self.db, |p| sqlx::query_scalar::<_, String>("SELECT catalog_doc FROM tenants WHERE id = $1")
-            .bind(DbId::from(tenant))
-            .fetch_optional(p)
-            .await)?
+        let doc = on_db!(&self.db, |p| sqlx::query_scalar::<_, String>(
+            "SELECT catalog_doc FROM tenants WHERE id = $1"
+        )
+        .bind(DbId::from(tenant))
+        .fetch_optional(p)
+        .await)?
         .ok_or(StoreError::NotFound)?;
         catalog_from_doc(&doc)
     }
@@ -204,11 +233,21 @@ impl Store {
     pub async fn clear_tenant(&self, tenant: TenantId) -> Result<(), StoreError> {
         retry(|| async {
             let mut tx = self.db.begin().await?;
-            for table in
-                ["license_assignments", "group_members", "groups", "users", "apps", "sku_pools", "subscriptions"]
-            {
+            for table in [
+                "license_assignments",
+                "group_members",
+                "groups",
+                "users",
+                "apps",
+                "sku_pools",
+                "subscriptions",
+            ] {
                 let sql = format!("DELETE FROM {table} WHERE tenant_id = $1");
-                on_tx!(&mut tx, |c| sqlx::query(AssertSqlSafe(sql)).bind(DbId::from(tenant)).execute(c).await.map(|r| r.rows_affected()))?;
+                on_tx!(&mut tx, |c| sqlx::query(AssertSqlSafe(sql))
+                    .bind(DbId::from(tenant))
+                    .execute(c)
+                    .await
+                    .map(|r| r.rows_affected()))?;
             }
             tx.commit().await
         })
@@ -252,17 +291,23 @@ impl Store {
     }
 
     pub async fn subscriptions(&self, tenant: TenantId) -> Result<Vec<Subscription>, StoreError> {
-        let rows = on_db!(&self.db, |p| sqlx::query_as::<_, SubscriptionRow>(
+        let rows = on_db!(&self.db, |p| {
+            sqlx::query_as::<_, SubscriptionRow>(
             "SELECT id, tenant_id, sku_id, enabled, warning, suspended, locked_out, created_at FROM subscriptions \
              WHERE tenant_id = $1 ORDER BY created_at, id"
         )
         .bind(DbId::from(tenant))
         .fetch_all(p)
-        .await)?;
+        .await
+        })?;
         Ok(rows.into_iter().map(Subscription::from).collect())
     }
 
-    pub async fn subscription(&self, tenant: TenantId, id: SubscriptionId) -> Result<Option<Subscription>, StoreError> {
+    pub async fn subscription(
+        &self,
+        tenant: TenantId,
+        id: SubscriptionId,
+    ) -> Result<Option<Subscription>, StoreError> {
         Ok(self.subscriptions(tenant).await?.into_iter().find(|s| s.id == id))
     }
 
@@ -307,7 +352,8 @@ impl Store {
     // ---- apps --------------------------------------------------------------------------------
 
     pub async fn upsert_app(&self, a: &App) -> Result<(), StoreError> {
-        on_db!(&self.db, |p| sqlx::query(
+        on_db!(&self.db, |p| {
+            sqlx::query(
             "INSERT INTO apps (client_id, tenant_id, display_name, secret_hash, service_principal_id, \
              application_permissions, delegated_scopes, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
              ON CONFLICT (client_id) DO UPDATE SET display_name = excluded.display_name, secret_hash = excluded.secret_hash, \
@@ -322,29 +368,34 @@ impl Store {
         .bind(to_json(&a.delegated_scopes))
         .bind(crate::now())
         .execute(p)
-        .await.map(|r| r.rows_affected()))?;
+        .await.map(|r| r.rows_affected())
+        })?;
         Ok(())
     }
 
     pub async fn app(&self, client_id: AppId) -> Result<Option<App>, StoreError> {
-        let row = on_db!(&self.db, |p| sqlx::query_as::<_, AppRow>(
+        let row = on_db!(&self.db, |p| {
+            sqlx::query_as::<_, AppRow>(
             "SELECT client_id, tenant_id, display_name, secret_hash, service_principal_id, application_permissions, \
              delegated_scopes FROM apps WHERE client_id = $1"
         )
         .bind(DbId::from(client_id))
         .fetch_optional(p)
-        .await)?;
+        .await
+        })?;
         row.map(App::try_from).transpose()
     }
 
     pub async fn apps(&self, tenant: TenantId) -> Result<Vec<App>, StoreError> {
-        let rows = on_db!(&self.db, |p| sqlx::query_as::<_, AppRow>(
+        let rows = on_db!(&self.db, |p| {
+            sqlx::query_as::<_, AppRow>(
             "SELECT client_id, tenant_id, display_name, secret_hash, service_principal_id, application_permissions, \
              delegated_scopes FROM apps WHERE tenant_id = $1 ORDER BY client_id"
         )
         .bind(DbId::from(tenant))
         .fetch_all(p)
-        .await)?;
+        .await
+        })?;
         rows.into_iter().map(App::try_from).collect()
     }
 
@@ -372,7 +423,8 @@ impl Store {
             .bind(to_json(&u.directory_roles))
             .bind(u.created_at)
             .execute(p)
-            .await.map(|r| r.rows_affected()))?;
+            .await
+            .map(|r| r.rows_affected()))?;
         Ok(())
     }
 
@@ -387,6 +439,9 @@ impl Store {
     }
 
     pub async fn user_by_upn(&self, tenant: TenantId, upn: &str) -> Result<Option<User>, StoreError> {
+        if upn.contains('\0') {
+            return Ok(None);
+        }
         let sql = format!("SELECT {USER_COLS} FROM users WHERE tenant_id = $1 AND upn_lower = $2");
         let row = on_db!(&self.db, |p| sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql))
             .bind(DbId::from(tenant))
@@ -397,8 +452,14 @@ impl Store {
     }
 
     /// Users with an id above `after`, in id order (keyset paging: stable under inserts).
-    pub async fn users_page(&self, tenant: TenantId, after: Option<Uuid>, limit: i64) -> Result<Vec<User>, StoreError> {
-        let sql = format!("SELECT {USER_COLS} FROM users WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3");
+    pub async fn users_page(
+        &self,
+        tenant: TenantId,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<User>, StoreError> {
+        let sql =
+            format!("SELECT {USER_COLS} FROM users WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3");
         let rows = on_db!(&self.db, |p| sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql))
             .bind(DbId::from(tenant))
             .bind(after.map_or(NIL, DbId))
@@ -412,8 +473,10 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let sql =
-            format!("SELECT {USER_COLS} FROM users WHERE tenant_id = $1 AND id IN ({}) ORDER BY id", placeholders(2, ids.len()));
+        let sql = format!(
+            "SELECT {USER_COLS} FROM users WHERE tenant_id = $1 AND id IN ({}) ORDER BY id",
+            placeholders(2, ids.len())
+        );
         let rows = on_db!(&self.db, |p| {
             let mut q = sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql)).bind(DbId::from(tenant));
             for id in ids {
@@ -480,7 +543,12 @@ impl Store {
                 "DELETE FROM group_members WHERE tenant_id = $1 AND member_id = $2",
                 "DELETE FROM users WHERE tenant_id = $1 AND id = $2",
             ] {
-                on_tx!(&mut tx, |c| sqlx::query(sql).bind(DbId::from(tenant)).bind(DbId::from(id)).execute(c).await.map(|r| r.rows_affected()))?;
+                on_tx!(&mut tx, |c| sqlx::query(sql)
+                    .bind(DbId::from(tenant))
+                    .bind(DbId::from(id))
+                    .execute(c)
+                    .await
+                    .map(|r| r.rows_affected()))?;
             }
             tx.commit().await
         })
@@ -491,7 +559,11 @@ impl Store {
 
     /// The user's `licenseAssignmentStates`, oldest first.
     pub async fn assignments(&self, tenant: TenantId, user: UserId) -> Result<Vec<Assignment>, StoreError> {
-        Ok(self.assignments_for(tenant, &[user]).await?.remove(&user).unwrap_or_default())
+        Ok(self
+            .assignments_for(tenant, &[user])
+            .await?
+            .remove(&user)
+            .unwrap_or_default())
     }
 
     /// Assignments of many users in one query.
@@ -524,7 +596,12 @@ impl Store {
 
     /// A direct `assignLicense`: validated by the licensing rules against the user's current
     /// assignments and applied in one transaction, or refused with nothing changed.
-    pub async fn assign_direct(&self, tenant: TenantId, user: UserId, change: &LicenseChange) -> Result<(), StoreError> {
+    pub async fn assign_direct(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        change: &LicenseChange,
+    ) -> Result<(), StoreError> {
         retry(|| async {
             let mut tx = self.db.begin().await?;
             let usage_location = lock_user(&mut tx, tenant, user).await?;
@@ -597,8 +674,14 @@ impl Store {
         row.map(Group::try_from).transpose()
     }
 
-    pub async fn groups_page(&self, tenant: TenantId, after: Option<Uuid>, limit: i64) -> Result<Vec<Group>, StoreError> {
-        let sql = format!("SELECT {GROUP_COLS} FROM groups WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3");
+    pub async fn groups_page(
+        &self,
+        tenant: TenantId,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<Group>, StoreError> {
+        let sql =
+            format!("SELECT {GROUP_COLS} FROM groups WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3");
         let rows = on_db!(&self.db, |p| sqlx::query_as::<_, GroupRow>(AssertSqlSafe(sql))
             .bind(DbId::from(tenant))
             .bind(after.map_or(NIL, DbId))
@@ -680,7 +763,12 @@ impl Store {
                 "DELETE FROM group_members WHERE tenant_id = $1 AND (group_id = $2 OR member_id = $2)",
                 "DELETE FROM groups WHERE tenant_id = $1 AND id = $2",
             ] {
-                on_tx!(&mut tx, |c| sqlx::query(sql).bind(DbId::from(tenant)).bind(DbId::from(id)).execute(c).await.map(|r| r.rows_affected()))?;
+                on_tx!(&mut tx, |c| sqlx::query(sql)
+                    .bind(DbId::from(tenant))
+                    .bind(DbId::from(id))
+                    .execute(c)
+                    .await
+                    .map(|r| r.rows_affected()))?;
             }
             tx.commit().await
         })
@@ -689,7 +777,12 @@ impl Store {
 
     /// Adds members to a group, all or none: `Conflict` if one is already a member, `NotFound` if
     /// one does not exist in the tenant.
-    pub async fn add_members(&self, tenant: TenantId, group: GroupId, members: &[MemberRef]) -> Result<(), StoreError> {
+    pub async fn add_members(
+        &self,
+        tenant: TenantId,
+        group: GroupId,
+        members: &[MemberRef],
+    ) -> Result<(), StoreError> {
         retry(|| async {
             let mut tx = self.db.begin().await?;
             lock_group(&mut tx, tenant, group).await?;
@@ -700,7 +793,12 @@ impl Store {
     }
 
     /// Removes one member; `NotFound` if it is not a member.
-    pub async fn remove_member(&self, tenant: TenantId, group: GroupId, member: Uuid) -> Result<(), StoreError> {
+    pub async fn remove_member(
+        &self,
+        tenant: TenantId,
+        group: GroupId,
+        member: Uuid,
+    ) -> Result<(), StoreError> {
         retry(|| async {
             let mut tx = self.db.begin().await?;
             lock_group(&mut tx, tenant, group).await?;
@@ -711,7 +809,8 @@ impl Store {
             .bind(DbId::from(group))
             .bind(DbId(member))
             .execute(c)
-            .await.map(|r| r.rows_affected()))?;
+            .await
+            .map(|r| r.rows_affected()))?;
             if done == 0 {
                 return Err(StoreError::NotFound);
             }
@@ -728,7 +827,8 @@ impl Store {
         after: Option<Uuid>,
         limit: i64,
     ) -> Result<Vec<MemberRef>, StoreError> {
-        let rows = on_db!(&self.db, |p| sqlx::query_as::<_, (DbId, String)>(
+        let rows = on_db!(&self.db, |p| {
+            sqlx::query_as::<_, (DbId, String)>(
             "SELECT member_id, member_type FROM group_members WHERE tenant_id = $1 AND group_id = $2 AND member_id > $3 \
              ORDER BY member_id LIMIT $4"
         )
@@ -737,8 +837,12 @@ impl Store {
         .bind(after.map_or(NIL, DbId))
         .bind(limit)
         .fetch_all(p)
-        .await)?;
-        Ok(rows.into_iter().map(|(id, kind)| member_ref(id.0, &kind)).collect())
+        .await
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, kind)| member_ref(id.0, &kind))
+            .collect())
     }
 
     /// Groups `member` is a direct member of, above `after`, in id order.
@@ -749,7 +853,11 @@ impl Store {
         after: Option<Uuid>,
         limit: i64,
     ) -> Result<Vec<Group>, StoreError> {
-        let cols = GROUP_COLS.split(", ").map(|c| format!("g.{c}")).collect::<Vec<_>>().join(", ");
+        let cols = GROUP_COLS
+            .split(", ")
+            .map(|c| format!("g.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let sql = format!(
             "SELECT {cols} FROM groups g JOIN group_members m ON m.group_id = g.id \
              WHERE m.tenant_id = $1 AND m.member_id = $2 AND g.id > $3 ORDER BY g.id LIMIT $4"
@@ -765,11 +873,13 @@ impl Store {
     }
 
     pub async fn count_users(&self, tenant: TenantId) -> Result<i64, StoreError> {
-        self.count("SELECT COUNT(*) FROM users WHERE tenant_id = $1", tenant).await
+        self.count("SELECT COUNT(*) FROM users WHERE tenant_id = $1", tenant)
+            .await
     }
 
     pub async fn count_groups(&self, tenant: TenantId) -> Result<i64, StoreError> {
-        self.count("SELECT COUNT(*) FROM groups WHERE tenant_id = $1", tenant).await
+        self.count("SELECT COUNT(*) FROM groups WHERE tenant_id = $1", tenant)
+            .await
     }
 
     pub async fn count_members(&self, tenant: TenantId, group: GroupId) -> Result<i64, StoreError> {
@@ -783,7 +893,10 @@ impl Store {
     }
 
     async fn count(&self, sql: &'static str, tenant: TenantId) -> Result<i64, StoreError> {
-        Ok(on_db!(&self.db, |p| sqlx::query_scalar::<_, i64>(sql).bind(DbId::from(tenant)).fetch_one(p).await)?)
+        Ok(on_db!(&self.db, |p| sqlx::query_scalar::<_, i64>(sql)
+            .bind(DbId::from(tenant))
+            .fetch_one(p)
+            .await)?)
     }
 
     /// Creates a group with its first members in one transaction (`members@odata.bind`): if one
@@ -798,7 +911,12 @@ impl Store {
         .await
     }
 
-    pub async fn is_member(&self, tenant: TenantId, group: GroupId, member: Uuid) -> Result<bool, StoreError> {
+    pub async fn is_member(
+        &self,
+        tenant: TenantId,
+        group: GroupId,
+        member: Uuid,
+    ) -> Result<bool, StoreError> {
         let n = on_db!(&self.db, |p| sqlx::query_scalar::<_, i64>(
             "SELECT COUNT(*) FROM group_members WHERE tenant_id = $1 AND group_id = $2 AND member_id = $3"
         )
@@ -834,7 +952,12 @@ async fn insert_group_in_tx(tx: &mut Tx, g: &Group) -> Result<(), StoreError> {
 
 /// Adds members, all or none: `Conflict` if one is already a member, `NotFound` if one does not
 /// exist in the tenant (or is the group itself).
-async fn add_members_in_tx(tx: &mut Tx, tenant: TenantId, group: GroupId, members: &[MemberRef]) -> Result<(), StoreError> {
+async fn add_members_in_tx(
+    tx: &mut Tx,
+    tenant: TenantId,
+    group: GroupId,
+    members: &[MemberRef],
+) -> Result<(), StoreError> {
     let now = crate::now();
     for m in members {
         let (table, kind) = match m {
@@ -870,7 +993,11 @@ async fn add_members_in_tx(tx: &mut Tx, tenant: TenantId, group: GroupId, member
 }
 
 fn member_ref(id: Uuid, kind: &str) -> MemberRef {
-    if kind == "group" { MemberRef::Group(GroupId::from_uuid(id)) } else { MemberRef::User(UserId::from_uuid(id)) }
+    if kind == "group" {
+        MemberRef::Group(GroupId::from_uuid(id))
+    } else {
+        MemberRef::User(UserId::from_uuid(id))
+    }
 }
 
 pub(crate) fn catalog_from_doc(doc: &str) -> Result<TenantCatalog, StoreError> {
@@ -893,35 +1020,51 @@ async fn lock_user(tx: &mut Tx, tenant: TenantId, user: UserId) -> Result<Option
 }
 
 async fn lock_group(tx: &mut Tx, tenant: TenantId, group: GroupId) -> Result<(), StoreError> {
-    let done = on_tx!(tx, |c| sqlx::query("UPDATE groups SET version = version + 1 WHERE tenant_id = $1 AND id = $2")
-        .bind(DbId::from(tenant))
-        .bind(DbId::from(group))
-        .execute(c)
-        .await.map(|r| r.rows_affected()))?;
-    if done == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    let done = on_tx!(tx, |c| sqlx::query(
+        "UPDATE groups SET version = version + 1 WHERE tenant_id = $1 AND id = $2"
+    )
+    .bind(DbId::from(tenant))
+    .bind(DbId::from(group))
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    if done == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
 }
 
 async fn lock_pool(tx: &mut Tx, tenant: TenantId, sku: SkuId) -> Result<(), StoreError> {
-    on_tx!(tx, |c| sqlx::query("UPDATE sku_pools SET consumed = consumed WHERE tenant_id = $1 AND sku_id = $2")
-        .bind(DbId::from(tenant))
-        .bind(DbId::from(sku))
-        .execute(c)
-        .await.map(|r| r.rows_affected()))?;
+    on_tx!(tx, |c| sqlx::query(
+        "UPDATE sku_pools SET consumed = consumed WHERE tenant_id = $1 AND sku_id = $2"
+    )
+    .bind(DbId::from(tenant))
+    .bind(DbId::from(sku))
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
 /// Takes one unit of `sku` or refuses with `NoFreeUnits`. The check and the increment are one
 /// statement on the pool row, so concurrent writers can never both take the last unit.
 async fn take_unit(tx: &mut Tx, tenant: TenantId, sku: SkuId) -> Result<(), StoreError> {
-    let done = on_tx!(tx, |c| sqlx::query(
+    let done = on_tx!(tx, |c| {
+        sqlx::query(
         "UPDATE sku_pools SET consumed = consumed + 1 WHERE tenant_id = $1 AND sku_id = $2 AND consumed < \
          (SELECT COALESCE(SUM(enabled), 0) FROM subscriptions WHERE tenant_id = $1 AND sku_id = $2)"
     )
     .bind(DbId::from(tenant))
     .bind(DbId::from(sku))
     .execute(c)
-    .await.map(|r| r.rows_affected()))?;
-    if done == 0 { Err(StoreError::License(LicenseError::NoFreeUnits(sku))) } else { Ok(()) }
+    .await.map(|r| r.rows_affected())
+    })?;
+    if done == 0 {
+        Err(StoreError::License(LicenseError::NoFreeUnits(sku)))
+    } else {
+        Ok(())
+    }
 }
 
 async fn release_unit(tx: &mut Tx, tenant: TenantId, sku: SkuId) -> Result<(), StoreError> {
@@ -931,7 +1074,8 @@ async fn release_unit(tx: &mut Tx, tenant: TenantId, sku: SkuId) -> Result<(), S
     .bind(DbId::from(tenant))
     .bind(DbId::from(sku))
     .execute(c)
-    .await.map(|r| r.rows_affected()))?;
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -955,7 +1099,8 @@ async fn upsert_assignment(
     disabled_json: &str,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    on_tx!(tx, |c| sqlx::query(
+    on_tx!(tx, |c| {
+        sqlx::query(
         "INSERT INTO license_assignments (tenant_id, user_id, sku_id, source_group_id, disabled_plans, state, error, \
          assigned_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'Active', 'None', $6, $6) \
          ON CONFLICT (user_id, sku_id, source_group_id) DO UPDATE SET disabled_plans = excluded.disabled_plans, \
@@ -968,6 +1113,7 @@ async fn upsert_assignment(
     .bind(disabled_json)
     .bind(now)
     .execute(c)
-    .await.map(|r| r.rows_affected()))?;
+    .await.map(|r| r.rows_affected())
+    })?;
     Ok(())
 }

@@ -44,16 +44,26 @@ impl TestDb {
             Backend::Sqlite => {
                 let dir = std::env::temp_dir().join(format!("allot-test-{id}"));
                 std::fs::create_dir_all(&dir).map_err(|e| StoreError::Config(e.to_string()))?;
-                (format!("sqlite://{}", dir.join("allot.db").display()), Cleanup::Dir(dir))
+                (
+                    format!("sqlite://{}", dir.join("allot.db").display()),
+                    Cleanup::Dir(dir),
+                )
             }
             Backend::Postgres => {
-                let Some(admin_url) = pg_url() else { return Ok(None) };
+                let Some(admin_url) = pg_url() else {
+                    return Ok(None);
+                };
                 let schema = format!("t_{id}");
                 let mut conn = sqlx::PgConnection::connect(&admin_url).await?;
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&mut conn).await?;
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+                    .execute(&mut conn)
+                    .await?;
                 conn.close().await?;
                 let sep = if admin_url.contains('?') { '&' } else { '?' };
-                (format!("{admin_url}{sep}options=-c%20search_path%3D{schema}"), Cleanup::Schema { admin_url, schema })
+                (
+                    format!("{admin_url}{sep}options=-c%20search_path%3D{schema}"),
+                    Cleanup::Schema { admin_url, schema },
+                )
             }
         };
         let store = Store::connect(&url).await?;
@@ -74,7 +84,9 @@ impl Drop for TestDb {
                 // Dropping the schema needs async I/O; do it on a thread of its own so that Drop works
                 // inside and outside a runtime.
                 let _ = std::thread::spawn(move || {
-                    let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+                    let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                        return;
+                    };
                     rt.block_on(async move {
                         store.db().close().await;
                         if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {

@@ -50,7 +50,12 @@ async fn seeded(store: &Store) -> (TenantId, UserId, UserId, UserId) {
     store.apply_tenant_file(&file).await.unwrap();
     let t = &file.tenants[0];
     let id = |upn: &str| t.user_id(t.users.iter().find(|u| u.user_principal_name == upn).unwrap());
-    (t.tenant_id(), id("ann@fabrikam.example"), id("bob@fabrikam.example"), id("cy@fabrikam.example"))
+    (
+        t.tenant_id(),
+        id("ann@fabrikam.example"),
+        id("bob@fabrikam.example"),
+        id("cy@fabrikam.example"),
+    )
 }
 
 fn new_user(tenant: TenantId, upn: &str, location: Option<&str>) -> User {
@@ -73,12 +78,21 @@ fn new_user(tenant: TenantId, upn: &str, location: Option<&str>) -> User {
 }
 
 async fn consumed(store: &Store, tenant: TenantId, s: &str) -> i64 {
-    store.sku_units(tenant).await.unwrap().into_iter().find(|u| u.sku_id == sku(s)).map_or(0, |u| u.consumed)
+    store
+        .sku_units(tenant)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|u| u.sku_id == sku(s))
+        .map_or(0, |u| u.consumed)
 }
 
 #[test]
 fn both_backends_declare_the_same_migration_versions() {
-    assert_eq!(Db::migration_versions(Backend::Sqlite), Db::migration_versions(Backend::Postgres));
+    assert_eq!(
+        Db::migration_versions(Backend::Sqlite),
+        Db::migration_versions(Backend::Postgres)
+    );
     assert!(!Db::migration_versions(Backend::Sqlite).is_empty());
 }
 
@@ -90,14 +104,29 @@ async fn unknown_url_schemes_are_refused() {
 
 dual_backend_test!(seeding_creates_everything_and_twice_changes_nothing, |db| {
     let (tenant, ann, _, _) = seeded(&db.store).await;
-    let again = db.store.apply_tenant_file(&TenantFile::parse(SMALL).unwrap()).await.unwrap();
+    let again = db
+        .store
+        .apply_tenant_file(&TenantFile::parse(SMALL).unwrap())
+        .await
+        .unwrap();
     assert_eq!((again.created, again.updated), (0, 0), "{again:?}");
     let t = db.store.find_tenant("FABRIKAM.example").await.unwrap().unwrap();
     assert_eq!(t.id, tenant);
-    assert_eq!(db.store.find_tenant(&tenant.to_string()).await.unwrap().unwrap().display_name, "Fabrikam");
+    assert_eq!(
+        db.store
+            .find_tenant(&tenant.to_string())
+            .await
+            .unwrap()
+            .unwrap()
+            .display_name,
+        "Fabrikam"
+    );
     let ann = db.store.user(tenant, ann).await.unwrap().unwrap();
     assert_eq!(ann.usage_location.as_deref(), Some("US"));
-    assert_eq!(ann.directory_roles, vec!["4d6ac14f-3453-41d0-bef9-a3e0c569773a".to_owned()]);
+    assert_eq!(
+        ann.directory_roles,
+        vec!["4d6ac14f-3453-41d0-bef9-a3e0c569773a".to_owned()]
+    );
     assert_eq!(consumed(&db.store, tenant, E3).await, 1);
     assert_eq!(db.store.apps(tenant).await.unwrap().len(), 1);
 });
@@ -110,21 +139,36 @@ dual_backend_test!(settings_and_keys_round_trip, |db| {
     assert_eq!(db.store.setting("k").await.unwrap().as_deref(), Some("third"));
     db.store.insert_signing_key("kid1", "AAAA").await.unwrap();
     db.store.insert_signing_key("kid1", "BBBB").await.unwrap();
-    assert_eq!(db.store.signing_keys().await.unwrap(), vec![("kid1".to_owned(), "AAAA".to_owned())]);
+    assert_eq!(
+        db.store.signing_keys().await.unwrap(),
+        vec![("kid1".to_owned(), "AAAA".to_owned())]
+    );
 });
 
 dual_backend_test!(upn_is_unique_per_tenant_case_insensitively, |db| {
     let (tenant, _, _, _) = seeded(&db.store).await;
-    let err = db.store.insert_user(&new_user(tenant, "ANN@fabrikam.example", None)).await.unwrap_err();
+    let err = db
+        .store
+        .insert_user(&new_user(tenant, "ANN@fabrikam.example", None))
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err}");
-    let found = db.store.user_by_upn(tenant, "Ann@Fabrikam.Example").await.unwrap().unwrap();
+    let found = db
+        .store
+        .user_by_upn(tenant, "Ann@Fabrikam.Example")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(found.user_principal_name, "ann@fabrikam.example");
 });
 
 dual_backend_test!(users_page_in_id_order_without_gaps, |db| {
     let (tenant, _, _, _) = seeded(&db.store).await;
     for i in 0..7 {
-        db.store.insert_user(&new_user(tenant, &format!("u{i}@fabrikam.example"), None)).await.unwrap();
+        db.store
+            .insert_user(&new_user(tenant, &format!("u{i}@fabrikam.example"), None))
+            .await
+            .unwrap();
     }
     let mut seen = Vec::new();
     let mut after = None;
@@ -143,25 +187,64 @@ dual_backend_test!(users_page_in_id_order_without_gaps, |db| {
     let some = db.store.users_by_ids(tenant, &seen[..4]).await.unwrap();
     assert_eq!(some.len(), 4);
     // Another tenant sees none of them.
-    assert!(db.store.users_page(TenantId::new(), None, 100).await.unwrap().is_empty());
+    assert!(
+        db.store
+            .users_page(TenantId::new(), None, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 });
 
 dual_backend_test!(assign_direct_applies_and_counts_units, |db| {
     let (tenant, _, _, cy) = seeded(&db.store).await;
-    let change = LicenseChange { add: vec![AddLicense { sku: sku(E3), disabled_plans: vec![] }], remove: vec![] };
+    let change = LicenseChange {
+        add: vec![AddLicense {
+            sku: sku(E3),
+            disabled_plans: vec![],
+        }],
+        remove: vec![],
+    };
     db.store.assign_direct(tenant, cy, &change).await.unwrap();
     assert_eq!(consumed(&db.store, tenant, E3).await, 2);
     let rows = db.store.assignments(tenant, cy).await.unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].source, Source::Direct);
     // Re-sending with a disabled plan replaces the plans but takes no second unit.
-    let plan = db.store.tenant_catalog(tenant).await.unwrap().sku(sku(E3)).unwrap().plans[0].id;
-    let change = LicenseChange { add: vec![AddLicense { sku: sku(E3), disabled_plans: vec![plan] }], remove: vec![] };
+    let plan = db
+        .store
+        .tenant_catalog(tenant)
+        .await
+        .unwrap()
+        .sku(sku(E3))
+        .unwrap()
+        .plans[0]
+        .id;
+    let change = LicenseChange {
+        add: vec![AddLicense {
+            sku: sku(E3),
+            disabled_plans: vec![plan],
+        }],
+        remove: vec![],
+    };
     db.store.assign_direct(tenant, cy, &change).await.unwrap();
     assert_eq!(consumed(&db.store, tenant, E3).await, 2);
-    assert_eq!(db.store.assignments(tenant, cy).await.unwrap()[0].disabled_plans, vec![plan]);
+    assert_eq!(
+        db.store.assignments(tenant, cy).await.unwrap()[0].disabled_plans,
+        vec![plan]
+    );
     // Removing frees the unit.
-    db.store.assign_direct(tenant, cy, &LicenseChange { add: vec![], remove: vec![sku(E3)] }).await.unwrap();
+    db.store
+        .assign_direct(
+            tenant,
+            cy,
+            &LicenseChange {
+                add: vec![],
+                remove: vec![sku(E3)],
+            },
+        )
+        .await
+        .unwrap();
     assert_eq!(consumed(&db.store, tenant, E3).await, 1);
     assert!(db.store.assignments(tenant, cy).await.unwrap().is_empty());
 });
@@ -169,22 +252,52 @@ dual_backend_test!(assign_direct_applies_and_counts_units, |db| {
 dual_backend_test!(assign_direct_refuses_without_changing_anything, |db| {
     let (tenant, ann, bob, cy) = seeded(&db.store).await;
     // Bob has no usage location.
-    let add_e3 = LicenseChange { add: vec![AddLicense { sku: sku(E3), disabled_plans: vec![] }], remove: vec![] };
+    let add_e3 = LicenseChange {
+        add: vec![AddLicense {
+            sku: sku(E3),
+            disabled_plans: vec![],
+        }],
+        remove: vec![],
+    };
     let err = db.store.assign_direct(tenant, bob, &add_e3).await.unwrap_err();
-    assert!(matches!(err, StoreError::License(LicenseError::NoUsageLocation)), "{err}");
+    assert!(
+        matches!(err, StoreError::License(LicenseError::NoUsageLocation)),
+        "{err}"
+    );
     // Ann holds E3: E1 conflicts.
-    let add_e1 = LicenseChange { add: vec![AddLicense { sku: sku(E1), disabled_plans: vec![] }], remove: vec![] };
+    let add_e1 = LicenseChange {
+        add: vec![AddLicense {
+            sku: sku(E1),
+            disabled_plans: vec![],
+        }],
+        remove: vec![],
+    };
     let err = db.store.assign_direct(tenant, ann, &add_e1).await.unwrap_err();
-    assert!(matches!(err, StoreError::License(LicenseError::MutuallyExclusive(..))), "{err}");
+    assert!(
+        matches!(err, StoreError::License(LicenseError::MutuallyExclusive(..))),
+        "{err}"
+    );
     // Cy takes the last E3 unit; then there is none left for a new user.
     db.store.assign_direct(tenant, cy, &add_e3).await.unwrap();
     let dan = new_user(tenant, "dan@fabrikam.example", Some("US"));
     db.store.insert_user(&dan).await.unwrap();
     let err = db.store.assign_direct(tenant, dan.id, &add_e3).await.unwrap_err();
-    assert!(matches!(err, StoreError::License(LicenseError::NoFreeUnits(_))), "{err}");
+    assert!(
+        matches!(err, StoreError::License(LicenseError::NoFreeUnits(_))),
+        "{err}"
+    );
     // A refused change in one call with a valid part leaves the valid part undone too.
     let mixed = LicenseChange {
-        add: vec![AddLicense { sku: sku(E1), disabled_plans: vec![] }, AddLicense { sku: sku(E3), disabled_plans: vec![] }],
+        add: vec![
+            AddLicense {
+                sku: sku(E1),
+                disabled_plans: vec![],
+            },
+            AddLicense {
+                sku: sku(E3),
+                disabled_plans: vec![],
+            },
+        ],
         remove: vec![],
     };
     assert!(db.store.assign_direct(tenant, dan.id, &mixed).await.is_err());
@@ -192,17 +305,40 @@ dual_backend_test!(assign_direct_refuses_without_changing_anything, |db| {
     assert_eq!(consumed(&db.store, tenant, E1).await, 0);
     assert_eq!(consumed(&db.store, tenant, E3).await, 2);
     // Unknown user.
-    let err = db.store.assign_direct(tenant, UserId::new(), &add_e3).await.unwrap_err();
+    let err = db
+        .store
+        .assign_direct(tenant, UserId::new(), &add_e3)
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::NotFound));
 });
 
 dual_backend_test!(swap_e1_for_e3_in_one_call, |db| {
     let (tenant, ann, _, _) = seeded(&db.store).await;
-    let swap = LicenseChange { add: vec![AddLicense { sku: sku(E1), disabled_plans: vec![] }], remove: vec![sku(E3)] };
+    let swap = LicenseChange {
+        add: vec![AddLicense {
+            sku: sku(E1),
+            disabled_plans: vec![],
+        }],
+        remove: vec![sku(E3)],
+    };
     db.store.assign_direct(tenant, ann, &swap).await.unwrap();
-    let held: BTreeSet<_> = db.store.assignments(tenant, ann).await.unwrap().into_iter().map(|a| a.sku).collect();
+    let held: BTreeSet<_> = db
+        .store
+        .assignments(tenant, ann)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.sku)
+        .collect();
     assert_eq!(held, BTreeSet::from([sku(E1)]));
-    assert_eq!((consumed(&db.store, tenant, E1).await, consumed(&db.store, tenant, E3).await), (1, 0));
+    assert_eq!(
+        (
+            consumed(&db.store, tenant, E1).await,
+            consumed(&db.store, tenant, E3).await
+        ),
+        (1, 0)
+    );
 });
 
 dual_backend_test!(concurrent_assignments_never_over_allocate, |db| {
@@ -218,7 +354,13 @@ dual_backend_test!(concurrent_assignments_never_over_allocate, |db| {
     for u in users {
         let store = db.store.clone();
         tasks.push(tokio::spawn(async move {
-            let change = LicenseChange { add: vec![AddLicense { sku: sku(E3), disabled_plans: vec![] }], remove: vec![] };
+            let change = LicenseChange {
+                add: vec![AddLicense {
+                    sku: sku(E3),
+                    disabled_plans: vec![],
+                }],
+                remove: vec![],
+            };
             store.assign_direct(tenant, u, &change).await
         }));
     }
@@ -243,7 +385,10 @@ dual_backend_test!(deleting_a_user_frees_its_units_and_memberships, |db| {
     assert_eq!(consumed(&db.store, tenant, E3).await, 0);
     assert!(!db.store.is_member(tenant, team, ann.as_uuid()).await.unwrap());
     assert!(db.store.user(tenant, ann).await.unwrap().is_none());
-    assert!(matches!(db.store.delete_user(tenant, ann).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        db.store.delete_user(tenant, ann).await,
+        Err(StoreError::NotFound)
+    ));
 });
 
 dual_backend_test!(update_user_is_read_modify_write, |db| {
@@ -257,7 +402,16 @@ dual_backend_test!(update_user_is_read_modify_write, |db| {
         .await
         .unwrap();
     assert_eq!(u.usage_location.as_deref(), Some("FR"));
-    assert_eq!(db.store.user(tenant, bob).await.unwrap().unwrap().usage_location.as_deref(), Some("FR"));
+    assert_eq!(
+        db.store
+            .user(tenant, bob)
+            .await
+            .unwrap()
+            .unwrap()
+            .usage_location
+            .as_deref(),
+        Some("FR")
+    );
     let err = db
         .store
         .update_user(tenant, bob, |u| {
@@ -267,7 +421,10 @@ dual_backend_test!(update_user_is_read_modify_write, |db| {
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err}");
-    let refused = db.store.update_user(tenant, bob, |_| Err(StoreError::Invalid("no".into()))).await;
+    let refused = db
+        .store
+        .update_user(tenant, bob, |_| Err(StoreError::Invalid("no".into())))
+        .await;
     assert!(matches!(refused, Err(StoreError::Invalid(_))));
 });
 
@@ -286,19 +443,37 @@ dual_backend_test!(groups_and_membership, |db| {
         created_at: allot_store::now(),
     };
     db.store.insert_group(&g).await.unwrap();
-    db.store.add_members(tenant, g.id, &[MemberRef::User(ann), MemberRef::User(cy)]).await.unwrap();
+    db.store
+        .add_members(tenant, g.id, &[MemberRef::User(ann), MemberRef::User(cy)])
+        .await
+        .unwrap();
     // All or nothing: bob is new but ann is already there.
-    let err = db.store.add_members(tenant, g.id, &[MemberRef::User(bob), MemberRef::User(ann)]).await.unwrap_err();
+    let err = db
+        .store
+        .add_members(tenant, g.id, &[MemberRef::User(bob), MemberRef::User(ann)])
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)));
     assert!(!db.store.is_member(tenant, g.id, bob.as_uuid()).await.unwrap());
-    let err = db.store.add_members(tenant, g.id, &[MemberRef::User(UserId::new())]).await.unwrap_err();
+    let err = db
+        .store
+        .add_members(tenant, g.id, &[MemberRef::User(UserId::new())])
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::NotFound));
     let members = db.store.members_page(tenant, g.id, None, 10).await.unwrap();
     assert_eq!(members.len(), 2);
-    let of = db.store.member_of_page(tenant, ann.as_uuid(), None, 10).await.unwrap();
+    let of = db
+        .store
+        .member_of_page(tenant, ann.as_uuid(), None, 10)
+        .await
+        .unwrap();
     assert_eq!(of.len(), 2);
     db.store.remove_member(tenant, g.id, ann.as_uuid()).await.unwrap();
-    assert!(matches!(db.store.remove_member(tenant, g.id, ann.as_uuid()).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        db.store.remove_member(tenant, g.id, ann.as_uuid()).await,
+        Err(StoreError::NotFound)
+    ));
     let renamed = db
         .store
         .update_group(tenant, g.id, |g| {
@@ -312,7 +487,10 @@ dual_backend_test!(groups_and_membership, |db| {
     assert_eq!(db.store.groups_by_ids(tenant, &[g.id]).await.unwrap().len(), 1);
     db.store.delete_group(tenant, g.id).await.unwrap();
     assert!(db.store.group(tenant, g.id).await.unwrap().is_none());
-    assert!(matches!(db.store.delete_group(tenant, g.id).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        db.store.delete_group(tenant, g.id).await,
+        Err(StoreError::NotFound)
+    ));
 });
 
 dual_backend_test!(subscription_units_aggregate_per_sku, |db| {
@@ -330,19 +508,36 @@ dual_backend_test!(subscription_units_aggregate_per_sku, |db| {
     db.store.upsert_subscription(&extra).await.unwrap();
     let units = db.store.sku_units(tenant).await.unwrap();
     let e3 = units.iter().find(|u| u.sku_id == sku(E3)).unwrap();
-    assert_eq!((e3.enabled, e3.warning, e3.consumed, e3.subscription_ids.len()), (5, 1, 1, 2));
+    assert_eq!(
+        (e3.enabled, e3.warning, e3.consumed, e3.subscription_ids.len()),
+        (5, 1, 1, 2)
+    );
     assert_eq!(e3.capability_status(), "Enabled");
-    assert_eq!(db.store.subscription(tenant, extra.id).await.unwrap(), Some(extra));
+    assert_eq!(
+        db.store.subscription(tenant, extra.id).await.unwrap(),
+        Some(extra)
+    );
 });
 
 dual_backend_test!(reset_restores_the_seed, |db| {
     let (tenant, ann, _, _) = seeded(&db.store).await;
     db.store.delete_user(tenant, ann).await.unwrap();
-    db.store.insert_user(&new_user(tenant, "extra@fabrikam.example", None)).await.unwrap();
+    db.store
+        .insert_user(&new_user(tenant, "extra@fabrikam.example", None))
+        .await
+        .unwrap();
     db.store.reset_tenant(tenant).await.unwrap();
     assert!(db.store.user(tenant, ann).await.unwrap().is_some());
-    assert!(db.store.user_by_upn(tenant, "extra@fabrikam.example").await.unwrap().is_none());
+    assert!(
+        db.store
+            .user_by_upn(tenant, "extra@fabrikam.example")
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(consumed(&db.store, tenant, E3).await, 1);
-    assert!(matches!(db.store.reset_tenant(TenantId::new()).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        db.store.reset_tenant(TenantId::new()).await,
+        Err(StoreError::NotFound)
+    ));
 });
-

@@ -23,7 +23,9 @@ pub struct SigningKey {
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey").field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
     }
 }
 
@@ -45,10 +47,20 @@ pub async fn load_or_create(store: &Store) -> Result<Vec<SigningKey>, KeyError> 
         let pair = KeyPair::generate(KeySize::Rsa2048).map_err(|_| KeyError::Generate)?;
         let der = pair.as_der().map_err(|_| KeyError::Generate)?;
         let kid = kid_for(pair.public_key().modulus().big_endian_without_leading_zero());
-        store.insert_signing_key(&kid, &STANDARD.encode(der.as_ref())).await?;
+        store
+            .insert_signing_key(&kid, &STANDARD.encode(der.as_ref()))
+            .await?;
         rows = store.signing_keys().await?;
     }
     rows.iter().map(|(kid, der)| decode(kid, der)).collect()
+}
+
+/// A fresh key that is not stored anywhere (tests forge foreign-signed tokens with it).
+pub fn generate() -> Result<SigningKey, KeyError> {
+    let pair = KeyPair::generate(KeySize::Rsa2048).map_err(|_| KeyError::Generate)?;
+    let der = pair.as_der().map_err(|_| KeyError::Generate)?;
+    let kid = kid_for(pair.public_key().modulus().big_endian_without_leading_zero());
+    decode(&kid, &STANDARD.encode(der.as_ref()))
 }
 
 fn decode(kid: &str, der_b64: &str) -> Result<SigningKey, KeyError> {
@@ -60,7 +72,13 @@ fn decode(kid: &str, der_b64: &str) -> Result<SigningKey, KeyError> {
     let n = URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero());
     let e = URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero());
     let decoding = DecodingKey::from_rsa_components(&n, &e).map_err(|_| bad())?;
-    Ok(SigningKey { kid: kid.to_owned(), encoding: EncodingKey::from_rsa_der(pkcs1), decoding, n, e })
+    Ok(SigningKey {
+        kid: kid.to_owned(),
+        encoding: EncodingKey::from_rsa_der(pkcs1),
+        decoding,
+        n,
+        e,
+    })
 }
 
 /// The key id: a hash of the modulus, base64url, like Entra's `kid` values.
@@ -109,7 +127,9 @@ fn der_item(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
         if n == 0 || n > 4 || rest.len() < n {
             return None;
         }
-        let len = rest[..n].iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+        let len = rest[..n]
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
         (len, &rest[n..])
     };
     if rest.len() < len {
@@ -128,7 +148,10 @@ mod tests {
         assert!(der_item(&[0x30, 0x05, 0x01]).is_none());
         assert!(der_item(&[0x30, 0x85, 0, 0, 0, 0, 1]).is_none());
         assert!(pkcs1_from_pkcs8(&[0x04, 0x00]).is_none());
-        assert_eq!(der_item(&[0x04, 0x01, 0xaa, 0xbb]), Some((0x04, &[0xaa][..], &[0xbb][..])));
+        assert_eq!(
+            der_item(&[0x04, 0x01, 0xaa, 0xbb]),
+            Some((0x04, &[0xaa][..], &[0xbb][..]))
+        );
     }
 
     #[test]
@@ -136,7 +159,10 @@ mod tests {
         let pair = KeyPair::generate(KeySize::Rsa2048).unwrap();
         let der = STANDARD.encode(pair.as_der().unwrap().as_ref());
         let key = decode("k1", &der).unwrap();
-        let header = jsonwebtoken::Header { kid: Some("k1".into()), ..jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256) };
+        let header = jsonwebtoken::Header {
+            kid: Some("k1".into()),
+            ..jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256)
+        };
         let claims = json!({"sub": "x", "exp": 4_000_000_000u64});
         let token = jsonwebtoken::encode(&header, &claims, &key.encoding).unwrap();
         let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);

@@ -15,14 +15,17 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::tokens::{GRAPH_APP_ID, GRAPH_RESOURCE, TOKEN_LIFETIME_SECS, TokenService};
 use super::keys;
+use super::tokens::{GRAPH_APP_ID, GRAPH_RESOURCE, TOKEN_LIFETIME_SECS, TokenService};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(token))
-        .route("/{tenant}/v2.0/.well-known/openid-configuration", get(openid_configuration))
+        .route(
+            "/{tenant}/v2.0/.well-known/openid-configuration",
+            get(openid_configuration),
+        )
         .route("/{tenant}/discovery/v2.0/keys", get(jwks))
 }
 
@@ -37,7 +40,12 @@ pub struct OAuthError {
 
 impl OAuthError {
     fn new(status: StatusCode, error: &'static str, code: u32, description: impl Into<String>) -> Self {
-        Self { status, error, code, description: description.into() }
+        Self {
+            status,
+            error,
+            code,
+            description: description.into(),
+        }
     }
 
     fn bad(error: &'static str, code: u32, description: impl Into<String>) -> Self {
@@ -48,7 +56,9 @@ impl OAuthError {
         Self::bad(
             "invalid_tenant",
             90002,
-            format!("Tenant '{t}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."),
+            format!(
+                "Tenant '{t}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
+            ),
         )
     }
 }
@@ -56,7 +66,12 @@ impl OAuthError {
 impl From<StoreError> for OAuthError {
     fn from(e: StoreError) -> Self {
         tracing::error!(error = %e, "storage failure in the token endpoint");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", 90033, "A transient error has occurred. Please try again.")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            90033,
+            "A transient error has occurred. Please try again.",
+        )
     }
 }
 
@@ -74,7 +89,10 @@ impl IntoResponse for OAuthError {
             "correlation_id": correlation,
         });
         let mut resp = (self.status, serde_json::to_vec(&body).unwrap_or_default()).into_response();
-        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
         resp
     }
 }
@@ -101,18 +119,21 @@ pub fn parse_scope(raw: &str) -> Result<ScopeRequest, OAuthError> {
             continue;
         }
         let (resource, perm) = match item.rsplit_once('/') {
-            Some((r, p)) if r.contains("://") || r.eq_ignore_ascii_case(GRAPH_APP_ID) => (r.trim_end_matches('/'), p),
+            Some((r, p)) if r.contains("://") || r.eq_ignore_ascii_case(GRAPH_APP_ID) => {
+                (r.trim_end_matches('/'), p)
+            }
             _ => (GRAPH_RESOURCE, item),
         };
-        let resource = if resource.eq_ignore_ascii_case(GRAPH_APP_ID) || resource.eq_ignore_ascii_case(GRAPH_RESOURCE) {
-            GRAPH_RESOURCE.to_owned()
-        } else {
-            return Err(OAuthError::bad(
-                "invalid_resource",
-                500_011,
-                format!("The resource principal named {resource} was not found in the tenant."),
-            ));
-        };
+        let resource =
+            if resource.eq_ignore_ascii_case(GRAPH_APP_ID) || resource.eq_ignore_ascii_case(GRAPH_RESOURCE) {
+                GRAPH_RESOURCE.to_owned()
+            } else {
+                return Err(OAuthError::bad(
+                    "invalid_resource",
+                    500_011,
+                    format!("The resource principal named {resource} was not found in the tenant."),
+                ));
+            };
         if audience.as_ref().is_some_and(|a| *a != resource) {
             return Err(OAuthError::bad(
                 "invalid_scope",
@@ -128,9 +149,17 @@ pub fn parse_scope(raw: &str) -> Result<ScopeRequest, OAuthError> {
         }
     }
     if default && !scopes.is_empty() {
-        return Err(OAuthError::bad("invalid_scope", 70011, "The provided value for scope is not valid: '.default' cannot be combined with other scopes."));
+        return Err(OAuthError::bad(
+            "invalid_scope",
+            70011,
+            "The provided value for scope is not valid: '.default' cannot be combined with other scopes.",
+        ));
     }
-    Ok(ScopeRequest { audience: audience.unwrap_or_else(|| GRAPH_RESOURCE.to_owned()), default: default || scopes.is_empty(), scopes })
+    Ok(ScopeRequest {
+        audience: audience.unwrap_or_else(|| GRAPH_RESOURCE.to_owned()),
+        default: default || scopes.is_empty(),
+        scopes,
+    })
 }
 
 /// The delegated scopes a user token through `app` carries for `req` (AADSTS65001 when one was
@@ -174,8 +203,14 @@ pub async fn token(State(state): State<AppState>, Path(tenant_key): Path<String>
         Ok(v) => {
             let mut resp = (StatusCode::OK, serde_json::to_vec(&v).unwrap_or_default()).into_response();
             let h = resp.headers_mut();
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store, no-cache"));
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json; charset=utf-8"),
+            );
+            h.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("no-store, no-cache"),
+            );
             resp
         }
         Err(e) => e.into_response(),
@@ -183,28 +218,57 @@ pub async fn token(State(state): State<AppState>, Path(tenant_key): Path<String>
 }
 
 async fn issue(state: &AppState, tenant_key: &str, req: Request) -> Result<Value, OAuthError> {
-    let basic = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(parse_basic);
-    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-    if !content_type.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded") {
-        return Err(OAuthError::bad("invalid_request", 900_144, "The request body must contain the following parameter: 'grant_type'."));
+    let basic = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_basic);
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    if !content_type
+        .to_ascii_lowercase()
+        .starts_with("application/x-www-form-urlencoded")
+    {
+        return Err(OAuthError::bad(
+            "invalid_request",
+            900_144,
+            "The request body must contain the following parameter: 'grant_type'.",
+        ));
     }
     let body = axum::body::to_bytes(req.into_body(), 64 * 1024)
         .await
         .map_err(|_| OAuthError::bad("invalid_request", 90014, "The request body is too large."))?;
     let pairs = form_pairs(&body);
     let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    let grant = get("grant_type")
-        .ok_or_else(|| OAuthError::bad("invalid_request", 900_144, "The request body must contain the following parameter: 'grant_type'."))?;
+    let grant = get("grant_type").ok_or_else(|| {
+        OAuthError::bad(
+            "invalid_request",
+            900_144,
+            "The request body must contain the following parameter: 'grant_type'.",
+        )
+    })?;
     let (client_id, client_secret) = match (get("client_id"), basic) {
         (Some(id), _) => (id, get("client_secret")),
         (None, Some((id, secret))) => (id, Some(secret)),
         (None, None) => {
-            return Err(OAuthError::bad("invalid_request", 900_144, "The request body must contain the following parameter: 'client_id'."));
+            return Err(OAuthError::bad(
+                "invalid_request",
+                900_144,
+                "The request body must contain the following parameter: 'client_id'.",
+            ));
         }
     };
     let scope = parse_scope(&get("scope").unwrap_or_default())?;
     let app_id = AppId::parse(&client_id).map_err(|_| {
-        OAuthError::bad("unauthorized_client", 700_016, format!("Application with identifier '{client_id}' was not found in the directory."))
+        OAuthError::bad(
+            "unauthorized_client",
+            700_016,
+            format!("Application with identifier '{client_id}' was not found in the directory."),
+        )
     })?;
     let app = state.store.app(app_id).await?;
     let tenant = if ["common", "organizations"].contains(&tenant_key.to_ascii_lowercase().as_str()) {
@@ -215,15 +279,22 @@ async fn issue(state: &AppState, tenant_key: &str, req: Request) -> Result<Value
     } else {
         find_tenant(&state.store, tenant_key).await?
     };
-    let Some(tenant) = tenant else { return Err(OAuthError::tenant_not_found(tenant_key)) };
+    let Some(tenant) = tenant else {
+        return Err(OAuthError::tenant_not_found(tenant_key));
+    };
     let Some(app) = app.filter(|a| a.tenant_id == tenant.id) else {
         return Err(OAuthError::bad(
             "unauthorized_client",
             700_016,
-            format!("Application with identifier '{client_id}' was not found in the directory '{}'.", tenant.default_domain),
+            format!(
+                "Application with identifier '{client_id}' was not found in the directory '{}'.",
+                tenant.default_domain
+            ),
         ));
     };
-    let secret_ok = client_secret.as_deref().is_some_and(|s| verify_secret(&app.client_id.to_string(), s, &app.secret_hash));
+    let secret_ok = client_secret
+        .as_deref()
+        .is_some_and(|s| verify_secret(&app.client_id.to_string(), s, &app.secret_hash));
     match grant.as_str() {
         "client_credentials" => {
             if client_secret.is_none() {
@@ -244,7 +315,10 @@ async fn issue(state: &AppState, tenant_key: &str, req: Request) -> Result<Value
                     "The provided value for scope is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).",
                 ));
             }
-            let token = state.tokens.mint_app(&app, &scope.audience).map_err(|_| signing_failed())?;
+            let token = state
+                .tokens
+                .mint_app(&app, &scope.audience)
+                .map_err(|_| signing_failed())?;
             Ok(token_body(&token, None))
         }
         "password" => {
@@ -256,15 +330,28 @@ async fn issue(state: &AppState, tenant_key: &str, req: Request) -> Result<Value
             let password = get("password").unwrap_or_default();
             let user = state.store.user_by_upn(tenant.id, &username).await?;
             let Some(user) = user.filter(|u| {
-                u.password_hash.as_deref().is_some_and(|h| verify_secret(&u.id.to_string(), &password, h))
+                u.password_hash
+                    .as_deref()
+                    .is_some_and(|h| verify_secret(&u.id.to_string(), &password, h))
             }) else {
-                return Err(OAuthError::bad("invalid_grant", 50126, "Error validating credentials due to invalid username or password."));
+                return Err(OAuthError::bad(
+                    "invalid_grant",
+                    50126,
+                    "Error validating credentials due to invalid username or password.",
+                ));
             };
             if !user.account_enabled {
-                return Err(OAuthError::bad("invalid_grant", 50057, "The user account is disabled."));
+                return Err(OAuthError::bad(
+                    "invalid_grant",
+                    50057,
+                    "The user account is disabled.",
+                ));
             }
             let scopes = granted_scopes(&app, &scope)?;
-            let token = state.tokens.mint_user(&app, &user, &scopes, &scope.audience).map_err(|_| signing_failed())?;
+            let token = state
+                .tokens
+                .mint_user(&app, &user, &scopes, &scope.audience)
+                .map_err(|_| signing_failed())?;
             Ok(token_body(&token, Some(&scopes)))
         }
         other => Err(OAuthError::bad(
@@ -288,7 +375,12 @@ fn invalid_secret(app: &App) -> OAuthError {
 }
 
 fn signing_failed() -> OAuthError {
-    OAuthError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", 90033, "The token could not be signed.")
+    OAuthError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "server_error",
+        90033,
+        "The token could not be signed.",
+    )
 }
 
 fn token_body(token: &str, scopes: Option<&[String]>) -> Value {
@@ -299,7 +391,12 @@ fn token_body(token: &str, scopes: Option<&[String]>) -> Value {
         "access_token": token,
     });
     if let Some(s) = scopes {
-        v["scope"] = json!(s.iter().map(|p| format!("{GRAPH_RESOURCE}/{p}")).collect::<Vec<_>>().join(" "));
+        v["scope"] = json!(
+            s.iter()
+                .map(|p| format!("{GRAPH_RESOURCE}/{p}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
     }
     v
 }
@@ -309,15 +406,23 @@ fn parse_basic(header_value: &str) -> Option<(String, String)> {
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
-    let decoded = base64::engine::general_purpose::STANDARD.decode(rest.trim()).ok()?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(rest.trim())
+        .ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let (id, secret) = text.split_once(':')?;
-    let dec = |s: &str| form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
+    let dec = |s: &str| {
+        form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+    };
     Some((dec(id)?, dec(secret)?))
 }
 
 async fn discovery_tenant(state: &AppState, key: &str) -> Result<Tenant, OAuthError> {
-    find_tenant(&state.store, key).await?.ok_or_else(|| OAuthError::tenant_not_found(key))
+    find_tenant(&state.store, key)
+        .await?
+        .ok_or_else(|| OAuthError::tenant_not_found(key))
 }
 
 /// # `GET /{tenant}/v2.0/.well-known/openid-configuration`
@@ -350,10 +455,10 @@ pub async fn openid_configuration(State(state): State<AppState>, Path(key): Path
 /// # `GET /{tenant}/discovery/v2.0/keys`
 /// The public keys of every signing key (the same for all tenants).
 pub async fn jwks(State(state): State<AppState>, Path(key): Path<String>) -> Response {
-    if !["common", "organizations"].contains(&key.to_ascii_lowercase().as_str()) {
-        if let Err(e) = discovery_tenant(&state, &key).await {
-            return e.into_response();
-        }
+    if !["common", "organizations"].contains(&key.to_ascii_lowercase().as_str())
+        && let Err(e) = discovery_tenant(&state, &key).await
+    {
+        return e.into_response();
     }
     (StatusCode::OK, axum::Json(keys::jwks(state.tokens.keys()))).into_response()
 }
@@ -371,13 +476,19 @@ mod tests {
         assert!(!s.default);
         let s = parse_scope("00000003-0000-0000-c000-000000000000/.default").unwrap();
         assert_eq!(s.audience, GRAPH_RESOURCE);
-        assert_eq!(parse_scope("https://example.com/.default").unwrap_err().code, 500_011);
+        assert_eq!(
+            parse_scope("https://example.com/.default").unwrap_err().code,
+            500_011
+        );
         assert!(parse_scope("").unwrap().default);
     }
 
     #[test]
     fn basic_credentials_are_decoded() {
-        let h = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("id:se%2Fcret"));
+        let h = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("id:se%2Fcret")
+        );
         assert_eq!(parse_basic(&h), Some(("id".into(), "se/cret".into())));
         assert_eq!(parse_basic("Bearer x"), None);
     }

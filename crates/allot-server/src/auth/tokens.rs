@@ -51,7 +51,12 @@ pub enum Caller {
     /// App-only: the app's application permissions.
     App { app: AppId, roles: Vec<String> },
     /// Delegated: a signed-in user, the scopes granted to the app, the user's directory roles.
-    User { app: AppId, user: UserId, scopes: Vec<String>, roles: Vec<String> },
+    User {
+        app: AppId,
+        user: UserId,
+        scopes: Vec<String>,
+        roles: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,7 +92,10 @@ pub struct TokenService {
 impl TokenService {
     #[must_use]
     pub fn new(keys: Vec<SigningKey>, issuer_base: &str) -> Self {
-        Self { keys, issuer_base: issuer_base.trim_end_matches('/').to_owned() }
+        Self {
+            keys,
+            issuer_base: issuer_base.trim_end_matches('/').to_owned(),
+        }
     }
 
     #[must_use]
@@ -106,13 +114,21 @@ impl TokenService {
         &self.issuer_base
     }
 
-    fn sign(&self, claims: &Claims) -> Result<String, jsonwebtoken::errors::Error> {
-        let key = self.keys.first().ok_or(jsonwebtoken::errors::ErrorKind::InvalidKeyFormat)?;
-        let header = Header { kid: Some(key.kid.clone()), typ: Some("JWT".into()), ..Header::new(Algorithm::RS256) };
+    /// Signs arbitrary claims with the current key (tests use it to forge expired or odd tokens).
+    pub fn sign(&self, claims: &Claims) -> Result<String, jsonwebtoken::errors::Error> {
+        let key = self
+            .keys
+            .first()
+            .ok_or(jsonwebtoken::errors::ErrorKind::InvalidKeyFormat)?;
+        let header = Header {
+            kid: Some(key.kid.clone()),
+            typ: Some("JWT".into()),
+            ..Header::new(Algorithm::RS256)
+        };
         jsonwebtoken::encode(&header, claims, &key.encoding)
     }
 
-    fn base_claims(&self, tenant: TenantId, app: &App, audience: &str) -> Claims {
+    pub fn base_claims(&self, tenant: TenantId, app: &App, audience: &str) -> Claims {
         let now = chrono::Utc::now().timestamp();
         Claims {
             aud: audience.to_owned(),
@@ -169,7 +185,11 @@ impl TokenService {
             return Err(TokenError::Signature);
         }
         let key = match &header.kid {
-            Some(kid) => self.keys.iter().find(|k| &k.kid == kid).ok_or(TokenError::Signature)?,
+            Some(kid) => self
+                .keys
+                .iter()
+                .find(|k| &k.kid == kid)
+                .ok_or(TokenError::Signature)?,
             None => return Err(TokenError::Signature),
         };
         let mut v = Validation::new(Algorithm::RS256);
@@ -177,7 +197,12 @@ impl TokenService {
         v.leeway = 60;
         v.validate_nbf = true;
         v.validate_aud = false;
-        v.required_spec_claims = HashSet::from(["exp".to_owned(), "nbf".to_owned(), "iss".to_owned(), "aud".to_owned()]);
+        v.required_spec_claims = HashSet::from([
+            "exp".to_owned(),
+            "nbf".to_owned(),
+            "iss".to_owned(),
+            "aud".to_owned(),
+        ]);
         let data = jsonwebtoken::decode::<Claims>(token, &key.decoding, &v).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind;
             match e.kind() {
@@ -199,7 +224,11 @@ impl TokenService {
             Some(scp) => Caller::User {
                 app,
                 user: UserId::parse(&c.oid).map_err(|_| TokenError::Malformed)?,
-                scopes: scp.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+                scopes: scp
+                    .split(' ')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
                 roles: c.wids,
             },
             None => Caller::App { app, roles: c.roles },

@@ -38,6 +38,8 @@ pub fn string(body: &Map<String, Value>, name: &str) -> GraphResult<Field<String
     match body.get(name) {
         None => Ok(Field::Absent),
         Some(Value::Null) => Ok(Field::Null),
+        // NUL cannot be stored by PostgreSQL and is never meaningful in a directory string.
+        Some(Value::String(s)) if s.contains('\0') => Err(invalid_value(name, "object")),
         Some(Value::String(s)) => Ok(Field::Value(s.clone())),
         Some(other) => Err(GraphError::bad_request(format!(
             "Cannot convert the literal '{}' to the expected type 'Edm.String'.",
@@ -81,7 +83,9 @@ pub fn only_writable(
 }
 
 pub fn invalid_value(property: &str, resource: &str) -> GraphError {
-    GraphError::bad_request(format!("Invalid value specified for property '{property}' of resource '{resource}'."))
+    GraphError::bad_request(format!(
+        "Invalid value specified for property '{property}' of resource '{resource}'."
+    ))
 }
 
 pub fn required(property: &str, resource: &str) -> GraphError {

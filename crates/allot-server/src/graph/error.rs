@@ -23,7 +23,11 @@ pub type GraphResult<T> = Result<T, GraphError>;
 
 impl GraphError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code: Cow::Borrowed(code), message: message.into() }
+        Self {
+            status,
+            code: Cow::Borrowed(code),
+            message: message.into(),
+        }
     }
 
     /// 400 `Request_BadRequest`: the directory's code for invalid requests.
@@ -36,7 +40,9 @@ impl GraphError {
         Self::new(
             StatusCode::NOT_FOUND,
             "Request_ResourceNotFound",
-            format!("Resource '{id}' does not exist or one of its queried reference-property objects are not present."),
+            format!(
+                "Resource '{id}' does not exist or one of its queried reference-property objects are not present."
+            ),
         )
     }
 
@@ -46,7 +52,11 @@ impl GraphError {
     }
 
     pub fn forbidden() -> Self {
-        Self::new(StatusCode::FORBIDDEN, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "Authorization_RequestDenied",
+            "Insufficient privileges to complete the operation.",
+        )
     }
 
     pub fn unsupported_query(message: impl Into<String>) -> Self {
@@ -54,17 +64,27 @@ impl GraphError {
     }
 
     pub fn property_not_declared(name: &str) -> Self {
-        Self::bad_request(format!("Property '{name}' does not exist as a declared property or extension property."))
+        Self::bad_request(format!(
+            "Property '{name}' does not exist as a declared property or extension property."
+        ))
     }
 
     pub fn internal() -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "generalException", "An internal server error occurred.")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "generalException",
+            "An internal server error occurred.",
+        )
     }
 
     /// A store failure the handler did not map itself.
     pub fn from_store(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound => Self::new(StatusCode::NOT_FOUND, "Request_ResourceNotFound", "Resource not found."),
+            StoreError::NotFound => Self::new(
+                StatusCode::NOT_FOUND,
+                "Request_ResourceNotFound",
+                "Resource not found.",
+            ),
             StoreError::License(l) => Self::bad_request(l.to_string()),
             StoreError::Invalid(m) | StoreError::Conflict(m) => Self::bad_request(m),
             StoreError::Busy(_) => Self::new(
@@ -88,7 +108,11 @@ impl From<StoreError> for GraphError {
 
 impl From<TokenError> for GraphError {
     fn from(e: TokenError) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", e.to_string())
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "InvalidAuthenticationToken",
+            e.to_string(),
+        )
     }
 }
 
@@ -96,7 +120,10 @@ impl IntoResponse for GraphError {
     fn into_response(self) -> Response {
         let ctx = context::current();
         let request_id = ctx.as_ref().map(|c| c.request_id.clone()).unwrap_or_default();
-        let client_request_id = ctx.as_ref().map(|c| c.client_request_id.clone()).unwrap_or_default();
+        let client_request_id = ctx
+            .as_ref()
+            .map(|c| c.client_request_id.clone())
+            .unwrap_or_default();
         let body = json!({
             "error": {
                 "code": self.code,
@@ -110,9 +137,15 @@ impl IntoResponse for GraphError {
         });
         let mut resp = (self.status, super::json_body(&body)).into_response();
         let headers = resp.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(super::JSON_CONTENT_TYPE));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(super::JSON_CONTENT_TYPE),
+        );
         if self.status == StatusCode::UNAUTHORIZED {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"\", error=\"invalid_token\""));
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"\", error=\"invalid_token\""),
+            );
         }
         if self.status == StatusCode::SERVICE_UNAVAILABLE || self.status == StatusCode::TOO_MANY_REQUESTS {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

@@ -26,9 +26,15 @@ impl FromRequestParts<AppState> for Auth {
 
 /// The bearer token of the request (401 when absent or not a bearer token).
 pub fn bearer(parts: &Parts) -> Result<&str, GraphError> {
-    let Some(value) = parts.headers.get(header::AUTHORIZATION) else { return Err(TokenError::Missing.into()) };
-    let value = value.to_str().map_err(|_| GraphError::from(TokenError::Malformed))?;
-    let (scheme, token) = value.split_once(' ').ok_or_else(|| GraphError::from(TokenError::Malformed))?;
+    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+        return Err(TokenError::Missing.into());
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| GraphError::from(TokenError::Malformed))?;
+    let (scheme, token) = value
+        .split_once(' ')
+        .ok_or_else(|| GraphError::from(TokenError::Malformed))?;
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(TokenError::Malformed.into());
     }
@@ -44,9 +50,11 @@ impl Auth {
     pub fn me(&self) -> Result<UserId, GraphError> {
         match &self.0.caller {
             Caller::User { user, .. } => Ok(*user),
-            Caller::App { .. } => {
-                Err(GraphError::new(StatusCode::BAD_REQUEST, "BadRequest", "/me request is only valid with delegated authentication flow."))
-            }
+            Caller::App { .. } => Err(GraphError::new(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                "/me request is only valid with delegated authentication flow.",
+            )),
         }
     }
 }
@@ -56,14 +64,17 @@ impl Auth {
 #[derive(Debug, Clone)]
 pub struct JsonObject(pub Map<String, Value>);
 
-pub const UNREADABLE_JSON: &str =
-    "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.";
+pub const UNREADABLE_JSON: &str = "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.";
 
 impl FromRequest<AppState> for JsonObject {
     type Rejection = GraphError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
         let mime = content_type.split(';').next().unwrap_or("").trim();
         if !mime.eq_ignore_ascii_case("application/json") {
             return Err(GraphError::new(
@@ -72,16 +83,25 @@ impl FromRequest<AppState> for JsonObject {
                 format!("Content-Type '{content_type}' is not supported: send application/json."),
             ));
         }
-        let bytes = axum::body::to_bytes(req.into_body(), state.config.max_body_bytes).await.map_err(|_| {
-            GraphError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "RequestEntityTooLarge",
-                format!("The request body exceeds the limit of {} bytes.", state.config.max_body_bytes),
-            )
-        })?;
+        let bytes = axum::body::to_bytes(req.into_body(), state.config.max_body_bytes)
+            .await
+            .map_err(|_| {
+                GraphError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "RequestEntityTooLarge",
+                    format!(
+                        "The request body exceeds the limit of {} bytes.",
+                        state.config.max_body_bytes
+                    ),
+                )
+            })?;
         match serde_json::from_slice::<Value>(&bytes) {
             Ok(Value::Object(map)) => Ok(Self(map)),
-            Ok(_) | Err(_) => Err(GraphError::new(StatusCode::BAD_REQUEST, "BadRequest", UNREADABLE_JSON)),
+            Ok(_) | Err(_) => Err(GraphError::new(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                UNREADABLE_JSON,
+            )),
         }
     }
 }

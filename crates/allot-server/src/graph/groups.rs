@@ -22,7 +22,15 @@ use super::users::tenant_of;
 use super::{ApiVersion, context_url, json_response, no_content, perm};
 use crate::state::AppState;
 
-const WRITABLE: &[&str] = &["displayName", "description", "mailEnabled", "mailNickname", "securityEnabled", "groupTypes", "visibility"];
+const WRITABLE: &[&str] = &[
+    "displayName",
+    "description",
+    "mailEnabled",
+    "mailNickname",
+    "securityEnabled",
+    "groupTypes",
+    "visibility",
+];
 const GROUP_TYPES: &[&str] = &["Unified", "DynamicMembership"];
 /// Graph's cap on `members@odata.bind` / `owners@odata.bind` in one request.
 const MAX_BINDS: usize = 20;
@@ -33,21 +41,35 @@ fn parse_group_id(id: &str) -> GraphResult<GroupId> {
 
 async fn resolve_group(state: &AppState, tenant: TenantId, id: &str) -> GraphResult<Group> {
     let gid = parse_group_id(id)?;
-    state.store.group(tenant, gid).await?.ok_or_else(|| GraphError::resource_not_found(id))
+    state
+        .store
+        .group(tenant, gid)
+        .await?
+        .ok_or_else(|| GraphError::resource_not_found(id))
 }
 
 fn group_entity(version: ApiVersion, g: &Group, domain: &str, select: Option<&[&str]>) -> Map<String, Value> {
     let mut m = render::group_json(g, domain, select);
-    let fragment = select.map_or_else(|| "groups/$entity".to_owned(), |s| format!("groups({})/$entity", s.join(",")));
+    let fragment = select.map_or_else(
+        || "groups/$entity".to_owned(),
+        |s| format!("groups({})/$entity", s.join(",")),
+    );
     m.insert("@odata.context".into(), json!(context_url(version, &fragment)));
     m
 }
 
 /// The directory objects named by a `*@odata.bind` array, resolved in the tenant (404 for any
 /// that does not exist there). All-or-nothing: nothing is bound if one fails.
-async fn bind_members(state: &AppState, tenant: TenantId, v: &Value, key: &str) -> GraphResult<Vec<MemberRef>> {
+async fn bind_members(
+    state: &AppState,
+    tenant: TenantId,
+    v: &Value,
+    key: &str,
+) -> GraphResult<Vec<MemberRef>> {
     let Value::Array(urls) = v else {
-        return Err(GraphError::bad_request(format!("'{key}' must be a collection of directoryObject URLs.")));
+        return Err(GraphError::bad_request(format!(
+            "'{key}' must be a collection of directoryObject URLs."
+        )));
     };
     if urls.len() > MAX_BINDS {
         return Err(GraphError::bad_request(format!(
@@ -56,14 +78,19 @@ async fn bind_members(state: &AppState, tenant: TenantId, v: &Value, key: &str) 
     }
     let mut out = Vec::new();
     for u in urls {
-        let Value::String(url) = u else { return Err(GraphError::bad_request(format!("'{key}' holds a value that is not a URL."))) };
+        let Value::String(url) = u else {
+            return Err(GraphError::bad_request(format!(
+                "'{key}' holds a value that is not a URL."
+            )));
+        };
         out.push(resolve_member(state, tenant, url).await?);
     }
     Ok(out)
 }
 
 async fn resolve_member(state: &AppState, tenant: TenantId, url: &str) -> GraphResult<MemberRef> {
-    let id = body::bind_target(url).ok_or_else(|| GraphError::bad_request(format!("Invalid object identifier '{url}'.")))?;
+    let id = body::bind_target(url)
+        .ok_or_else(|| GraphError::bad_request(format!("Invalid object identifier '{url}'.")))?;
     if state.store.user(tenant, UserId::from_uuid(id)).await?.is_some() {
         return Ok(MemberRef::User(UserId::from_uuid(id)));
     }
@@ -74,7 +101,9 @@ async fn resolve_member(state: &AppState, tenant: TenantId, url: &str) -> GraphR
 }
 
 fn already_member() -> GraphError {
-    GraphError::bad_request("One or more added object references already exist for the following modified properties: 'members'.")
+    GraphError::bad_request(
+        "One or more added object references already exist for the following modified properties: 'members'.",
+    )
 }
 
 fn group_types(b: &Map<String, Value>) -> GraphResult<Option<Vec<String>>> {
@@ -115,12 +144,33 @@ pub async fn list_groups(
     let select = q.select("group", GROUP_PROPS)?;
     let top = q.top(100, 999)?;
     let tenant = tenant_of(&state, auth.0.tenant).await?;
-    let count = if q.count()? && q.is_first_page() { Some(state.store.count_groups(tenant.id).await?) } else { None };
-    let mut page = state.store.groups_page(tenant.id, q.after()?, i64::try_from(top + 1).unwrap_or(1000)).await?;
+    let count = if q.count()? && q.is_first_page() {
+        Some(state.store.count_groups(tenant.id).await?)
+    } else {
+        None
+    };
+    let mut page = state
+        .store
+        .groups_page(tenant.id, q.after()?, i64::try_from(top + 1).unwrap_or(1000))
+        .await?;
     let more = page.len() > top;
     page.truncate(top);
-    let values = page.iter().map(|g| Value::Object(render::group_json(g, &tenant.default_domain, select.as_deref()))).collect();
-    Ok(json_response(StatusCode::OK, &collection(version, "groups", select.as_deref(), count, more.then(|| page.last().map(|g| q.next_link(g.id.as_uuid()))).flatten(), values)))
+    let values = page
+        .iter()
+        .map(|g| Value::Object(render::group_json(g, &tenant.default_domain, select.as_deref())))
+        .collect();
+    Ok(json_response(
+        StatusCode::OK,
+        &collection(
+            version,
+            "groups",
+            select.as_deref(),
+            count,
+            more.then(|| page.last().map(|g| q.next_link(g.id.as_uuid())))
+                .flatten(),
+            values,
+        ),
+    ))
 }
 
 pub(crate) fn collection(
@@ -132,7 +182,10 @@ pub(crate) fn collection(
     values: Vec<Value>,
 ) -> Value {
     let mut body = Map::new();
-    body.insert("@odata.context".into(), json!(ODataQuery::collection_context(version, set, select)));
+    body.insert(
+        "@odata.context".into(),
+        json!(ODataQuery::collection_context(version, set, select)),
+    );
     if let Some(n) = count {
         body.insert("@odata.count".into(), json!(n));
     }
@@ -158,7 +211,15 @@ pub async fn get_group(
     let select = q.select("group", GROUP_PROPS)?;
     let tenant = tenant_of(&state, auth.0.tenant).await?;
     let g = resolve_group(&state, tenant.id, &id).await?;
-    Ok(json_response(StatusCode::OK, &Value::Object(group_entity(version, &g, &tenant.default_domain, select.as_deref()))))
+    Ok(json_response(
+        StatusCode::OK,
+        &Value::Object(group_entity(
+            version,
+            &g,
+            &tenant.default_domain,
+            select.as_deref(),
+        )),
+    ))
 }
 
 /// # `POST /groups`
@@ -182,9 +243,12 @@ pub async fn create_group(
     let tenant: Tenant = tenant_of(&state, auth.0.tenant).await?;
     let display_name = required_string(&b, "displayName")?;
     let mail_nickname = required_string(&b, "mailNickname")?;
-    let mail_enabled = body::boolean(&b, "mailEnabled")?.into_option().ok_or_else(|| body::required("mailEnabled", "Group"))?;
-    let security_enabled =
-        body::boolean(&b, "securityEnabled")?.into_option().ok_or_else(|| body::required("securityEnabled", "Group"))?;
+    let mail_enabled = body::boolean(&b, "mailEnabled")?
+        .into_option()
+        .ok_or_else(|| body::required("mailEnabled", "Group"))?;
+    let security_enabled = body::boolean(&b, "securityEnabled")?
+        .into_option()
+        .ok_or_else(|| body::required("securityEnabled", "Group"))?;
     let types = group_types(&b)?.unwrap_or_default();
     let description = body::string(&b, "description")?.into_option();
     let members = match b.get("members@odata.bind") {
@@ -212,7 +276,10 @@ pub async fn create_group(
         Err(StoreError::NotFound) => return Err(GraphError::resource_not_found("members@odata.bind")),
         Err(e) => return Err(e.into()),
     }
-    Ok(json_response(StatusCode::CREATED, &Value::Object(group_entity(version, &g, &tenant.default_domain, None))))
+    Ok(json_response(
+        StatusCode::CREATED,
+        &Value::Object(group_entity(version, &g, &tenant.default_domain, None)),
+    ))
 }
 
 /// # `PATCH /groups/{id}`
@@ -287,7 +354,11 @@ pub async fn update_group(
 /// # `DELETE /groups/{id}`
 /// <https://learn.microsoft.com/en-us/graph/api/group-delete>. Refused (400) while the group
 /// still assigns licenses (spec §3.7).
-pub async fn delete_group(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> GraphResult<Response> {
+pub async fn delete_group(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> GraphResult<Response> {
     perm::GROUPS_WRITE.check(&auth.0.caller)?;
     let g = resolve_group(&state, auth.0.tenant, &id).await?;
     match state.store.delete_group(auth.0.tenant, g.id).await {
@@ -315,11 +386,37 @@ pub async fn list_members(
     let top = q.top(100, 999)?;
     let tenant = tenant_of(&state, auth.0.tenant).await?;
     let g = resolve_group(&state, tenant.id, &id).await?;
-    let mut refs = state.store.members_page(tenant.id, g.id, q.after()?, i64::try_from(top + 1).unwrap_or(1000)).await?;
+    let mut refs = state
+        .store
+        .members_page(
+            tenant.id,
+            g.id,
+            q.after()?,
+            i64::try_from(top + 1).unwrap_or(1000),
+        )
+        .await?;
     let more = refs.len() > top;
     refs.truncate(top);
-    let user_ids: Vec<UserId> = refs.iter().filter_map(|m| if let MemberRef::User(u) = m { Some(*u) } else { None }).collect();
-    let group_ids: Vec<GroupId> = refs.iter().filter_map(|m| if let MemberRef::Group(g) = m { Some(*g) } else { None }).collect();
+    let user_ids: Vec<UserId> = refs
+        .iter()
+        .filter_map(|m| {
+            if let MemberRef::User(u) = m {
+                Some(*u)
+            } else {
+                None
+            }
+        })
+        .collect();
+    let group_ids: Vec<GroupId> = refs
+        .iter()
+        .filter_map(|m| {
+            if let MemberRef::Group(g) = m {
+                Some(*g)
+            } else {
+                None
+            }
+        })
+        .collect();
     let users = state.store.users_by_ids(tenant.id, &user_ids).await?;
     let groups = state.store.groups_by_ids(tenant.id, &group_ids).await?;
     // $select applies to users' properties and, for nested groups, to the groups' ones it names.
@@ -333,7 +430,9 @@ pub async fn list_members(
         match m {
             MemberRef::User(u) => {
                 if let Some(user) = users.iter().find(|x| x.id == *u) {
-                    let sel: Option<Vec<&str>> = user_select.as_ref().map(|s| s.iter().copied().filter(|p| USER_PROPS.contains(p)).collect());
+                    let sel: Option<Vec<&str>> = user_select
+                        .as_ref()
+                        .map(|s| s.iter().copied().filter(|p| USER_PROPS.contains(p)).collect());
                     let mut o = render::user_json(user, sel.as_deref(), None);
                     o.insert("@odata.type".into(), json!("#microsoft.graph.user"));
                     values.push(Value::Object(o));
@@ -341,7 +440,9 @@ pub async fn list_members(
             }
             MemberRef::Group(gid) => {
                 if let Some(group) = groups.iter().find(|x| x.id == *gid) {
-                    let sel: Option<Vec<&str>> = user_select.as_ref().map(|s| s.iter().copied().filter(|p| GROUP_PROPS.contains(p)).collect());
+                    let sel: Option<Vec<&str>> = user_select
+                        .as_ref()
+                        .map(|s| s.iter().copied().filter(|p| GROUP_PROPS.contains(p)).collect());
                     let mut o = render::group_json(group, &tenant.default_domain, sel.as_deref());
                     o.insert("@odata.type".into(), json!("#microsoft.graph.group"));
                     values.push(Value::Object(o));
@@ -349,8 +450,16 @@ pub async fn list_members(
             }
         }
     }
-    let count = if q.count()? && q.is_first_page() { Some(state.store.count_members(tenant.id, g.id).await?) } else { None };
-    let next = if more { refs.last().map(|m| q.next_link(m.uuid())) } else { None };
+    let count = if q.count()? && q.is_first_page() {
+        Some(state.store.count_members(tenant.id, g.id).await?)
+    } else {
+        None
+    };
+    let next = if more {
+        refs.last().map(|m| q.next_link(m.uuid()))
+    } else {
+        None
+    };
     let mut body = collection(version, "directoryObjects", None, count, next, values);
     body["@odata.context"] = json!(context_url(version, "directoryObjects"));
     Ok(json_response(StatusCode::OK, &body))
@@ -375,7 +484,11 @@ pub async fn add_member_ref(
     }
     let url = match body::string(&b, "@odata.id")? {
         Field::Value(u) => u,
-        _ => return Err(GraphError::bad_request("The request body must carry '@odata.id' with the member's URL.")),
+        _ => {
+            return Err(GraphError::bad_request(
+                "The request body must carry '@odata.id' with the member's URL.",
+            ));
+        }
     };
     let member = resolve_member(&state, tenant, &url).await?;
     if member.uuid() == g.id.as_uuid() {
@@ -399,7 +512,8 @@ pub async fn remove_member_ref(
 ) -> GraphResult<Response> {
     perm::MEMBERS_WRITE.check(&auth.0.caller)?;
     let g = resolve_group(&state, auth.0.tenant, &id).await?;
-    let mid: Uuid = allot_core::ids::parse_guid(&member).map_err(|_| GraphError::invalid_object_id(&member))?;
+    let mid: Uuid =
+        allot_core::ids::parse_guid(&member).map_err(|_| GraphError::invalid_object_id(&member))?;
     match state.store.remove_member(auth.0.tenant, g.id, mid).await {
         Ok(()) => Ok(no_content()),
         Err(StoreError::NotFound) => Err(GraphError::resource_not_found(&member)),

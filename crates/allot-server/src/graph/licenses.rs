@@ -30,9 +30,14 @@ fn null_in(expected: &str) -> GraphError {
 fn guid(v: &Value, what: &str) -> GraphResult<uuid::Uuid> {
     match v {
         Value::Null => Err(null_in(what)),
-        Value::String(s) => allot_core::ids::parse_guid(s)
-            .map_err(|_| GraphError::bad_request(format!("Cannot convert the literal '{s}' to the expected type 'Edm.Guid'."))),
-        other => Err(GraphError::bad_request(format!("Cannot convert the literal '{other}' to the expected type 'Edm.Guid'."))),
+        Value::String(s) => allot_core::ids::parse_guid(s).map_err(|_| {
+            GraphError::bad_request(format!(
+                "Cannot convert the literal '{s}' to the expected type 'Edm.Guid'."
+            ))
+        }),
+        other => Err(GraphError::bad_request(format!(
+            "Cannot convert the literal '{other}' to the expected type 'Edm.Guid'."
+        ))),
     }
 }
 
@@ -46,7 +51,10 @@ pub fn parse_license_change(b: &Map<String, Value>) -> GraphResult<LicenseChange
             )));
         }
     }
-    let missing: Vec<&str> = ["addLicenses", "removeLicenses"].into_iter().filter(|k| !b.contains_key(*k)).collect();
+    let missing: Vec<&str> = ["addLicenses", "removeLicenses"]
+        .into_iter()
+        .filter(|k| !b.contains_key(*k))
+        .collect();
     if !missing.is_empty() {
         return Err(GraphError::bad_request(format!(
             "One or more parameters of the operation '{OPERATION}' are missing from the request payload. The missing parameters are: {}.",
@@ -86,7 +94,11 @@ pub fn parse_license_change(b: &Map<String, Value>) -> GraphResult<LicenseChange
                 .map(|p| guid(p, "Edm.Guid").map(ServicePlanId::from_uuid))
                 .collect::<GraphResult<Vec<_>>>()?,
             Some(Value::Null) => return Err(null_in("Collection(Edm.Guid)")),
-            Some(_) => return Err(GraphError::bad_request("disabledPlans must be a collection of GUIDs.")),
+            Some(_) => {
+                return Err(GraphError::bad_request(
+                    "disabledPlans must be a collection of GUIDs.",
+                ));
+            }
         };
         change.add.push(AddLicense { sku, disabled_plans });
     }
@@ -146,7 +158,13 @@ pub async fn assign_license_me(
     assign(&state, &auth, version, &me.to_string(), &b).await
 }
 
-async fn details(state: &AppState, auth: &Auth, version: ApiVersion, key: &str, q: &ODataQuery) -> GraphResult<Response> {
+async fn details(
+    state: &AppState,
+    auth: &Auth,
+    version: ApiVersion,
+    key: &str,
+    q: &ODataQuery,
+) -> GraphResult<Response> {
     q.only(&["$select"])?;
     let select = q.select("licenseDetails", LICENSE_DETAILS_PROPS)?;
     let user = resolve_user(state, auth.0.tenant, key).await?;
@@ -154,11 +172,17 @@ async fn details(state: &AppState, auth: &Auth, version: ApiVersion, key: &str, 
     let assignments = state.store.assignments(auth.0.tenant, user.id).await?;
     let values = render::license_details_json(
         user.id,
-        Licenses { catalog: &catalog, assignments: &assignments },
+        Licenses {
+            catalog: &catalog,
+            assignments: &assignments,
+        },
         select.as_deref(),
     );
     let fragment = format!("users('{}')/licenseDetails", user.id);
-    Ok(json_response(StatusCode::OK, &json!({"@odata.context": context_url(version, &fragment), "value": values})))
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"@odata.context": context_url(version, &fragment), "value": values}),
+    ))
 }
 
 /// # `GET /users/{id | userPrincipalName}/licenseDetails`
@@ -203,15 +227,31 @@ pub async fn get_license_details(
     };
     let catalog = state.store.tenant_catalog(auth.0.tenant).await?;
     let assignments = state.store.assignments(auth.0.tenant, owner).await?;
-    let all = render::license_details_json(owner, Licenses { catalog: &catalog, assignments: &assignments }, None);
+    let all = render::license_details_json(
+        owner,
+        Licenses {
+            catalog: &catalog,
+            assignments: &assignments,
+        },
+        None,
+    );
     let Some(Value::Object(found)) = all.into_iter().find(|d| d["skuId"] == json!(sku)) else {
         return Err(GraphError::resource_not_found(&detail));
     };
     let mut m: Map<String, Value> = match select {
-        Some(s) => found.into_iter().filter(|(k, _)| s.contains(&k.as_str())).collect(),
+        Some(s) => found
+            .into_iter()
+            .filter(|(k, _)| s.contains(&k.as_str()))
+            .collect(),
         None => found,
     };
-    m.insert("@odata.context".into(), json!(context_url(version, &format!("users('{}')/licenseDetails/$entity", owner))));
+    m.insert(
+        "@odata.context".into(),
+        json!(context_url(
+            version,
+            &format!("users('{}')/licenseDetails/$entity", owner)
+        )),
+    );
     Ok(json_response(StatusCode::OK, &Value::Object(m)))
 }
 
@@ -227,22 +267,55 @@ mod tests {
     #[test]
     fn both_arrays_are_required() {
         let err = parse(json!({"addLicenses": []})).unwrap_err();
-        assert!(err.ends_with("The missing parameters are: removeLicenses."), "{err}");
+        assert!(
+            err.ends_with("The missing parameters are: removeLicenses."),
+            "{err}"
+        );
         let err = parse(json!({})).unwrap_err();
-        assert!(err.ends_with("The missing parameters are: addLicenses, removeLicenses."), "{err}");
-        assert!(parse(json!({"addLicenses": null, "removeLicenses": []})).unwrap_err().contains("null value"));
+        assert!(
+            err.ends_with("The missing parameters are: addLicenses, removeLicenses."),
+            "{err}"
+        );
+        assert!(
+            parse(json!({"addLicenses": null, "removeLicenses": []}))
+                .unwrap_err()
+                .contains("null value")
+        );
     }
 
     #[test]
     fn nulls_and_bad_guids_inside_arrays_are_refused() {
-        assert!(parse(json!({"addLicenses": [], "removeLicenses": [null]})).unwrap_err().contains("'Edm.Guid[Nullable=False]'"));
-        assert!(parse(json!({"addLicenses": [null], "removeLicenses": []})).unwrap_err().contains("assignedLicense"));
-        assert!(parse(json!({"addLicenses": [{"skuId": "nope"}], "removeLicenses": []})).unwrap_err().contains("'nope'"));
-        assert!(parse(json!({"addLicenses": [{"skuId": null}], "removeLicenses": []})).unwrap_err().contains("null"));
+        assert!(
+            parse(json!({"addLicenses": [], "removeLicenses": [null]}))
+                .unwrap_err()
+                .contains("'Edm.Guid[Nullable=False]'")
+        );
+        assert!(
+            parse(json!({"addLicenses": [null], "removeLicenses": []}))
+                .unwrap_err()
+                .contains("assignedLicense")
+        );
+        assert!(
+            parse(json!({"addLicenses": [{"skuId": "nope"}], "removeLicenses": []}))
+                .unwrap_err()
+                .contains("'nope'")
+        );
+        assert!(
+            parse(json!({"addLicenses": [{"skuId": null}], "removeLicenses": []}))
+                .unwrap_err()
+                .contains("null")
+        );
         let sku = "6fd2c87f-b296-42f0-b197-1e91e994b900";
-        assert!(parse(json!({"addLicenses": [{"skuId": sku, "disabledPlans": [null]}], "removeLicenses": []})).is_err());
+        assert!(
+            parse(json!({"addLicenses": [{"skuId": sku, "disabledPlans": [null]}], "removeLicenses": []}))
+                .is_err()
+        );
         assert!(parse(json!({"addLicenses": [{"skuId": sku, "bogus": 1}], "removeLicenses": []})).is_err());
-        assert!(parse(json!({"addLicenses": [], "removeLicenses": [], "extra": 1})).unwrap_err().contains("'extra'"));
+        assert!(
+            parse(json!({"addLicenses": [], "removeLicenses": [], "extra": 1}))
+                .unwrap_err()
+                .contains("'extra'")
+        );
     }
 
     #[test]
@@ -252,6 +325,10 @@ mod tests {
         assert_eq!(c.add.len(), 1);
         assert!(c.add[0].disabled_plans.is_empty());
         assert_eq!(c.remove.len(), 1);
-        assert!(parse(json!({"addLicenses": [], "removeLicenses": []})).unwrap_err().starts_with("No license changes"));
+        assert!(
+            parse(json!({"addLicenses": [], "removeLicenses": []}))
+                .unwrap_err()
+                .starts_with("No license changes")
+        );
     }
 }

@@ -75,20 +75,36 @@ pub fn no_content() -> Response {
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/users", get(users::list_users).post(users::create_user))
-        .route("/users/{id}", get(users::get_user).patch(users::update_user).delete(users::delete_user))
+        .route(
+            "/users/{id}",
+            get(users::get_user)
+                .patch(users::update_user)
+                .delete(users::delete_user),
+        )
         .route("/users/{id}/assignLicense", post(licenses::assign_license))
         .route("/users/{id}/licenseDetails", get(licenses::list_license_details))
-        .route("/users/{id}/licenseDetails/{detail}", get(licenses::get_license_details))
+        .route(
+            "/users/{id}/licenseDetails/{detail}",
+            get(licenses::get_license_details),
+        )
         .route("/users/{id}/memberOf", get(users::list_member_of))
         .route("/me", get(users::get_me))
         .route("/me/assignLicense", post(licenses::assign_license_me))
         .route("/me/licenseDetails", get(licenses::list_license_details_me))
         .route("/me/memberOf", get(users::list_member_of_me))
         .route("/groups", get(groups::list_groups).post(groups::create_group))
-        .route("/groups/{id}", get(groups::get_group).patch(groups::update_group).delete(groups::delete_group))
+        .route(
+            "/groups/{id}",
+            get(groups::get_group)
+                .patch(groups::update_group)
+                .delete(groups::delete_group),
+        )
         .route("/groups/{id}/members", get(groups::list_members))
         .route("/groups/{id}/members/$ref", post(groups::add_member_ref))
-        .route("/groups/{id}/members/{member}/$ref", delete(groups::remove_member_ref))
+        .route(
+            "/groups/{id}/members/{member}/$ref",
+            delete(groups::remove_member_ref),
+        )
         .route("/subscribedSkus", get(skus::list_subscribed_skus))
         .route("/subscribedSkus/{id}", get(skus::get_subscribed_sku))
 }

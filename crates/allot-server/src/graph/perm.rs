@@ -23,7 +23,11 @@ pub struct Access {
 impl Access {
     /// 403 unless the caller has one of the permissions (and, delegated, one of the roles).
     pub fn check(&self, caller: &Caller) -> Result<(), GraphError> {
-        let has = |granted: &[String], wanted: &[&str]| granted.iter().any(|g| wanted.iter().any(|w| w.eq_ignore_ascii_case(g)));
+        let has = |granted: &[String], wanted: &[&str]| {
+            granted
+                .iter()
+                .any(|g| wanted.iter().any(|w| w.eq_ignore_ascii_case(g)))
+        };
         match caller {
             Caller::App { roles, .. } if has(roles, self.app) => Ok(()),
             Caller::User { scopes, roles, .. } if has(scopes, self.delegated) => match self.roles {
@@ -41,29 +45,73 @@ impl Access {
     }
 }
 
-const USER_READ_APP: &[&str] = &["User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"];
-const USER_READ_DELEGATED: &[&str] =
-    &["User.ReadBasic.All", "User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"];
+const USER_READ_APP: &[&str] = &[
+    "User.Read.All",
+    "User.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+];
+const USER_READ_DELEGATED: &[&str] = &[
+    "User.ReadBasic.All",
+    "User.Read.All",
+    "User.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+];
 const USER_WRITE: &[&str] = &["User.ReadWrite.All", "Directory.ReadWrite.All"];
 const USER_ADMIN_ROLES: &[Role] = &[USER_ADMINISTRATOR, DIRECTORY_WRITERS];
 const GROUP_ADMIN_ROLES: &[Role] = &[GROUPS_ADMINISTRATOR, USER_ADMINISTRATOR, DIRECTORY_WRITERS];
 
-pub const USERS_READ: Access = Access { app: USER_READ_APP, delegated: USER_READ_DELEGATED, roles: None };
-pub const ME_READ: Access = Access {
+pub const USERS_READ: Access = Access {
     app: USER_READ_APP,
-    delegated: &["User.Read", "User.ReadBasic.All", "User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"],
+    delegated: USER_READ_DELEGATED,
     roles: None,
 };
-pub const USERS_CREATE: Access = Access { app: USER_WRITE, delegated: USER_WRITE, roles: Some(USER_ADMIN_ROLES) };
-pub const USERS_UPDATE: Access = Access { app: USER_WRITE, delegated: USER_WRITE, roles: Some(USER_ADMIN_ROLES) };
+pub const ME_READ: Access = Access {
+    app: USER_READ_APP,
+    delegated: &[
+        "User.Read",
+        "User.ReadBasic.All",
+        "User.Read.All",
+        "User.ReadWrite.All",
+        "Directory.Read.All",
+        "Directory.ReadWrite.All",
+    ],
+    roles: None,
+};
+pub const USERS_CREATE: Access = Access {
+    app: USER_WRITE,
+    delegated: USER_WRITE,
+    roles: Some(USER_ADMIN_ROLES),
+};
+pub const USERS_UPDATE: Access = Access {
+    app: USER_WRITE,
+    delegated: USER_WRITE,
+    roles: Some(USER_ADMIN_ROLES),
+};
 pub const USERS_DELETE: Access = Access {
-    app: &["User.ReadWrite.All", "User.DeleteRestore.All", "Directory.ReadWrite.All"],
-    delegated: &["User.ReadWrite.All", "User.DeleteRestore.All", "Directory.ReadWrite.All"],
+    app: &[
+        "User.ReadWrite.All",
+        "User.DeleteRestore.All",
+        "Directory.ReadWrite.All",
+    ],
+    delegated: &[
+        "User.ReadWrite.All",
+        "User.DeleteRestore.All",
+        "Directory.ReadWrite.All",
+    ],
     roles: Some(&[USER_ADMINISTRATOR]),
 };
-const ASSIGN: &[&str] = &["LicenseAssignment.ReadWrite.All", "User.ReadWrite.All", "Directory.ReadWrite.All"];
-pub const ASSIGN_LICENSE: Access =
-    Access { app: ASSIGN, delegated: ASSIGN, roles: Some(&[DIRECTORY_WRITERS, LICENSE_ADMINISTRATOR, USER_ADMINISTRATOR]) };
+const ASSIGN: &[&str] = &[
+    "LicenseAssignment.ReadWrite.All",
+    "User.ReadWrite.All",
+    "Directory.ReadWrite.All",
+];
+pub const ASSIGN_LICENSE: Access = Access {
+    app: ASSIGN,
+    delegated: ASSIGN,
+    roles: Some(&[DIRECTORY_WRITERS, LICENSE_ADMINISTRATOR, USER_ADMINISTRATOR]),
+};
 const DETAILS: &[&str] = &[
     "LicenseAssignment.Read.All",
     "LicenseAssignment.ReadWrite.All",
@@ -72,7 +120,11 @@ const DETAILS: &[&str] = &[
     "Directory.Read.All",
     "Directory.ReadWrite.All",
 ];
-pub const LICENSE_DETAILS: Access = Access { app: DETAILS, delegated: DETAILS, roles: None };
+pub const LICENSE_DETAILS: Access = Access {
+    app: DETAILS,
+    delegated: DETAILS,
+    roles: None,
+};
 pub const ME_LICENSE_DETAILS: Access = Access {
     app: DETAILS,
     delegated: &[
@@ -98,20 +150,47 @@ const SKUS: &[&str] = &[
 pub const SUBSCRIBED_SKUS: Access = Access {
     app: SKUS,
     delegated: SKUS,
-    roles: Some(&[GLOBAL_READER, DIRECTORY_READERS, DIRECTORY_WRITERS, LICENSE_ADMINISTRATOR, USER_ADMINISTRATOR]),
+    roles: Some(&[
+        GLOBAL_READER,
+        DIRECTORY_READERS,
+        DIRECTORY_WRITERS,
+        LICENSE_ADMINISTRATOR,
+        USER_ADMINISTRATOR,
+    ]),
 };
-const GROUP_READ: &[&str] =
-    &["GroupMember.Read.All", "Group.Read.All", "Group.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"];
-pub const GROUPS_READ: Access = Access { app: GROUP_READ, delegated: GROUP_READ, roles: None };
+const GROUP_READ: &[&str] = &[
+    "GroupMember.Read.All",
+    "Group.Read.All",
+    "Group.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+];
+pub const GROUPS_READ: Access = Access {
+    app: GROUP_READ,
+    delegated: GROUP_READ,
+    roles: None,
+};
 pub const GROUPS_CREATE: Access = Access {
     app: &["Group.Create", "Group.ReadWrite.All", "Directory.ReadWrite.All"],
     delegated: &["Group.ReadWrite.All", "Directory.ReadWrite.All"],
     roles: Some(GROUP_ADMIN_ROLES),
 };
 const GROUP_WRITE: &[&str] = &["Group.ReadWrite.All", "Directory.ReadWrite.All"];
-pub const GROUPS_WRITE: Access = Access { app: GROUP_WRITE, delegated: GROUP_WRITE, roles: Some(GROUP_ADMIN_ROLES) };
-const MEMBERS: &[&str] = &["GroupMember.ReadWrite.All", "Group.ReadWrite.All", "Directory.ReadWrite.All"];
-pub const MEMBERS_WRITE: Access = Access { app: MEMBERS, delegated: MEMBERS, roles: Some(GROUP_ADMIN_ROLES) };
+pub const GROUPS_WRITE: Access = Access {
+    app: GROUP_WRITE,
+    delegated: GROUP_WRITE,
+    roles: Some(GROUP_ADMIN_ROLES),
+};
+const MEMBERS: &[&str] = &[
+    "GroupMember.ReadWrite.All",
+    "Group.ReadWrite.All",
+    "Directory.ReadWrite.All",
+];
+pub const MEMBERS_WRITE: Access = Access {
+    app: MEMBERS,
+    delegated: MEMBERS,
+    roles: Some(GROUP_ADMIN_ROLES),
+};
 const MEMBER_OF: &[&str] = &[
     "User.Read.All",
     "User.ReadWrite.All",
@@ -120,7 +199,11 @@ const MEMBER_OF: &[&str] = &[
     "Directory.Read.All",
     "Directory.ReadWrite.All",
 ];
-pub const MEMBER_OF_READ: Access = Access { app: MEMBER_OF, delegated: MEMBER_OF, roles: None };
+pub const MEMBER_OF_READ: Access = Access {
+    app: MEMBER_OF,
+    delegated: MEMBER_OF,
+    roles: None,
+};
 pub const ME_MEMBER_OF: Access = Access {
     app: MEMBER_OF,
     delegated: &[
@@ -151,18 +234,51 @@ mod tests {
 
     #[test]
     fn app_needs_one_listed_permission() {
-        let app = |r: &[&str]| Caller::App { app: AppId::new(), roles: r.iter().map(|s| (*s).to_owned()).collect() };
-        assert!(ASSIGN_LICENSE.check(&app(&["LicenseAssignment.ReadWrite.All"])).is_ok());
-        assert!(ASSIGN_LICENSE.check(&app(&["licenseassignment.readwrite.all"])).is_ok());
+        let app = |r: &[&str]| Caller::App {
+            app: AppId::new(),
+            roles: r.iter().map(|s| (*s).to_owned()).collect(),
+        };
+        assert!(
+            ASSIGN_LICENSE
+                .check(&app(&["LicenseAssignment.ReadWrite.All"]))
+                .is_ok()
+        );
+        assert!(
+            ASSIGN_LICENSE
+                .check(&app(&["licenseassignment.readwrite.all"]))
+                .is_ok()
+        );
         assert!(ASSIGN_LICENSE.check(&app(&["User.Read.All"])).is_err());
     }
 
     #[test]
     fn delegated_writes_need_a_role_too() {
-        assert!(ASSIGN_LICENSE.check(&user(&["LicenseAssignment.ReadWrite.All"], &[])).is_err());
-        assert!(ASSIGN_LICENSE.check(&user(&["LicenseAssignment.ReadWrite.All"], &[LICENSE_ADMINISTRATOR])).is_ok());
-        assert!(ASSIGN_LICENSE.check(&user(&["LicenseAssignment.ReadWrite.All"], &[GLOBAL_ADMINISTRATOR])).is_ok());
-        assert!(ASSIGN_LICENSE.check(&user(&["User.Read"], &[GLOBAL_ADMINISTRATOR])).is_err());
+        assert!(
+            ASSIGN_LICENSE
+                .check(&user(&["LicenseAssignment.ReadWrite.All"], &[]))
+                .is_err()
+        );
+        assert!(
+            ASSIGN_LICENSE
+                .check(&user(
+                    &["LicenseAssignment.ReadWrite.All"],
+                    &[LICENSE_ADMINISTRATOR]
+                ))
+                .is_ok()
+        );
+        assert!(
+            ASSIGN_LICENSE
+                .check(&user(
+                    &["LicenseAssignment.ReadWrite.All"],
+                    &[GLOBAL_ADMINISTRATOR]
+                ))
+                .is_ok()
+        );
+        assert!(
+            ASSIGN_LICENSE
+                .check(&user(&["User.Read"], &[GLOBAL_ADMINISTRATOR]))
+                .is_err()
+        );
         assert!(USERS_READ.check(&user(&["User.Read.All"], &[])).is_ok());
     }
 }

@@ -22,8 +22,19 @@ pub struct ODataQuery {
     pub eventual: bool,
 }
 
-const SYSTEM_OPTIONS: &[&str] =
-    &["$select", "$top", "$skiptoken", "$count", "$filter", "$orderby", "$search", "$expand", "$skip", "$format", "$apply"];
+const SYSTEM_OPTIONS: &[&str] = &[
+    "$select",
+    "$top",
+    "$skiptoken",
+    "$count",
+    "$filter",
+    "$orderby",
+    "$search",
+    "$expand",
+    "$skip",
+    "$format",
+    "$apply",
+];
 
 impl FromRequestParts<AppState> for ODataQuery {
     type Rejection = GraphError;
@@ -41,26 +52,41 @@ impl FromRequestParts<AppState> for ODataQuery {
         let mut pairs: Vec<(String, String)> = Vec::new();
         for (k, v) in form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()) {
             let lower = k.to_ascii_lowercase();
-            let name = if lower.starts_with('$') { lower } else { format!("${lower}") };
+            let name = if lower.starts_with('$') {
+                lower
+            } else {
+                format!("${lower}")
+            };
             if !SYSTEM_OPTIONS.contains(&name.as_str()) {
                 if k.starts_with('$') {
-                    return Err(GraphError::bad_request(format!("Query option '{k}' is not supported.")));
+                    return Err(GraphError::bad_request(format!(
+                        "Query option '{k}' is not supported."
+                    )));
                 }
                 // Plain parameters that are not OData options are ignored, as OData services do.
                 continue;
             }
             if pairs.iter().any(|(n, _)| *n == name) {
-                return Err(GraphError::bad_request(format!("Query option '{name}' was specified more than once, but it must be specified at most once.")));
+                return Err(GraphError::bad_request(format!(
+                    "Query option '{name}' was specified more than once, but it must be specified at most once."
+                )));
             }
             pairs.push((name, v.into_owned()));
         }
-        Ok(Self { pairs, path, eventual })
+        Ok(Self {
+            pairs,
+            path,
+            eventual,
+        })
     }
 }
 
 impl ODataQuery {
     fn get(&self, name: &str) -> Option<&str> {
-        self.pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.pairs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Refuses any option outside `allowed`.
@@ -68,11 +94,17 @@ impl ODataQuery {
         for (name, _) in &self.pairs {
             if !allowed.contains(&name.as_str()) {
                 return Err(match name.as_str() {
-                    "$filter" | "$orderby" | "$search" | "$expand" | "$apply" => GraphError::unsupported_query(format!(
-                        "The query option '{name}' is not supported on this resource by this version of Allot."
+                    "$filter" | "$orderby" | "$search" | "$expand" | "$apply" => {
+                        GraphError::unsupported_query(format!(
+                            "The query option '{name}' is not supported on this resource by this version of Allot."
+                        ))
+                    }
+                    "$skip" => GraphError::unsupported_query(
+                        "'$skip' is not supported by this API; follow @odata.nextLink.",
+                    ),
+                    _ => GraphError::bad_request(format!(
+                        "Query option '{name}' is not allowed on this resource."
                     )),
-                    "$skip" => GraphError::unsupported_query("'$skip' is not supported by this API; follow @odata.nextLink."),
-                    _ => GraphError::bad_request(format!("Query option '{name}' is not allowed on this resource.")),
                 });
             }
         }
@@ -81,11 +113,15 @@ impl ODataQuery {
 
     /// `$select` resolved against the entity's properties (case-insensitive, canonical names out).
     pub fn select(&self, entity: &str, known: &[&'static str]) -> GraphResult<Option<Vec<&'static str>>> {
-        let Some(raw) = self.get("$select") else { return Ok(None) };
+        let Some(raw) = self.get("$select") else {
+            return Ok(None);
+        };
         let mut out = Vec::new();
         for name in raw.split(',').map(str::trim) {
             if name.is_empty() {
-                return Err(GraphError::bad_request("Syntax error: an empty property name in '$select'."));
+                return Err(GraphError::bad_request(
+                    "Syntax error: an empty property name in '$select'.",
+                ));
             }
             let Some(p) = known.iter().find(|k| k.eq_ignore_ascii_case(name)) else {
                 return Err(GraphError::bad_request(format!(
@@ -101,7 +137,9 @@ impl ODataQuery {
 
     /// `$top`, 1 to `max`, `default` when absent.
     pub fn top(&self, default: usize, max: usize) -> GraphResult<usize> {
-        let Some(raw) = self.get("$top") else { return Ok(default) };
+        let Some(raw) = self.get("$top") else {
+            return Ok(default);
+        };
         match raw.trim().parse::<usize>() {
             Ok(n) if (1..=max).contains(&n) => Ok(n),
             _ => Err(GraphError::bad_request(format!(
@@ -112,7 +150,9 @@ impl ODataQuery {
 
     /// The keyset position carried by `$skiptoken`.
     pub fn after(&self) -> GraphResult<Option<Uuid>> {
-        let Some(raw) = self.get("$skiptoken") else { return Ok(None) };
+        let Some(raw) = self.get("$skiptoken") else {
+            return Ok(None);
+        };
         decode_token(raw).map(Some).ok_or_else(|| {
             GraphError::new(
                 axum::http::StatusCode::BAD_REQUEST,
@@ -128,7 +168,9 @@ impl ODataQuery {
         match self.get("$count").map(str::to_ascii_lowercase).as_deref() {
             None | Some("false") => Ok(false),
             Some("true") => Ok(self.eventual),
-            Some(other) => Err(GraphError::bad_request(format!("Invalid value '{other}' for query option '$count'."))),
+            Some(other) => Err(GraphError::bad_request(format!(
+                "Invalid value '{other}' for query option '$count'."
+            ))),
         }
     }
 

@@ -62,7 +62,12 @@ pub const USER_PROPS: &[&str] = &[
 ];
 
 /// The user properties that need the user's license assignments.
-pub const USER_LICENSE_PROPS: &[&str] = &["assignedLicenses", "assignedPlans", "licenseAssignmentStates", "provisionedPlans"];
+pub const USER_LICENSE_PROPS: &[&str] = &[
+    "assignedLicenses",
+    "assignedPlans",
+    "licenseAssignmentStates",
+    "provisionedPlans",
+];
 
 #[must_use]
 pub fn needs_licenses(select: Option<&[&str]>) -> bool {
@@ -125,9 +130,15 @@ pub fn assigned_licenses(assignments: &[Assignment]) -> Value {
 fn assigned_plans(l: Licenses<'_>) -> Value {
     let mut out = Vec::new();
     for eff in effective_licenses(l.assignments) {
-        let Some(sku) = l.catalog.sku(eff.sku) else { continue };
+        let Some(sku) = l.catalog.sku(eff.sku) else {
+            continue;
+        };
         for plan in &sku.plans {
-            let status = if eff.disabled_plans.contains(&plan.id) { "Deleted" } else { "Enabled" };
+            let status = if eff.disabled_plans.contains(&plan.id) {
+                "Deleted"
+            } else {
+                "Enabled"
+            };
             out.push(json!({
                 "assignedDateTime": timestamp(eff.assigned_at),
                 "capabilityStatus": status,
@@ -142,7 +153,9 @@ fn assigned_plans(l: Licenses<'_>) -> Value {
 fn provisioned_plans(l: Licenses<'_>) -> Value {
     let mut out = Vec::new();
     for eff in effective_licenses(l.assignments) {
-        let Some(sku) = l.catalog.sku(eff.sku) else { continue };
+        let Some(sku) = l.catalog.sku(eff.sku) else {
+            continue;
+        };
         for plan in sku.plans.iter().filter(|p| !eff.disabled_plans.contains(&p.id)) {
             out.push(json!({
                 "capabilityStatus": "Enabled",
@@ -260,13 +273,26 @@ fn group_prop(g: &Group, domain: &str, p: &str) -> Value {
         "securityEnabled" => json!(g.security_enabled),
         "securityIdentifier" => json!(security_identifier(g.id.as_uuid())),
         "visibility" => {
-            if g.group_types.iter().any(|t| t == "Unified") { json!("Public") } else { Value::Null }
+            if g.group_types.iter().any(|t| t == "Unified") {
+                json!("Public")
+            } else {
+                Value::Null
+            }
         }
         "assignedLicenses" => {
-            json!(g.assigned_licenses.iter().map(|l| json!({"disabledPlans": l.disabled_plans, "skuId": l.sku_id})).collect::<Vec<_>>())
+            json!(
+                g.assigned_licenses
+                    .iter()
+                    .map(|l| json!({"disabledPlans": l.disabled_plans, "skuId": l.sku_id}))
+                    .collect::<Vec<_>>()
+            )
         }
         "licenseProcessingState" => {
-            if g.assigned_licenses.is_empty() { Value::Null } else { json!({"state": "ProcessingComplete"}) }
+            if g.assigned_licenses.is_empty() {
+                Value::Null
+            } else {
+                json!({"state": "ProcessingComplete"})
+            }
         }
         _ => Value::Null,
     }
@@ -321,16 +347,19 @@ pub fn subscribed_sku_json(
                 "warning": units.warning,
                 "lockedOut": units.locked_out,
             }),
-            "servicePlans" => json!(sku.map_or_else(Vec::new, |s| s
-                .plans
-                .iter()
-                .map(|p| json!({
-                    "servicePlanId": p.id,
-                    "servicePlanName": p.name,
-                    "provisioningStatus": "Success",
-                    "appliesTo": s.applies_to.as_str(),
-                }))
-                .collect())),
+            "servicePlans" => json!(sku.map_or_else(Vec::new, |s| {
+                s.plans
+                    .iter()
+                    .map(|p| {
+                        json!({
+                            "servicePlanId": p.id,
+                            "servicePlanName": p.name,
+                            "provisioningStatus": "Success",
+                            "appliesTo": s.applies_to.as_str(),
+                        })
+                    })
+                    .collect()
+            })),
             "skuId" => json!(units.sku_id),
             "skuPartNumber" => json!(sku.map(|s| s.part_number.clone())),
             "subscriptionIds" => json!(units.subscription_ids),
@@ -376,19 +405,24 @@ pub fn license_details_json(user: UserId, l: Licenses<'_>, select: Option<&[&str
                     "id" => json!(license_details_id(user, eff.sku)),
                     "skuId" => json!(eff.sku),
                     "skuPartNumber" => json!(sku.map(|s| s.part_number.clone())),
-                    "servicePlans" => json!(sku.map_or_else(Vec::new, |s| s
-                        .plans
-                        .iter()
-                        .map(|p| {
-                            let status = if eff.disabled_plans.contains(&p.id) { "Disabled" } else { "Success" };
-                            json!({
-                                "servicePlanId": p.id,
-                                "servicePlanName": p.name,
-                                "provisioningStatus": status,
-                                "appliesTo": "User",
+                    "servicePlans" => json!(sku.map_or_else(Vec::new, |s| {
+                        s.plans
+                            .iter()
+                            .map(|p| {
+                                let status = if eff.disabled_plans.contains(&p.id) {
+                                    "Disabled"
+                                } else {
+                                    "Success"
+                                };
+                                json!({
+                                    "servicePlanId": p.id,
+                                    "servicePlanName": p.name,
+                                    "provisioningStatus": status,
+                                    "appliesTo": "User",
+                                })
                             })
-                        })
-                        .collect())),
+                            .collect()
+                    })),
                     _ => Value::Null,
                 };
                 m.insert(p.to_owned(), v);

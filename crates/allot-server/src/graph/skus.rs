@@ -29,10 +29,22 @@ pub async fn list_subscribed_skus(
     let tenant = tenant_of(&state, auth.0.tenant).await?;
     let catalog = state.store.tenant_catalog(tenant.id).await?;
     let units = state.store.sku_units(tenant.id).await?;
-    let values: Vec<Value> =
-        units.iter().map(|u| Value::Object(render::subscribed_sku_json(&tenant, u, &catalog, select.as_deref()))).collect();
+    let values: Vec<Value> = units
+        .iter()
+        .map(|u| {
+            Value::Object(render::subscribed_sku_json(
+                &tenant,
+                u,
+                &catalog,
+                select.as_deref(),
+            ))
+        })
+        .collect();
     let context = ODataQuery::collection_context(version, "subscribedSkus", select.as_deref());
-    Ok(json_response(StatusCode::OK, &json!({"@odata.context": context, "value": values})))
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"@odata.context": context, "value": values}),
+    ))
 }
 
 /// # `GET /subscribedSkus/{id}`
@@ -50,11 +62,17 @@ pub async fn get_subscribed_sku(
     let tenant = tenant_of(&state, auth.0.tenant).await?;
     let catalog = state.store.tenant_catalog(tenant.id).await?;
     let units = state.store.sku_units(tenant.id).await?;
-    let Some(u) = units.iter().find(|u| render::subscribed_sku_id(&tenant, u.sku_id).eq_ignore_ascii_case(&id)) else {
+    let Some(u) = units
+        .iter()
+        .find(|u| render::subscribed_sku_id(&tenant, u.sku_id).eq_ignore_ascii_case(&id))
+    else {
         return Err(GraphError::resource_not_found(&id));
     };
     let mut m = render::subscribed_sku_json(&tenant, u, &catalog, select.as_deref());
-    let fragment = select.map_or_else(|| "subscribedSkus/$entity".to_owned(), |s| format!("subscribedSkus({})/$entity", s.join(",")));
+    let fragment = select.map_or_else(
+        || "subscribedSkus/$entity".to_owned(),
+        |s| format!("subscribedSkus({})/$entity", s.join(",")),
+    );
     m.insert("@odata.context".into(), json!(context_url(version, &fragment)));
     Ok(json_response(StatusCode::OK, &Value::Object(m)))
 }

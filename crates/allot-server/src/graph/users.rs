@@ -35,12 +35,17 @@ const WRITABLE: &[&str] = &[
 ];
 
 pub(crate) async fn tenant_of(state: &AppState, tenant: TenantId) -> GraphResult<Tenant> {
-    state.store.tenant(tenant).await?.ok_or_else(|| GraphError::resource_not_found(&tenant.to_string()))
+    state
+        .store
+        .tenant(tenant)
+        .await?
+        .ok_or_else(|| GraphError::resource_not_found(&tenant.to_string()))
 }
 
 /// A user named by object id or user principal name, in the caller's tenant only.
 pub(crate) async fn resolve_user(state: &AppState, tenant: TenantId, key: &str) -> GraphResult<User> {
     let found = match UserId::parse(key) {
+        _ if key.contains('\0') || key.len() > 1024 => None,
         Ok(id) => state.store.user(tenant, id).await?,
         Err(_) => state.store.user_by_upn(tenant, key).await?,
     };
@@ -57,11 +62,21 @@ pub(crate) async fn user_entity(
     let mut m = if render::needs_licenses(select) {
         let catalog = state.store.tenant_catalog(user.tenant_id).await?;
         let assignments = state.store.assignments(user.tenant_id, user.id).await?;
-        render::user_json(user, select, Some(Licenses { catalog: &catalog, assignments: &assignments }))
+        render::user_json(
+            user,
+            select,
+            Some(Licenses {
+                catalog: &catalog,
+                assignments: &assignments,
+            }),
+        )
     } else {
         render::user_json(user, select, None)
     };
-    let fragment = select.map_or_else(|| "users/$entity".to_owned(), |s| format!("users({})/$entity", s.join(",")));
+    let fragment = select.map_or_else(
+        || "users/$entity".to_owned(),
+        |s| format!("users({})/$entity", s.join(",")),
+    );
     m.insert("@odata.context".into(), json!(context_url(version, &fragment)));
     Ok(m)
 }
@@ -80,8 +95,15 @@ pub async fn list_users(
     let select = q.select("user", USER_PROPS)?;
     let top = q.top(100, 999)?;
     let tenant = auth.0.tenant;
-    let count = if q.count()? && q.is_first_page() { Some(state.store.count_users(tenant).await?) } else { None };
-    let mut page = state.store.users_page(tenant, q.after()?, i64::try_from(top + 1).unwrap_or(1000)).await?;
+    let count = if q.count()? && q.is_first_page() {
+        Some(state.store.count_users(tenant).await?)
+    } else {
+        None
+    };
+    let mut page = state
+        .store
+        .users_page(tenant, q.after()?, i64::try_from(top + 1).unwrap_or(1000))
+        .await?;
     let more = page.len() > top;
     page.truncate(top);
     let values: Vec<Value> = if render::needs_licenses(select.as_deref()) {
@@ -91,21 +113,35 @@ pub async fn list_users(
         page.iter()
             .map(|u| {
                 let a = all.get(&u.id).map_or(&[][..], Vec::as_slice);
-                Value::Object(render::user_json(u, select.as_deref(), Some(Licenses { catalog: &catalog, assignments: a })))
+                Value::Object(render::user_json(
+                    u,
+                    select.as_deref(),
+                    Some(Licenses {
+                        catalog: &catalog,
+                        assignments: a,
+                    }),
+                ))
             })
             .collect()
     } else {
-        page.iter().map(|u| Value::Object(render::user_json(u, select.as_deref(), None))).collect()
+        page.iter()
+            .map(|u| Value::Object(render::user_json(u, select.as_deref(), None)))
+            .collect()
     };
     let mut body = Map::new();
-    body.insert("@odata.context".into(), json!(ODataQuery::collection_context(version, "users", select.as_deref())));
+    body.insert(
+        "@odata.context".into(),
+        json!(ODataQuery::collection_context(
+            version,
+            "users",
+            select.as_deref()
+        )),
+    );
     if let Some(n) = count {
         body.insert("@odata.count".into(), json!(n));
     }
-    if more {
-        if let Some(last) = page.last() {
-            body.insert("@odata.nextLink".into(), json!(q.next_link(last.id.as_uuid())));
-        }
+    if more && let Some(last) = page.last() {
+        body.insert("@odata.nextLink".into(), json!(q.next_link(last.id.as_uuid())));
     }
     body.insert("value".into(), Value::Array(values));
     Ok(json_response(StatusCode::OK, &Value::Object(body)))
@@ -124,7 +160,10 @@ pub async fn get_user(
     q.only(&["$select"])?;
     let select = q.select("user", USER_PROPS)?;
     let user = resolve_user(&state, auth.0.tenant, &id).await?;
-    Ok(json_response(StatusCode::OK, &Value::Object(user_entity(&state, version, &user, select.as_deref()).await?)))
+    Ok(json_response(
+        StatusCode::OK,
+        &Value::Object(user_entity(&state, version, &user, select.as_deref()).await?),
+    ))
 }
 
 /// # `GET /me`
@@ -140,11 +179,16 @@ pub async fn get_me(
     q.only(&["$select"])?;
     let select = q.select("user", USER_PROPS)?;
     let user = resolve_user(&state, auth.0.tenant, &me.to_string()).await?;
-    Ok(json_response(StatusCode::OK, &Value::Object(user_entity(&state, version, &user, select.as_deref()).await?)))
+    Ok(json_response(
+        StatusCode::OK,
+        &Value::Object(user_entity(&state, version, &user, select.as_deref()).await?),
+    ))
 }
 
 fn check_upn(upn: &str, tenant: &Tenant) -> GraphResult<()> {
-    let (local, domain) = upn.rsplit_once('@').ok_or_else(|| body::invalid_value("userPrincipalName", "User"))?;
+    let (local, domain) = upn
+        .rsplit_once('@')
+        .ok_or_else(|| body::invalid_value("userPrincipalName", "User"))?;
     if local.is_empty() || local.contains(char::is_whitespace) {
         return Err(body::invalid_value("userPrincipalName", "User"));
     }
@@ -170,8 +214,13 @@ fn password(body: &Map<String, Value>) -> GraphResult<Field<String>> {
         Some(Value::Null) => Ok(Field::Null),
         Some(Value::Object(p)) => {
             for k in p.keys() {
-                if !["password", "forceChangePasswordNextSignIn", "forceChangePasswordNextSignInWithMfa", "@odata.type"]
-                    .contains(&k.as_str())
+                if ![
+                    "password",
+                    "forceChangePasswordNextSignIn",
+                    "forceChangePasswordNextSignInWithMfa",
+                    "@odata.type",
+                ]
+                .contains(&k.as_str())
                 {
                     return Err(GraphError::property_not_declared(k));
                 }
@@ -194,7 +243,9 @@ fn non_empty(f: Field<String>, property: &str) -> GraphResult<Field<String>> {
 }
 
 fn upn_taken() -> GraphError {
-    GraphError::bad_request("Another object with the same value for property userPrincipalName already exists.")
+    GraphError::bad_request(
+        "Another object with the same value for property userPrincipalName already exists.",
+    )
 }
 
 /// # `POST /users`
@@ -209,16 +260,22 @@ pub async fn create_user(
     perm::USERS_CREATE.check(&auth.0.caller)?;
     body::only_writable(&b, WRITABLE, USER_PROPS, "User")?;
     let tenant = tenant_of(&state, auth.0.tenant).await?;
-    let account_enabled = body::boolean(&b, "accountEnabled")?.into_option().ok_or_else(|| body::required("accountEnabled", "User"))?;
+    let account_enabled = body::boolean(&b, "accountEnabled")?
+        .into_option()
+        .ok_or_else(|| body::required("accountEnabled", "User"))?;
     let display_name = non_empty(body::string(&b, "displayName")?, "displayName")?
         .into_option()
         .ok_or_else(|| body::required("displayName", "User"))?;
     let mail_nickname = non_empty(body::string(&b, "mailNickname")?, "mailNickname")?
         .into_option()
         .ok_or_else(|| body::required("mailNickname", "User"))?;
-    let upn = body::string(&b, "userPrincipalName")?.into_option().ok_or_else(|| body::required("userPrincipalName", "User"))?;
+    let upn = body::string(&b, "userPrincipalName")?
+        .into_option()
+        .ok_or_else(|| body::required("userPrincipalName", "User"))?;
     check_upn(&upn, &tenant)?;
-    let pw = password(&b)?.into_option().ok_or_else(|| body::required("passwordProfile", "User"))?;
+    let pw = password(&b)?
+        .into_option()
+        .ok_or_else(|| body::required("passwordProfile", "User"))?;
     let id = UserId::new();
     let user = User {
         id,
@@ -241,7 +298,10 @@ pub async fn create_user(
         Err(StoreError::Conflict(_)) => return Err(upn_taken()),
         Err(e) => return Err(e.into()),
     }
-    Ok(json_response(StatusCode::CREATED, &Value::Object(user_entity(&state, version, &user, None).await?)))
+    Ok(json_response(
+        StatusCode::CREATED,
+        &Value::Object(user_entity(&state, version, &user, None).await?),
+    ))
 }
 
 /// # `PATCH /users/{id | userPrincipalName}`
@@ -314,7 +374,11 @@ pub async fn update_user(
 
 /// # `DELETE /users/{id | userPrincipalName}`
 /// <https://learn.microsoft.com/en-us/graph/api/user-delete>. Frees the user's units at once.
-pub async fn delete_user(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> GraphResult<Response> {
+pub async fn delete_user(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> GraphResult<Response> {
     perm::USERS_DELETE.check(&auth.0.caller)?;
     let user = resolve_user(&state, auth.0.tenant, &id).await?;
     match state.store.delete_user(auth.0.tenant, user.id).await {
@@ -324,12 +388,26 @@ pub async fn delete_user(State(state): State<AppState>, auth: Auth, Path(id): Pa
     }
 }
 
-async fn member_of(state: &AppState, auth: &Auth, version: ApiVersion, user: &User, q: &ODataQuery) -> GraphResult<Response> {
+async fn member_of(
+    state: &AppState,
+    auth: &Auth,
+    version: ApiVersion,
+    user: &User,
+    q: &ODataQuery,
+) -> GraphResult<Response> {
     q.only(&["$select", "$top", "$skiptoken"])?;
     let select = q.select("group", render::GROUP_PROPS)?;
     let top = q.top(100, 999)?;
     let tenant = tenant_of(state, auth.0.tenant).await?;
-    let mut page = state.store.member_of_page(tenant.id, user.id.as_uuid(), q.after()?, i64::try_from(top + 1).unwrap_or(1000)).await?;
+    let mut page = state
+        .store
+        .member_of_page(
+            tenant.id,
+            user.id.as_uuid(),
+            q.after()?,
+            i64::try_from(top + 1).unwrap_or(1000),
+        )
+        .await?;
     let more = page.len() > top;
     page.truncate(top);
     let values: Vec<Value> = page
@@ -341,11 +419,12 @@ async fn member_of(state: &AppState, auth: &Auth, version: ApiVersion, user: &Us
         })
         .collect();
     let mut body = Map::new();
-    body.insert("@odata.context".into(), json!(context_url(version, "directoryObjects")));
-    if more {
-        if let Some(last) = page.last() {
-            body.insert("@odata.nextLink".into(), json!(q.next_link(last.id.as_uuid())));
-        }
+    body.insert(
+        "@odata.context".into(),
+        json!(context_url(version, "directoryObjects")),
+    );
+    if more && let Some(last) = page.last() {
+        body.insert("@odata.nextLink".into(), json!(q.next_link(last.id.as_uuid())));
     }
     body.insert("value".into(), Value::Array(values));
     Ok(json_response(StatusCode::OK, &Value::Object(body)))

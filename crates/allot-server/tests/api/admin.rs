@@ -1,0 +1,182 @@
+//! The admin API under `/_allot/`.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::e2e;
+use crate::helpers::*;
+
+e2e!(admin_api_needs_its_key, |app| {
+    let r = read(app.client.get(app.url("/_allot/tenants")).send().await.unwrap()).await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.json()["error"]["code"], "unauthorized");
+    let r = read(
+        app.client
+            .get(app.url("/_allot/tenants"))
+            .header("x-allot-admin-key", "wrong")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, 401);
+    let r = read(
+        app.client
+            .get(app.url("/_allot/tenants"))
+            .bearer_auth(ADMIN_KEY)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let v = r.ok();
+    assert_eq!(v["value"][0]["defaultDomain"], "contoso.example");
+    // A Graph token is not an admin key.
+    let r = read(
+        app.client
+            .get(app.url("/_allot/tenants"))
+            .bearer_auth(&app.token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, 401);
+});
+
+e2e!(create_a_tenant_from_a_file_twice_changes_nothing, |app| {
+    let file = "tenants:\n  - displayName: Tailspin\n    defaultDomain: tailspin.example\n    subscriptions: [{sku: EMS, enabled: 3}]\n    users: [{userPrincipalName: t@tailspin.example, displayName: T, usageLocation: FR, licenses: [{sku: EMS}]}]\n";
+    let r = app
+        .admin(Method::POST, "/_allot/tenants", Some(file.into()))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert!(r.json()["created"].as_u64().unwrap() >= 3);
+    let again = app
+        .admin(Method::POST, "/_allot/tenants", Some(file.into()))
+        .await
+        .ok();
+    assert_eq!(
+        (again["created"].as_u64(), again["updated"].as_u64()),
+        (Some(0), Some(0)),
+        "{again}"
+    );
+    let list = app.admin(Method::GET, "/_allot/tenants", None).await.ok();
+    assert_eq!(list["value"].as_array().unwrap().len(), 2);
+    let bad = app
+        .admin(
+            Method::POST,
+            "/_allot/tenants",
+            Some("tenants: [{displayName: X}]".into()),
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.json()["error"]["code"], "invalidTenantFile");
+    let bad_sku = app
+        .admin(
+            Method::POST,
+            "/_allot/tenants",
+            Some(
+                "tenants: [{displayName: X, defaultDomain: x.example, subscriptions: [{sku: NOPE}]}]".into(),
+            ),
+        )
+        .await;
+    assert!(
+        bad_sku.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("NOPE")
+    );
+});
+
+e2e!(reset_brings_the_tenant_back_to_its_seed, |app| {
+    let before = app.consumed(E3).await;
+    let id = app.create_user("reset1", Some("US")).await;
+    app.post(
+        &format!("/v1.0/users/{id}/assignLicense"),
+        json!({"addLicenses": [{"skuId": E3}], "removeLicenses": []}),
+    )
+    .await
+    .ok();
+    app.delete("/v1.0/users/adelev@contoso.example").await.ok();
+    let r = app
+        .admin(Method::POST, "/_allot/tenants/contoso.example/reset", None)
+        .await;
+    r.ok();
+    assert_eq!(app.consumed(E3).await, before);
+    app.get("/v1.0/users/reset1@contoso.example")
+        .await
+        .graph_error(404, "Request_ResourceNotFound");
+    assert_eq!(app.get("/v1.0/users/adelev@contoso.example").await.status, 200);
+    assert_eq!(
+        app.admin(Method::POST, "/_allot/tenants/nowhere.example/reset", None)
+            .await
+            .status,
+        404
+    );
+});
+
+e2e!(
+    changing_units_shows_in_subscribed_skus_and_limits_assignment,
+    |app| {
+        let subs = app
+            .admin(
+                Method::GET,
+                &format!("/_allot/tenants/{DEMO_TENANT}/subscriptions"),
+                None,
+            )
+            .await
+            .ok();
+        let pbi = subs["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["skuId"] == PBI)
+            .unwrap()
+            .clone();
+        let sid = pbi["id"].as_str().unwrap();
+        let r = app
+            .admin(
+                Method::PATCH,
+                &format!("/_allot/tenants/contoso.example/subscriptions/{sid}"),
+                Some(r#"{"enabled": 2, "warning": 1}"#.into()),
+            )
+            .await;
+        assert_eq!(r.ok()["enabled"], 2);
+        let skus = app.get("/v1.0/subscribedSkus").await.ok();
+        let s = skus["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["skuId"] == PBI)
+            .unwrap()
+            .clone();
+        assert_eq!(
+            s["prepaidUnits"],
+            json!({"enabled": 2, "warning": 1, "suspended": 0, "lockedOut": 0})
+        );
+        // 2 units, 2 used: the next assignment is refused.
+        let id = app.create_user("units1", Some("US")).await;
+        app.post(
+            &format!("/v1.0/users/{id}/assignLicense"),
+            json!({"addLicenses": [{"skuId": PBI}], "removeLicenses": []}),
+        )
+        .await
+        .graph_error(400, "Request_BadRequest");
+        let bad = app
+            .admin(
+                Method::PATCH,
+                &format!("/_allot/tenants/contoso.example/subscriptions/{sid}"),
+                Some(r#"{"enabled": -1}"#.into()),
+            )
+            .await;
+        assert_eq!(bad.status, 400);
+        let missing = app
+            .admin(
+                Method::PATCH,
+                "/_allot/tenants/contoso.example/subscriptions/00000000-0000-4000-8000-000000000000",
+                Some("{}".into()),
+            )
+            .await;
+        assert_eq!(missing.status, 404);
+    }
+);

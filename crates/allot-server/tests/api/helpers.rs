@@ -1,0 +1,333 @@
+//! `TestApp`: one server per test, and a small HTTP client speaking to it.
+
+use std::path::PathBuf;
+
+use allot_server::app::Application;
+use allot_server::config::Config;
+use allot_server::state::AppState;
+use allot_store::Backend;
+use allot_store::testkit::TestDb;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+pub const DEMO_TENANT: &str = "5a1d0000-c0de-4c0e-a000-000000000001";
+pub const DEMO_APP: &str = "5a1d0000-c0de-4a99-a000-00000000a001";
+pub const DEMO_SECRET: &str = "allot-demo-secret";
+pub const READONLY_APP: &str = "5a1d0000-c0de-4a99-a000-00000000a002";
+pub const READONLY_SECRET: &str = "allot-readonly-secret";
+pub const DEMO_PASSWORD: &str = "allot-demo-password";
+pub const ADMIN_KEY: &str = "test-admin-key";
+
+pub const E3: &str = "6fd2c87f-b296-42f0-b197-1e91e994b900";
+pub const E1: &str = "18181a46-0d4e-45cd-891e-60aabd171b4e";
+pub const EMS: &str = "efccb6f7-5641-4e0e-bd10-b4976e1bf68e";
+pub const PBI: &str = "f8a1db68-be16-40ed-86d5-cb42ce701560";
+pub const ARCHIVE: &str = "ee02fd1b-340e-4a4b-b355-4a514e4c8943";
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub state: AppState,
+    /// The demo app's app-only Graph token.
+    pub token: String,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    _db: TestDb,
+    _dir: TempDir,
+}
+
+/// A directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new() -> Self {
+        let p = std::env::temp_dir().join(format!("allot-e2e-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&p).expect("temp dir");
+        Self(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+}
+
+impl Resp {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+    }
+
+    /// Asserts a Graph error with this status and code; returns the message.
+    #[track_caller]
+    pub fn graph_error(&self, status: u16, code: &str) -> String {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.text);
+        let v = self.json();
+        assert_eq!(v["error"]["code"], code, "body: {}", self.text);
+        let inner = &v["error"]["innerError"];
+        assert!(
+            inner["request-id"].as_str().is_some_and(|s| !s.is_empty()),
+            "{}",
+            self.text
+        );
+        assert!(
+            inner["date"].as_str().is_some_and(|s| s.len() == 19),
+            "{}",
+            self.text
+        );
+        assert!(
+            self.headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("application/json")),
+            "{:?}",
+            self.headers
+        );
+        v["error"]["message"].as_str().unwrap_or_default().to_owned()
+    }
+
+    #[track_caller]
+    pub fn ok(&self) -> Value {
+        assert!(self.status.is_success(), "status {}: {}", self.status, self.text);
+        if self.text.is_empty() {
+            Value::Null
+        } else {
+            self.json()
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Option<Self> {
+        let db = TestDb::fresh(backend).await.expect("test database")?;
+        let dir = TempDir::new();
+        let mut config = Config::for_data_dir(dir.0.clone());
+        config.database_url = Some(db.url.clone());
+        config.admin_key = Some(ADMIN_KEY.to_owned());
+        config.max_body_bytes = 64 * 1024;
+        let app = Application::build(config).await.expect("server builds");
+        let base = format!("http://{}", app.local_addr());
+        let state = app.state().clone();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until(async move {
+            let _ = rx.await;
+        }));
+        let client = reqwest::Client::new();
+        let mut me = Self {
+            base,
+            client,
+            state,
+            token: String::new(),
+            shutdown: Some(tx),
+            _db: db,
+            _dir: dir,
+        };
+        me.token = me.app_token(DEMO_APP, DEMO_SECRET).await;
+        Some(me)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn token_request(&self, tenant: &str, form: &[(&str, &str)]) -> Resp {
+        let r = self
+            .client
+            .post(self.url(&format!("/{tenant}/oauth2/v2.0/token")))
+            .form(form)
+            .send()
+            .await
+            .expect("send");
+        read(r).await
+    }
+
+    pub async fn app_token(&self, client_id: &str, secret: &str) -> String {
+        let r = self
+            .token_request(
+                DEMO_TENANT,
+                &[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", client_id),
+                    ("client_secret", secret),
+                    ("scope", "https://graph.microsoft.com/.default"),
+                ],
+            )
+            .await;
+        r.ok()["access_token"].as_str().expect("access_token").to_owned()
+    }
+
+    pub async fn user_token_in(&self, tenant: &str, client_id: &str, upn: &str, password: &str) -> String {
+        let r = self
+            .token_request(
+                tenant,
+                &[
+                    ("grant_type", "password"),
+                    ("client_id", client_id),
+                    ("username", upn),
+                    ("password", password),
+                    ("scope", "https://graph.microsoft.com/.default"),
+                ],
+            )
+            .await;
+        r.ok()["access_token"].as_str().expect("access_token").to_owned()
+    }
+
+    pub async fn user_token(&self, upn: &str) -> String {
+        self.user_token_in(DEMO_TENANT, DEMO_APP, upn, DEMO_PASSWORD)
+            .await
+    }
+
+    pub async fn send(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Resp {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        read(req.send().await.expect("send")).await
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.send(Method::GET, path, Some(&self.token), None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Resp {
+        self.send(Method::POST, path, Some(&self.token), Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Resp {
+        self.send(Method::PATCH, path, Some(&self.token), Some(body))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str) -> Resp {
+        self.send(Method::DELETE, path, Some(&self.token), None).await
+    }
+
+    /// `consumedUnits` of a SKU in the demo tenant, through Graph.
+    pub async fn consumed(&self, sku: &str) -> i64 {
+        let v = self.get("/v1.0/subscribedSkus").await.ok();
+        v["value"]
+            .as_array()
+            .and_then(|a| a.iter().find(|s| s["skuId"] == sku))
+            .and_then(|s| s["consumedUnits"].as_i64())
+            .unwrap_or_else(|| panic!("no SKU {sku}"))
+    }
+
+    /// Creates a user in the demo tenant (optionally with a usage location); returns its id.
+    pub async fn create_user(&self, nick: &str, usage_location: Option<&str>) -> String {
+        let mut body = json!({
+            "accountEnabled": true,
+            "displayName": nick,
+            "mailNickname": nick,
+            "userPrincipalName": format!("{nick}@contoso.example"),
+            "passwordProfile": {"forceChangePasswordNextSignIn": false, "password": DEMO_PASSWORD},
+        });
+        if let Some(l) = usage_location {
+            body["usageLocation"] = json!(l);
+        }
+        let r = self.post("/v1.0/users", body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        r.json()["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Admin API request with the test admin key.
+    pub async fn admin(&self, method: Method, path: &str, body: Option<String>) -> Resp {
+        let mut req = self
+            .client
+            .request(method, self.url(path))
+            .header("x-allot-admin-key", ADMIN_KEY);
+        if let Some(b) = body {
+            req = req.body(b);
+        }
+        read(req.send().await.expect("send")).await
+    }
+
+    /// Follows `@odata.nextLink` from `path`, collecting every item.
+    pub async fn collect_all(&self, path: &str, token: &str) -> (Vec<Value>, usize) {
+        let mut items = Vec::new();
+        let mut pages = 0;
+        let mut next = Some(self.url(path));
+        while let Some(url) = next {
+            let r = read(
+                self.client
+                    .get(&url)
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .expect("send"),
+            )
+            .await;
+            let v = r.ok();
+            pages += 1;
+            items.extend(v["value"].as_array().cloned().unwrap_or_default());
+            next = v["@odata.nextLink"].as_str().map(str::to_owned);
+            assert!(pages < 1000, "runaway paging");
+        }
+        (items, pages)
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+pub async fn read(r: reqwest::Response) -> Resp {
+    let status = r.status();
+    let headers = r.headers().clone();
+    let text = r.text().await.unwrap_or_default();
+    Resp {
+        status,
+        headers,
+        text,
+    }
+}
+
+/// Decodes a JWT's payload without checking it.
+pub fn claims(token: &str) -> Value {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).expect("three parts");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("json")
+}
+
+/// One async test body, run against a fresh server on SQLite and on PostgreSQL.
+#[macro_export]
+macro_rules! e2e {
+    ($name:ident, |$app:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($app: $crate::helpers::TestApp) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = $crate::helpers::TestApp::spawn(allot_store::Backend::Sqlite).await.expect("sqlite");
+                run(app).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                match $crate::helpers::TestApp::spawn(allot_store::Backend::Postgres).await {
+                    Some(app) => run(app).await,
+                    None => eprintln!("skipped: ALLOT_TEST_PG_URL is not set"),
+                }
+            }
+        }
+    };
+}

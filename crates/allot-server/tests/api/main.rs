@@ -1,0 +1,13 @@
+//! End-to-end tests: the real server on a loopback port, driven over HTTP, each test on its own
+//! fresh database (SQLite file or PostgreSQL schema) seeded with the demo tenant.
+
+mod helpers;
+
+mod admin;
+mod auth;
+mod cli;
+mod errors;
+mod groups;
+mod licensing;
+mod skus;
+mod users;
