@@ -1011,3 +1011,174 @@ mod group_tests {
         assert!(out.lost.is_empty() && out.gained.is_empty());
     }
 }
+
+/// Why a group `assignLicense` is refused up front (spec §3.10 and the checks).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GroupLicenseError {
+    #[error(transparent)]
+    License(#[from] LicenseError),
+    #[error("License operations are only supported on security-enabled groups.")]
+    NotSecurityEnabled,
+    #[error("License {0} is not assigned to the group.")]
+    NotOnGroup(SkuId),
+    #[error(
+        "License operation failed. Make sure that the group has necessary services before adding or removing a dependent service. Service plan {plan} depends on the service plan(s) {}.",
+        join(.requires_any_of)
+    )]
+    MissingPrerequisite {
+        plan: ServicePlanId,
+        requires_any_of: Vec<ServicePlanId>,
+    },
+}
+
+/// Validates a group `assignLicense` against the group's current licenses and returns the
+/// group's new license set. Checked here, before anything changes: every SKU is the tenant's
+/// and assignable to users, disabled plans belong to their SKU, removed SKUs are on the group,
+/// and every add-on's prerequisite plan is enabled by the group itself.
+pub fn plan_group_change(
+    catalog: &TenantCatalog,
+    subscribed: &BTreeSet<SkuId>,
+    current: &[AddLicense],
+    change: &LicenseChange,
+) -> Result<Vec<AddLicense>, GroupLicenseError> {
+    let mut seen = BTreeSet::new();
+    for a in &change.add {
+        if !seen.insert(a.sku) {
+            return Err(LicenseError::DuplicateSku(a.sku).into());
+        }
+    }
+    for r in &change.remove {
+        if seen.contains(r) {
+            return Err(LicenseError::AddAndRemove(*r).into());
+        }
+    }
+    for sku in change
+        .add
+        .iter()
+        .map(|a| a.sku)
+        .chain(change.remove.iter().copied())
+    {
+        if !subscribed.contains(&sku) || catalog.sku(sku).is_none() {
+            return Err(LicenseError::UnknownSku(sku).into());
+        }
+    }
+    for a in &change.add {
+        let Some(sku) = catalog.sku(a.sku) else {
+            return Err(LicenseError::UnknownSku(a.sku).into());
+        };
+        if sku.applies_to == AppliesTo::Company {
+            return Err(LicenseError::NotAssignableToUsers(a.sku).into());
+        }
+        if let Some(plan) = a.disabled_plans.iter().find(|p| !sku.has_plan(**p)) {
+            return Err(LicenseError::UnknownDisabledPlan {
+                sku: a.sku,
+                plan: *plan,
+            }
+            .into());
+        }
+    }
+    for r in &change.remove {
+        if !current.iter().any(|c| c.sku == *r) {
+            return Err(GroupLicenseError::NotOnGroup(*r));
+        }
+    }
+    let mut next: Vec<AddLicense> = current
+        .iter()
+        .filter(|c| !change.remove.contains(&c.sku) && !change.add.iter().any(|a| a.sku == c.sku))
+        .cloned()
+        .collect();
+    for a in &change.add {
+        let mut d = a.disabled_plans.clone();
+        d.sort();
+        d.dedup();
+        next.push(AddLicense {
+            sku: a.sku,
+            disabled_plans: d,
+        });
+    }
+    let mut enabled = BTreeSet::new();
+    for l in &next {
+        if let Some(sku) = catalog.sku(l.sku) {
+            enabled.extend(
+                sku.plans
+                    .iter()
+                    .map(|p| p.id)
+                    .filter(|p| !l.disabled_plans.contains(p)),
+            );
+        }
+    }
+    if let Some(Violation::Dependency {
+        plan,
+        requires_any_of,
+    }) = violations(catalog, &enabled)
+        .into_iter()
+        .find(|v| matches!(v, Violation::Dependency { .. }))
+    {
+        return Err(GroupLicenseError::MissingPrerequisite {
+            plan,
+            requires_any_of,
+        });
+    }
+    Ok(next)
+}
+
+#[cfg(test)]
+mod group_change_tests {
+    use super::*;
+
+    fn sku(part: &str) -> SkuId {
+        TenantCatalog::builtin().resolve_sku(part).unwrap().id
+    }
+
+    #[test]
+    fn group_changes_are_checked_up_front() {
+        let catalog = TenantCatalog::builtin();
+        let subscribed: BTreeSet<SkuId> = ["ENTERPRISEPACK", "EXCHANGEARCHIVE_ADDON"]
+            .iter()
+            .map(|p| sku(p))
+            .collect();
+        let add = |p: &str| AddLicense {
+            sku: sku(p),
+            disabled_plans: vec![],
+        };
+        let change = |a: Vec<AddLicense>, r: Vec<SkuId>| LicenseChange { add: a, remove: r };
+        let addon_alone = plan_group_change(
+            &catalog,
+            &subscribed,
+            &[],
+            &change(vec![add("EXCHANGEARCHIVE_ADDON")], vec![]),
+        );
+        assert!(matches!(
+            addon_alone,
+            Err(GroupLicenseError::MissingPrerequisite { .. })
+        ));
+        let both = plan_group_change(
+            &catalog,
+            &subscribed,
+            &[],
+            &change(vec![add("EXCHANGEARCHIVE_ADDON"), add("ENTERPRISEPACK")], vec![]),
+        )
+        .unwrap();
+        assert_eq!(both.len(), 2);
+        // Removing the base while the add-on stays is refused too.
+        let err = plan_group_change(
+            &catalog,
+            &subscribed,
+            &both,
+            &change(vec![], vec![sku("ENTERPRISEPACK")]),
+        );
+        assert!(matches!(err, Err(GroupLicenseError::MissingPrerequisite { .. })));
+        let err = plan_group_change(
+            &catalog,
+            &subscribed,
+            &[],
+            &change(vec![], vec![sku("ENTERPRISEPACK")]),
+        );
+        assert_eq!(err, Err(GroupLicenseError::NotOnGroup(sku("ENTERPRISEPACK"))));
+        let err = plan_group_change(&catalog, &subscribed, &[], &change(vec![add("EMS")], vec![]));
+        assert_eq!(
+            err,
+            Err(GroupLicenseError::License(LicenseError::UnknownSku(sku("EMS"))))
+        );
+    }
+}

@@ -9,6 +9,7 @@ use allot_core::ids::SubscriptionId;
 use allot_core::secret::verify_secret;
 use allot_core::tenant_file::TenantFile;
 use allot_store::StoreError;
+use allot_store::group_licensing::ProcessingMode;
 use allot_store::records::{Subscription, Tenant};
 use axum::Router;
 use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
@@ -26,6 +27,12 @@ pub fn router() -> Router<AppState> {
         .route("/tenants/{tenant}/reset", post(reset_tenant))
         .route("/tenants/{tenant}/subscriptions", get(list_subscriptions))
         .route("/tenants/{tenant}/subscriptions/{id}", patch(update_subscription))
+        .route("/processing", get(get_processing).put(set_processing))
+        .route("/processing/run", post(run_processing))
+        .route(
+            "/tenants/{tenant}/processing",
+            get(get_tenant_processing).put(set_tenant_processing),
+        )
 }
 
 #[derive(Debug)]
@@ -205,4 +212,89 @@ pub async fn update_subscription(
     }
     state.store.upsert_subscription(&sub).await?;
     Ok(axum::Json(subscription_json(&sub)).into_response())
+}
+
+fn mode_from_body(body: &str, allow_null: bool) -> Result<Option<ProcessingMode>, AdminError> {
+    let bad = |m: &str| AdminError(StatusCode::BAD_REQUEST, "badRequest", m.to_owned());
+    let Ok(Value::Object(b)) = serde_json::from_str::<Value>(body) else {
+        return Err(bad("The body must be a JSON object with 'mode'."));
+    };
+    match b.get("mode") {
+        Some(Value::Null) if allow_null => Ok(None),
+        Some(Value::String(m)) => ProcessingMode::parse(m)
+            .map(Some)
+            .ok_or_else(|| bad("'mode' must be async, sync or manual.")),
+        _ => Err(bad("'mode' must be async, sync or manual.")),
+    }
+}
+
+/// # `GET /_allot/processing`
+/// The server-wide processing mode and how many licensing jobs are pending.
+pub async fn get_processing(_: Admin, State(state): State<AppState>) -> Result<Response, AdminError> {
+    let mode = state.store.default_processing_mode().await?;
+    let pending = state.store.pending_jobs(None).await?;
+    Ok(axum::Json(json!({"mode": mode.as_str(), "pendingJobs": pending})).into_response())
+}
+
+/// # `PUT /_allot/processing`
+/// Body `{"mode": "async" | "sync" | "manual"}`: the default of every tenant without its own.
+pub async fn set_processing(
+    _: Admin,
+    State(state): State<AppState>,
+    body: String,
+) -> Result<Response, AdminError> {
+    let mode = mode_from_body(&body, false)?.unwrap_or(ProcessingMode::Async);
+    state.store.set_default_processing_mode(mode).await?;
+    state.worker.wake();
+    Ok(axum::Json(json!({"mode": mode.as_str()})).into_response())
+}
+
+/// # `GET /_allot/tenants/{tenant}/processing`
+pub async fn get_tenant_processing(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+) -> Result<Response, AdminError> {
+    let t = tenant(&state, &key).await?;
+    let mode = state.store.processing_mode(t.id).await?;
+    let pending = state.store.pending_jobs(Some(t.id)).await?;
+    Ok(axum::Json(json!({"mode": mode.as_str(), "pendingJobs": pending})).into_response())
+}
+
+/// # `PUT /_allot/tenants/{tenant}/processing`
+/// Body `{"mode": "async" | "sync" | "manual" | null}` (`null`: follow the server default).
+pub async fn set_tenant_processing(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    body: String,
+) -> Result<Response, AdminError> {
+    let t = tenant(&state, &key).await?;
+    let mode = mode_from_body(&body, true)?;
+    state.store.set_tenant_processing_mode(t.id, mode).await?;
+    state.worker.wake();
+    let effective = state.store.processing_mode(t.id).await?;
+    Ok(axum::Json(json!({"mode": effective.as_str()})).into_response())
+}
+
+/// # `POST /_allot/processing/run`
+/// Runs every pending licensing job now (of one tenant with `?tenant=ID-or-domain`), manual-mode
+/// tenants included, and answers when they are done.
+pub async fn run_processing(
+    _: Admin,
+    State(state): State<AppState>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Result<Response, AdminError> {
+    let tenant_key = query.as_deref().and_then(|q| {
+        form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "tenant")
+            .map(|(_, v)| v.into_owned())
+    });
+    let tenant_id = match tenant_key {
+        Some(k) => Some(tenant(&state, &k).await?.id),
+        None => None,
+    };
+    let ran = state.worker.drain(tenant_id, true).await?;
+    let pending = state.store.pending_jobs(tenant_id).await?;
+    Ok(axum::Json(json!({"jobsRun": ran, "pendingJobs": pending})).into_response())
 }

@@ -73,6 +73,13 @@ impl Application {
         let tokens = TokenService::new(signing, &issuer_base);
         let (admin_key_hash, new_admin_key) = admin_key(&store, &config).await?;
 
+        if let Some(mode) = config.processing_mode {
+            store.set_default_processing_mode(mode).await?;
+        }
+        if store.db().backend() == allot_store::Backend::Sqlite {
+            // One node per SQLite file: no lease can belong to a live worker of another process.
+            store.release_all_leases().await?;
+        }
         let mut seeded_demo = false;
         if store.tenants().await?.is_empty() && !config.no_demo {
             store
@@ -90,7 +97,9 @@ impl Application {
                 .await
                 .with_context(|| format!("applying {} failed", path.display()))?;
         }
+        let worker = crate::worker::Worker::new(store.clone());
         let state = AppState {
+            worker,
             store,
             tokens: Arc::new(tokens),
             config: Arc::new(config),
@@ -120,15 +129,21 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    /// Serves (and runs the licensing worker) until `shutdown` completes, then finishes in-flight
+    /// requests and releases the job the worker holds.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let worker = tokio::spawn(std::sync::Arc::clone(&self.state.worker).run(stop_rx));
         let app = router(self.state);
-        axum::serve(
+        let served = axum::serve(
             self.listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+        let _ = stop_tx.send(true);
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(30), worker).await;
+        served
     }
 
     /// Serves until Ctrl-C or SIGTERM.

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use allot_core::ids::AppId;
 use allot_core::tenant_file::TenantFile;
 use allot_store::Store;
+use allot_store::group_licensing::ProcessingMode;
 use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
 
@@ -99,6 +100,13 @@ pub struct ServeArgs {
     /// Do not create the demo tenant on a fresh database.
     #[arg(long, env = "ALLOT_NO_DEMO")]
     pub no_demo: bool,
+    /// Default licensing processing mode for every tenant without its own: async, sync or manual.
+    #[arg(long, env = "ALLOT_PROCESSING_MODE", value_parser = parse_mode)]
+    pub processing_mode: Option<ProcessingMode>,
+}
+
+fn parse_mode(s: &str) -> Result<ProcessingMode, String> {
+    ProcessingMode::parse(s).ok_or_else(|| format!("'{s}' is not async, sync or manual"))
 }
 
 #[derive(Debug, Args)]
@@ -151,6 +159,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         max_body_bytes: a.max_body_bytes,
         seed: a.seed,
         no_demo: a.no_demo,
+        processing_mode: a.processing_mode,
     };
     let app = Application::build(config).await?;
     let info = app.info.clone();

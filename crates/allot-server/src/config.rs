@@ -28,6 +28,9 @@ pub struct Config {
     pub seed: Option<PathBuf>,
     /// Do not create the demo tenant on a fresh database.
     pub no_demo: bool,
+    /// Sets the server-wide default processing mode (stored in the database, so every node
+    /// shares it); `None` keeps the stored one (`async` on a new database).
+    pub processing_mode: Option<allot_store::group_licensing::ProcessingMode>,
 }
 
 impl Config {
@@ -52,6 +55,7 @@ impl Config {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             seed: None,
             no_demo: false,
+            processing_mode: None,
         }
     }
 }

@@ -9,3 +9,4 @@ pub mod config;
 pub mod context;
 pub mod graph;
 pub mod state;
+pub mod worker;

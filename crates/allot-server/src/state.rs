@@ -6,6 +6,7 @@ use allot_store::Store;
 
 use crate::auth::tokens::TokenService;
 use crate::config::Config;
+use crate::worker::Worker;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -14,4 +15,5 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// SHA-256 of the admin key (`sha256:<hex>`).
     pub admin_key_hash: Arc<String>,
+    pub worker: Arc<Worker>,
 }

@@ -13,6 +13,9 @@ pub enum StoreError {
     /// A licensing rule refused the change; nothing was written.
     #[error(transparent)]
     License(#[from] LicenseError),
+    /// A group license change was refused; nothing was written.
+    #[error(transparent)]
+    GroupLicense(#[from] allot_core::licensing::GroupLicenseError),
     /// The request is well-formed but not acceptable in this state (the text says why).
     #[error("{0}")]
     Invalid(String),

@@ -4,6 +4,7 @@
 pub mod db;
 pub mod dbid;
 pub mod error;
+pub mod group_licensing;
 pub mod records;
 pub mod seed;
 pub mod store;

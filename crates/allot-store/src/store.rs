@@ -15,6 +15,7 @@ use uuid::Uuid;
 use crate::db::{Db, Tx};
 use crate::dbid::DbId;
 use crate::error::StoreError;
+use crate::group_licensing::{JobKind, enqueue};
 use crate::records::{
     ASSIGNMENT_COLS, App, AppRow, AssignmentRow, GROUP_COLS, Group, GroupRow, MemberRef, SkuUnits,
     Subscription, SubscriptionRow, Tenant, TenantRow, USER_COLS, User, UserRow, to_json,
@@ -756,7 +757,7 @@ impl Store {
             .bind(DbId::from(id))
             .fetch_one(c)
             .await)?;
-            if licenses.trim() != "[]" {
+            if licenses.trim() != "[]" || group_has_rows(&mut tx, id).await? {
                 return Err(StoreError::Invalid("group has licenses".into()));
             }
             for sql in [
@@ -813,6 +814,16 @@ impl Store {
             .map(|r| r.rows_affected()))?;
             if done == 0 {
                 return Err(StoreError::NotFound);
+            }
+            let holds = on_tx!(&mut tx, |c| sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM license_assignments WHERE user_id = $1 AND source_group_id = $2"
+            )
+            .bind(DbId(member))
+            .bind(DbId::from(group))
+            .fetch_one(c)
+            .await)?;
+            if holds > 0 {
+                enqueue(&mut tx, tenant, JobKind::User(UserId::from_uuid(member)), 0).await?;
             }
             tx.commit().await
         })
@@ -974,14 +985,15 @@ async fn add_members_in_tx(
             return Err(StoreError::NotFound);
         }
         let inserted = on_tx!(tx, |c| sqlx::query(
-            "INSERT INTO group_members (tenant_id, group_id, member_id, member_type, added_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (group_id, member_id) DO NOTHING"
+            "INSERT INTO group_members (tenant_id, group_id, member_id, member_type, added_at, seq) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (group_id, member_id) DO NOTHING"
         )
         .bind(DbId::from(tenant))
         .bind(DbId::from(group))
         .bind(DbId(m.uuid()))
         .bind(kind)
         .bind(now)
+        .bind(now.timestamp_micros())
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?;
@@ -989,7 +1001,59 @@ async fn add_members_in_tx(
             return Err(StoreError::Conflict("members".into()));
         }
     }
+    let users: Vec<UserId> = members
+        .iter()
+        .filter_map(|m| {
+            if let MemberRef::User(u) = m {
+                Some(*u)
+            } else {
+                None
+            }
+        })
+        .collect();
+    if !users.is_empty() && group_has_licenses(tx, tenant, group).await? {
+        // A few new members are evaluated one by one; many at once by one pass over the group.
+        if users.len() <= 20 {
+            for u in users {
+                enqueue(tx, tenant, JobKind::User(u), 0).await?;
+            }
+        } else {
+            let version = group_version(tx, group).await?;
+            enqueue(tx, tenant, JobKind::Group(group), version).await?;
+        }
+    }
     Ok(())
+}
+
+async fn group_has_licenses(tx: &mut Tx, tenant: TenantId, group: GroupId) -> Result<bool, StoreError> {
+    let licenses = on_tx!(tx, |c| sqlx::query_scalar::<_, String>(
+        "SELECT assigned_licenses FROM groups WHERE tenant_id = $1 AND id = $2"
+    )
+    .bind(DbId::from(tenant))
+    .bind(DbId::from(group))
+    .fetch_optional(c)
+    .await)?;
+    Ok(licenses.is_some_and(|l| l.trim() != "[]"))
+}
+
+async fn group_version(tx: &mut Tx, group: GroupId) -> Result<i64, StoreError> {
+    Ok(on_tx!(tx, |c| sqlx::query_scalar::<_, i64>(
+        "SELECT processing_version FROM groups WHERE id = $1"
+    )
+    .bind(DbId::from(group))
+    .fetch_one(c)
+    .await)?)
+}
+
+/// Whether any user still holds (or is in error for) a license from `group`.
+async fn group_has_rows(tx: &mut Tx, group: GroupId) -> Result<bool, StoreError> {
+    let n = on_tx!(tx, |c| sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM license_assignments WHERE source_group_id = $1"
+    )
+    .bind(DbId::from(group))
+    .fetch_one(c)
+    .await)?;
+    Ok(n > 0)
 }
 
 fn member_ref(id: Uuid, kind: &str) -> MemberRef {

@@ -86,6 +86,7 @@ impl GraphError {
                 "Resource not found.",
             ),
             StoreError::License(l) => Self::bad_request(l.to_string()),
+            StoreError::GroupLicense(l) => Self::bad_request(l.to_string()),
             StoreError::Invalid(m) | StoreError::Conflict(m) => Self::bad_request(m),
             StoreError::Busy(_) => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,

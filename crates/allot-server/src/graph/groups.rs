@@ -140,37 +140,71 @@ pub async fn list_groups(
     q: ODataQuery,
 ) -> GraphResult<Response> {
     perm::GROUPS_READ.check(&auth.0.caller)?;
-    q.only(&["$select", "$top", "$skiptoken", "$count"])?;
+    q.only(&["$select", "$top", "$skiptoken", "$count", "$filter"])?;
     let select = q.select("group", GROUP_PROPS)?;
     let top = q.top(100, 999)?;
+    let errors_filter = match q.filter() {
+        None => None,
+        Some(f) => Some(license_errors_filter(f)?),
+    };
     let tenant = tenant_of(&state, auth.0.tenant).await?;
-    let count = if q.count()? && q.is_first_page() {
+    let limit = i64::try_from(top + 1).unwrap_or(1000);
+    let count = if q.count()? && q.is_first_page() && errors_filter.is_none() {
         Some(state.store.count_groups(tenant.id).await?)
     } else {
         None
     };
-    let mut page = state
-        .store
-        .groups_page(tenant.id, q.after()?, i64::try_from(top + 1).unwrap_or(1000))
-        .await?;
+    let mut page = match errors_filter {
+        Some(with) => {
+            state
+                .store
+                .groups_with_errors_page(tenant.id, q.after()?, limit, with)
+                .await?
+        }
+        None => state.store.groups_page(tenant.id, q.after()?, limit).await?,
+    };
     let more = page.len() > top;
     page.truncate(top);
-    let values = page
-        .iter()
-        .map(|g| Value::Object(render::group_json(g, &tenant.default_domain, select.as_deref())))
-        .collect();
+    let mut values = Vec::with_capacity(page.len());
+    for g in &page {
+        let mut m = render::group_json(g, &tenant.default_domain, select.as_deref());
+        with_processing_state(&state, g, &mut m).await?;
+        values.push(Value::Object(m));
+    }
+    let next = if more {
+        page.last().map(|g| q.next_link(g.id.as_uuid()))
+    } else {
+        None
+    };
     Ok(json_response(
         StatusCode::OK,
-        &collection(
-            version,
-            "groups",
-            select.as_deref(),
-            count,
-            more.then(|| page.last().map(|g| q.next_link(g.id.as_uuid())))
-                .flatten(),
-            values,
-        ),
+        &collection(version, "groups", select.as_deref(), count, next, values),
     ))
+}
+
+/// Fills `licenseProcessingState` (when selected) from the group's processing state.
+async fn with_processing_state(state: &AppState, g: &Group, m: &mut Map<String, Value>) -> GraphResult<()> {
+    if m.contains_key("licenseProcessingState") {
+        let s = state.store.group_processing_state(g.tenant_id, g.id).await?;
+        m.insert(
+            "licenseProcessingState".into(),
+            s.map_or(Value::Null, |s| json!({"state": s})),
+        );
+    }
+    Ok(())
+}
+
+/// The one `$filter` groups support before the OData layer (#4):
+/// `hasMembersWithLicenseErrors eq true|false` (spec §1.1 row 9; works without advanced query).
+fn license_errors_filter(f: &str) -> GraphResult<bool> {
+    let words: Vec<String> = f.split_whitespace().map(str::to_ascii_lowercase).collect();
+    match words.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        ["hasmemberswithlicenseerrors", "eq", "true"] => Ok(true),
+        ["hasmemberswithlicenseerrors", "eq", "false"] => Ok(false),
+        _ => Err(GraphError::unsupported_query(format!(
+            "The $filter '{f}' is not supported by this version of Allot; groups accept 'hasMembersWithLicenseErrors eq true'."
+        ))),
+    }
 }
 
 pub(crate) fn collection(
@@ -211,15 +245,9 @@ pub async fn get_group(
     let select = q.select("group", GROUP_PROPS)?;
     let tenant = tenant_of(&state, auth.0.tenant).await?;
     let g = resolve_group(&state, tenant.id, &id).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &Value::Object(group_entity(
-            version,
-            &g,
-            &tenant.default_domain,
-            select.as_deref(),
-        )),
-    ))
+    let mut m = group_entity(version, &g, &tenant.default_domain, select.as_deref());
+    with_processing_state(&state, &g, &mut m).await?;
+    Ok(json_response(StatusCode::OK, &Value::Object(m)))
 }
 
 /// # `POST /groups`
@@ -271,7 +299,7 @@ pub async fn create_group(
         created_at: allot_store::now(),
     };
     match state.store.create_group(&g, &members).await {
-        Ok(()) => {}
+        Ok(()) => state.worker.after_write(tenant.id).await?,
         Err(StoreError::Conflict(_)) => return Err(already_member()),
         Err(StoreError::NotFound) => return Err(GraphError::resource_not_found("members@odata.bind")),
         Err(e) => return Err(e.into()),
@@ -317,7 +345,7 @@ pub async fn update_group(
     };
     if !members.is_empty() {
         match state.store.add_members(tenant, g.id, &members).await {
-            Ok(()) => {}
+            Ok(()) => state.worker.after_write(tenant).await?,
             Err(StoreError::Conflict(_)) => return Err(already_member()),
             Err(e) => return Err(e.into()),
         }
@@ -495,7 +523,10 @@ pub async fn add_member_ref(
         return Err(GraphError::bad_request("A group cannot be a member of itself."));
     }
     match state.store.add_members(tenant, g.id, &[member]).await {
-        Ok(()) => Ok(no_content()),
+        Ok(()) => {
+            state.worker.after_write(tenant).await?;
+            Ok(no_content())
+        }
         Err(StoreError::Conflict(_)) => Err(already_member()),
         Err(StoreError::NotFound) => Err(GraphError::resource_not_found(&member.uuid().to_string())),
         Err(e) => Err(e.into()),
@@ -515,8 +546,94 @@ pub async fn remove_member_ref(
     let mid: Uuid =
         allot_core::ids::parse_guid(&member).map_err(|_| GraphError::invalid_object_id(&member))?;
     match state.store.remove_member(auth.0.tenant, g.id, mid).await {
-        Ok(()) => Ok(no_content()),
+        Ok(()) => {
+            state.worker.after_write(auth.0.tenant).await?;
+            Ok(no_content())
+        }
         Err(StoreError::NotFound) => Err(GraphError::resource_not_found(&member)),
         Err(e) => Err(e.into()),
     }
+}
+
+/// # `POST /groups/{id}/assignLicense`
+/// <https://learn.microsoft.com/en-us/graph/api/group-assignlicense>. Checked up front (400,
+/// nothing changed): the body, unknown SKUs, a group that is not security-enabled, an add-on
+/// whose prerequisite the group does not enable. Then `202 Accepted` with the group and a
+/// `Location` header; members are processed by the worker (or before the answer in `sync` mode).
+pub async fn assign_license(
+    State(state): State<AppState>,
+    auth: Auth,
+    Extension(version): Extension<ApiVersion>,
+    Path(id): Path<String>,
+    JsonObject(b): JsonObject,
+) -> GraphResult<Response> {
+    perm::GROUP_ASSIGN_LICENSE.check(&auth.0.caller)?;
+    let change = super::licenses::parse_license_change(&b)?;
+    let tenant = tenant_of(&state, auth.0.tenant).await?;
+    let g = resolve_group(&state, tenant.id, &id).await?;
+    let g = match state.store.assign_group_licenses(tenant.id, g.id, &change).await {
+        Ok(g) => g,
+        Err(StoreError::NotFound) => return Err(GraphError::resource_not_found(&id)),
+        Err(e) => return Err(e.into()),
+    };
+    state.worker.after_write(tenant.id).await?;
+    let mut resp = json_response(
+        StatusCode::ACCEPTED,
+        &Value::Object(group_entity(version, &g, &tenant.default_domain, None)),
+    );
+    let location = format!(
+        "{}/v2/{}/directoryObjects/{}/Microsoft.DirectoryServices.Group",
+        super::base_url(),
+        tenant.id,
+        g.id
+    );
+    if let Ok(v) = axum::http::HeaderValue::from_str(&location) {
+        resp.headers_mut().insert(axum::http::header::LOCATION, v);
+    }
+    Ok(resp)
+}
+
+/// # `GET /groups/{id}/membersWithLicenseErrors`
+/// Members in error from this group's licenses (`Error` or `ActiveWithError`), paged.
+pub async fn list_members_with_license_errors(
+    State(state): State<AppState>,
+    auth: Auth,
+    Extension(version): Extension<ApiVersion>,
+    Path(id): Path<String>,
+    q: ODataQuery,
+) -> GraphResult<Response> {
+    perm::GROUPS_READ.check(&auth.0.caller)?;
+    perm::USERS_READ.check(&auth.0.caller)?;
+    q.only(&["$select", "$top", "$skiptoken"])?;
+    let select = q.select("user", USER_PROPS)?;
+    let top = q.top(100, 999)?;
+    let g = resolve_group(&state, auth.0.tenant, &id).await?;
+    let mut page = state
+        .store
+        .members_with_errors_page(
+            auth.0.tenant,
+            g.id,
+            q.after()?,
+            i64::try_from(top + 1).unwrap_or(1000),
+        )
+        .await?;
+    let more = page.len() > top;
+    page.truncate(top);
+    let values = page
+        .iter()
+        .map(|u| {
+            let mut o = render::user_json(u, select.as_deref(), None);
+            o.insert("@odata.type".into(), json!("#microsoft.graph.user"));
+            Value::Object(o)
+        })
+        .collect();
+    let next = if more {
+        page.last().map(|u| q.next_link(u.id.as_uuid()))
+    } else {
+        None
+    };
+    Ok(json_response(
+        StatusCode::OK,
+        &collection(version, "users", select.as_deref(), None, next, values),
+    ))
 }

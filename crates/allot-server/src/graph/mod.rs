@@ -88,6 +88,10 @@ pub fn router() -> Router<AppState> {
             get(licenses::get_license_details),
         )
         .route("/users/{id}/memberOf", get(users::list_member_of))
+        .route(
+            "/users/{id}/reprocessLicenseAssignment",
+            post(users::reprocess_license_assignment),
+        )
         .route("/me", get(users::get_me))
         .route("/me/assignLicense", post(licenses::assign_license_me))
         .route("/me/licenseDetails", get(licenses::list_license_details_me))
@@ -100,6 +104,11 @@ pub fn router() -> Router<AppState> {
                 .delete(groups::delete_group),
         )
         .route("/groups/{id}/members", get(groups::list_members))
+        .route("/groups/{id}/assignLicense", post(groups::assign_license))
+        .route(
+            "/groups/{id}/membersWithLicenseErrors",
+            get(groups::list_members_with_license_errors),
+        )
         .route("/groups/{id}/members/$ref", post(groups::add_member_ref))
         .route(
             "/groups/{id}/members/{member}/$ref",

@@ -158,6 +158,34 @@ pub const SUBSCRIBED_SKUS: Access = Access {
         USER_ADMINISTRATOR,
     ]),
 };
+const GROUP_ASSIGN: &[&str] = &[
+    "LicenseAssignment.ReadWrite.All",
+    "Group.ReadWrite.All",
+    "Directory.ReadWrite.All",
+];
+pub const GROUP_ASSIGN_LICENSE: Access = Access {
+    app: GROUP_ASSIGN,
+    delegated: GROUP_ASSIGN,
+    roles: Some(&[
+        DIRECTORY_WRITERS,
+        GROUPS_ADMINISTRATOR,
+        LICENSE_ADMINISTRATOR,
+        USER_ADMINISTRATOR,
+    ]),
+};
+pub const REPROCESS: Access = Access {
+    app: &[
+        "User.ReadWrite.All",
+        "Directory.ReadWrite.All",
+        "LicenseAssignment.ReadWrite.All",
+    ],
+    delegated: &[
+        "User.ReadWrite.All",
+        "Directory.ReadWrite.All",
+        "LicenseAssignment.ReadWrite.All",
+    ],
+    roles: Some(&[DIRECTORY_WRITERS, LICENSE_ADMINISTRATOR, USER_ADMINISTRATOR]),
+};
 const GROUP_READ: &[&str] = &[
     "GroupMember.Read.All",
     "Group.Read.All",

@@ -135,6 +135,12 @@ impl ODataQuery {
         Ok(Some(out))
     }
 
+    /// The raw `$filter`, if sent.
+    #[must_use]
+    pub fn filter(&self) -> Option<&str> {
+        self.get("$filter")
+    }
+
     /// `$top`, 1 to `max`, `default` when absent.
     pub fn top(&self, default: usize, max: usize) -> GraphResult<usize> {
         let Some(raw) = self.get("$top") else {

@@ -456,3 +456,21 @@ pub async fn list_member_of_me(
     let user = resolve_user(&state, auth.0.tenant, &me.to_string()).await?;
     member_of(&state, &auth, version, &user, &q).await
 }
+
+/// # `POST /users/{id | userPrincipalName}/reprocessLicenseAssignment`
+/// <https://learn.microsoft.com/en-us/graph/api/user-reprocesslicenseassignment>. Re-runs the
+/// user's group-based assignments now (whatever the processing mode) and answers with the user.
+pub async fn reprocess_license_assignment(
+    State(state): State<AppState>,
+    auth: Auth,
+    Extension(version): Extension<ApiVersion>,
+    Path(id): Path<String>,
+) -> GraphResult<Response> {
+    perm::REPROCESS.check(&auth.0.caller)?;
+    let user = resolve_user(&state, auth.0.tenant, &id).await?;
+    state.store.reprocess_user(auth.0.tenant, user.id).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &Value::Object(user_entity(&state, version, &user, None).await?),
+    ))
+}

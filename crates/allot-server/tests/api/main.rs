@@ -7,6 +7,7 @@ mod admin;
 mod auth;
 mod cli;
 mod errors;
+mod group_licensing;
 mod groups;
 mod licensing;
 mod skus;

@@ -1,0 +1,903 @@
+//! Group-based licensing in the store: a group's licenses, the durable job queue, and the
+//! fan-out that applies a group's licenses to its direct user members in membership order.
+//!
+//! Every step is one transaction that locks the users it touches (by bumping their version),
+//! then the SKU pools, evaluates each member with `allot_core::licensing::evaluate_group`, writes
+//! the members' rows and the pool deltas, and advances the job's cursor, so a crash between two
+//! steps loses nothing and repeats nothing: the next worker resumes at the cursor.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use allot_core::ids::{GroupId, SkuId, Source, TenantId, UserId};
+use allot_core::licensing::{self, AddLicense, Assignment, LicenseChange, UserContext};
+use sqlx::AssertSqlSafe;
+use uuid::Uuid;
+
+use crate::db::{Backend, Tx};
+use crate::dbid::DbId;
+use crate::error::StoreError;
+use crate::records::{
+    ASSIGNMENT_COLS, AssignmentRow, GROUP_COLS, Group, GroupLicense, GroupRow, USER_COLS, User, UserRow,
+    to_json,
+};
+use crate::store::{Store, catalog_from_doc, retry};
+use crate::{on_db, on_tx};
+
+const NIL: DbId = DbId(Uuid::nil());
+/// Members evaluated per transaction.
+pub const CHUNK: usize = 1000;
+
+/// `licenseProcessingState.state`.
+pub const QUEUED: &str = "QueuedForProcessing";
+pub const IN_PROGRESS: &str = "ProcessingInProgress";
+pub const COMPLETE: &str = "ProcessingComplete";
+
+/// How licensing work runs: in the background (`Async`), before the request answers (`Sync`), or
+/// only when `POST /_allot/processing/run` asks (`Manual`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcessingMode {
+    Async,
+    Sync,
+    Manual,
+}
+
+impl ProcessingMode {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Async => "async",
+            Self::Sync => "sync",
+            Self::Manual => "manual",
+        }
+    }
+
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "async" => Some(Self::Async),
+            "sync" => Some(Self::Sync),
+            "manual" => Some(Self::Manual),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    Group(GroupId),
+    User(UserId),
+}
+
+/// A claimed job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    pub id: Uuid,
+    pub tenant: TenantId,
+    pub kind: JobKind,
+    pub group_version: i64,
+    pub cursor_seq: i64,
+    pub cursor_id: Uuid,
+    pub sweeping: bool,
+    pub owner: String,
+}
+
+/// What one step of a job did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StepReport {
+    pub members: usize,
+    pub done: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct JobRow {
+    id: DbId,
+    tenant_id: DbId,
+    kind: String,
+    target_id: DbId,
+    group_version: i64,
+    cursor_seq: i64,
+    cursor_id: DbId,
+    phase: String,
+}
+
+const JOB_COLS: &str = "id, tenant_id, kind, target_id, group_version, cursor_seq, cursor_id, phase";
+const ERROR_STATES: &str = "('Error', 'ActiveWithError')";
+
+fn micros_now() -> i64 {
+    crate::now().timestamp_micros()
+}
+
+fn placeholders(start: usize, n: usize) -> String {
+    (start..start + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Enqueues a job unless an unclaimed one for the same target is already waiting.
+pub(crate) async fn enqueue(
+    tx: &mut Tx,
+    tenant: TenantId,
+    kind: JobKind,
+    group_version: i64,
+) -> Result<(), StoreError> {
+    let (kind_s, target) = match kind {
+        JobKind::Group(g) => ("group", g.as_uuid()),
+        JobKind::User(u) => ("user", u.as_uuid()),
+    };
+    let waiting = on_tx!(tx, |c| sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM jobs WHERE target_id = $1 AND kind = $2 AND lease_owner IS NULL"
+    )
+    .bind(DbId(target))
+    .bind(kind_s)
+    .fetch_one(c)
+    .await)?;
+    if waiting > 0 {
+        if let JobKind::Group(_) = kind {
+            // The waiting job will read the newest licenses; it completes the newest version.
+            on_tx!(tx, |c| {
+                sqlx::query(
+                "UPDATE jobs SET group_version = $2 WHERE target_id = $1 AND kind = 'group' AND lease_owner IS NULL"
+            )
+            .bind(DbId(target))
+            .bind(group_version)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+            })?;
+        }
+        return Ok(());
+    }
+    on_tx!(tx, |c| sqlx::query(
+        "INSERT INTO jobs (id, seq, tenant_id, kind, target_id, group_version, cursor_seq, cursor_id, phase, \
+         lease_owner, lease_until, attempts, created_at, last_error) \
+         VALUES ($1, $2, $3, $4, $5, $6, -1, $7, 'members', NULL, NULL, 0, $8, NULL)"
+    )
+    .bind(DbId(Uuid::new_v4()))
+    .bind(micros_now())
+    .bind(DbId::from(tenant))
+    .bind(kind_s)
+    .bind(DbId(target))
+    .bind(group_version)
+    .bind(NIL)
+    .bind(crate::now())
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+async fn lock_users(tx: &mut Tx, tenant: TenantId, users: &[UserId]) -> Result<(), StoreError> {
+    if users.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "UPDATE users SET version = version + 1 WHERE tenant_id = $1 AND id IN ({})",
+        placeholders(2, users.len())
+    );
+    on_tx!(tx, |c| {
+        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(DbId::from(tenant));
+        for u in users {
+            q = q.bind(DbId::from(*u));
+        }
+        q.execute(c).await.map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}
+
+async fn rows_of(tx: &mut Tx, users: &[UserId]) -> Result<HashMap<UserId, Vec<Assignment>>, StoreError> {
+    let mut out: HashMap<UserId, Vec<Assignment>> = HashMap::new();
+    if users.is_empty() {
+        return Ok(out);
+    }
+    let sql = format!(
+        "SELECT {ASSIGNMENT_COLS} FROM license_assignments WHERE user_id IN ({}) ORDER BY assigned_at, sku_id, source_group_id",
+        placeholders(1, users.len())
+    );
+    let rows = on_tx!(tx, |c| {
+        let mut q = sqlx::query_as::<_, AssignmentRow>(AssertSqlSafe(sql));
+        for u in users {
+            q = q.bind(DbId::from(*u));
+        }
+        q.fetch_all(c).await
+    })?;
+    for r in rows {
+        let u = UserId::from_uuid(r.user_id.0);
+        out.entry(u).or_default().push(Assignment::try_from(r)?);
+    }
+    Ok(out)
+}
+
+/// Locks the pools of `skus` (in SKU order) and returns their free units.
+async fn free_units(
+    tx: &mut Tx,
+    tenant: TenantId,
+    skus: &BTreeSet<SkuId>,
+) -> Result<BTreeMap<SkuId, i64>, StoreError> {
+    let mut free = BTreeMap::new();
+    for sku in skus {
+        on_tx!(tx, |c| sqlx::query(
+            "UPDATE sku_pools SET consumed = consumed WHERE tenant_id = $1 AND sku_id = $2"
+        )
+        .bind(DbId::from(tenant))
+        .bind(DbId::from(*sku))
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        let consumed = on_tx!(tx, |c| sqlx::query_scalar::<_, i64>(
+            "SELECT consumed FROM sku_pools WHERE tenant_id = $1 AND sku_id = $2"
+        )
+        .bind(DbId::from(tenant))
+        .bind(DbId::from(*sku))
+        .fetch_optional(c)
+        .await)?
+        .unwrap_or(0);
+        let enabled = on_tx!(tx, |c| {
+            sqlx::query_scalar::<_, i64>(
+            "SELECT CAST(COALESCE(SUM(enabled), 0) AS BIGINT) FROM subscriptions WHERE tenant_id = $1 AND sku_id = $2"
+        )
+        .bind(DbId::from(tenant))
+        .bind(DbId::from(*sku))
+        .fetch_one(c)
+        .await
+        })?;
+        free.insert(*sku, enabled - consumed);
+    }
+    Ok(free)
+}
+
+/// Writes the new rows of `source` for `users` (replacing theirs) and the pool deltas.
+async fn write_outcomes(
+    tx: &mut Tx,
+    tenant: TenantId,
+    source: Source,
+    users: &[UserId],
+    rows: &[(UserId, Assignment)],
+    deltas: &BTreeMap<SkuId, i64>,
+) -> Result<(), StoreError> {
+    if !users.is_empty() {
+        let sql = format!(
+            "DELETE FROM license_assignments WHERE source_group_id = $1 AND user_id IN ({})",
+            placeholders(2, users.len())
+        );
+        on_tx!(tx, |c| {
+            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(DbId(source.to_uuid()));
+            for u in users {
+                q = q.bind(DbId::from(*u));
+            }
+            q.execute(c).await.map(|r| r.rows_affected())
+        })?;
+    }
+    for batch in rows.chunks(100) {
+        let values: Vec<String> = (0..batch.len())
+            .map(|i| {
+                let b = i * 9;
+                format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5,
+                    b + 6,
+                    b + 7,
+                    b + 8,
+                    b + 9
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO license_assignments (tenant_id, user_id, sku_id, source_group_id, disabled_plans, state, error, \
+             assigned_at, updated_at) VALUES {}",
+            values.join(", ")
+        );
+        on_tx!(tx, |c| {
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for (u, a) in batch {
+                q = q
+                    .bind(DbId::from(tenant))
+                    .bind(DbId::from(*u))
+                    .bind(DbId::from(a.sku))
+                    .bind(DbId(a.source.to_uuid()))
+                    .bind(to_json(&a.disabled_plans))
+                    .bind(a.state.as_str())
+                    .bind(a.error.as_str())
+                    .bind(a.assigned_at)
+                    .bind(a.updated_at);
+            }
+            q.execute(c).await.map(|r| r.rows_affected())
+        })?;
+    }
+    for (sku, delta) in deltas.iter().filter(|(_, d)| **d != 0) {
+        on_tx!(tx, |c| sqlx::query(
+            "UPDATE sku_pools SET consumed = consumed + $3 WHERE tenant_id = $1 AND sku_id = $2"
+        )
+        .bind(DbId::from(tenant))
+        .bind(DbId::from(*sku))
+        .bind(*delta)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    }
+    Ok(())
+}
+
+struct TenantContext {
+    catalog: allot_core::catalog::TenantCatalog,
+    subscribed: BTreeSet<SkuId>,
+    country: String,
+}
+
+async fn tenant_context(tx: &mut Tx, tenant: TenantId) -> Result<TenantContext, StoreError> {
+    let (doc, country) = on_tx!(tx, |c| sqlx::query_as::<_, (String, String)>(
+        "SELECT catalog_doc, country FROM tenants WHERE id = $1"
+    )
+    .bind(DbId::from(tenant))
+    .fetch_one(c)
+    .await)?;
+    let subscribed = on_tx!(tx, |c| sqlx::query_scalar::<_, DbId>(
+        "SELECT DISTINCT sku_id FROM subscriptions WHERE tenant_id = $1"
+    )
+    .bind(DbId::from(tenant))
+    .fetch_all(c)
+    .await)?
+    .into_iter()
+    .map(|d| SkuId::from_uuid(d.0))
+    .collect();
+    Ok(TenantContext {
+        catalog: catalog_from_doc(&doc)?,
+        subscribed,
+        country,
+    })
+}
+
+fn group_licenses(json: &str) -> Result<Vec<AddLicense>, StoreError> {
+    let list: Vec<GroupLicense> = serde_json::from_str(json)
+        .map_err(|e| StoreError::Corrupt(format!("groups.assigned_licenses: {e}")))?;
+    Ok(list
+        .into_iter()
+        .map(|l| AddLicense {
+            sku: l.sku_id,
+            disabled_plans: l.disabled_plans,
+        })
+        .collect())
+}
+
+/// Evaluates `group` for each of `users` (in the given order) with `desired` licenses (`None`:
+/// the user is not a member), inside `tx`. Returns how many users were evaluated.
+async fn apply_group(
+    tx: &mut Tx,
+    tenant: TenantId,
+    ctx: &TenantContext,
+    group: GroupId,
+    users: &[(UserId, Option<String>, bool)],
+    desired: &[AddLicense],
+) -> Result<(), StoreError> {
+    let ids: Vec<UserId> = users.iter().map(|u| u.0).collect();
+    lock_users(tx, tenant, &ids).await?;
+    let mut current = rows_of(tx, &ids).await?;
+    let source = Source::Group(group);
+    let mut skus: BTreeSet<SkuId> = desired.iter().map(|d| d.sku).collect();
+    for rows in current.values() {
+        skus.extend(rows.iter().filter(|a| a.source == source).map(|a| a.sku));
+    }
+    let mut free = free_units(tx, tenant, &skus).await?;
+    let start = free.clone();
+    let now = crate::now();
+    let mut out_rows = Vec::new();
+    for (uid, location, member) in users {
+        let rows = current.remove(uid).unwrap_or_default();
+        let loc = location.clone().unwrap_or_else(|| ctx.country.clone());
+        let uctx = UserContext {
+            catalog: &ctx.catalog,
+            subscribed: &ctx.subscribed,
+            usage_location: Some(&loc),
+        };
+        let wanted: &[AddLicense] = if *member { desired } else { &[] };
+        let outcome = licensing::evaluate_group(uctx, &rows, group, wanted, &mut free, now);
+        out_rows.extend(outcome.rows.into_iter().map(|r| (*uid, r)));
+    }
+    let deltas: BTreeMap<SkuId, i64> = start
+        .iter()
+        .map(|(s, before)| (*s, before - free.get(s).copied().unwrap_or(*before)))
+        .collect();
+    write_outcomes(tx, tenant, source, &ids, &out_rows, &deltas).await
+}
+
+impl Store {
+    /// A group's `assignLicense`: validates against the group's current licenses, stores the new
+    /// set, marks the group `QueuedForProcessing` and enqueues its fan-out, in one transaction.
+    pub async fn assign_group_licenses(
+        &self,
+        tenant: TenantId,
+        group: GroupId,
+        change: &LicenseChange,
+    ) -> Result<Group, StoreError> {
+        retry(|| async {
+            let mut tx = self.db().begin().await?;
+            let row = on_tx!(&mut tx, |c| sqlx::query_as::<_, GroupRow>(AssertSqlSafe(format!(
+                "UPDATE groups SET processing_version = processing_version + 1 WHERE tenant_id = $1 AND id = $2 RETURNING {GROUP_COLS}"
+            )))
+            .bind(DbId::from(tenant))
+            .bind(DbId::from(group))
+            .fetch_optional(&mut *c)
+            .await)?
+            .ok_or(StoreError::NotFound)?;
+            let mut g = Group::try_from(row)?;
+            if !g.security_enabled {
+                return Err(StoreError::GroupLicense(licensing::GroupLicenseError::NotSecurityEnabled));
+            }
+            let ctx = tenant_context(&mut tx, tenant).await?;
+            let current: Vec<AddLicense> =
+                g.assigned_licenses.iter().map(|l| AddLicense { sku: l.sku_id, disabled_plans: l.disabled_plans.clone() }).collect();
+            let next = licensing::plan_group_change(&ctx.catalog, &ctx.subscribed, &current, change)
+                .map_err(StoreError::GroupLicense)?;
+            g.assigned_licenses = next.into_iter().map(|a| GroupLicense { sku_id: a.sku, disabled_plans: a.disabled_plans }).collect();
+            let version = on_tx!(&mut tx, |c| sqlx::query_scalar::<_, i64>(
+                "UPDATE groups SET assigned_licenses = $3, processing_state = $4 WHERE tenant_id = $1 AND id = $2 RETURNING processing_version"
+            )
+            .bind(DbId::from(tenant))
+            .bind(DbId::from(group))
+            .bind(to_json(&g.assigned_licenses))
+            .bind(QUEUED)
+            .fetch_one(c)
+            .await)?;
+            enqueue(&mut tx, tenant, JobKind::Group(group), version).await?;
+            tx.commit().await?;
+            Ok(g)
+        })
+        .await
+    }
+
+    /// `licenseProcessingState.state` of a group (`None` before its first license change).
+    pub async fn group_processing_state(
+        &self,
+        tenant: TenantId,
+        group: GroupId,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(on_db!(self.db(), |p| sqlx::query_scalar::<_, Option<String>>(
+            "SELECT processing_state FROM groups WHERE tenant_id = $1 AND id = $2"
+        )
+        .bind(DbId::from(tenant))
+        .bind(DbId::from(group))
+        .fetch_optional(p)
+        .await)?
+        .flatten())
+    }
+
+    /// Claims the oldest job whose lease is free or expired, for `owner`, for `lease_micros`.
+    /// `tenant`: only that tenant's jobs; `include_manual`: also tenants in manual mode.
+    pub async fn claim_job(
+        &self,
+        owner: &str,
+        lease_micros: i64,
+        default_mode: ProcessingMode,
+        tenant: Option<TenantId>,
+        include_manual: bool,
+    ) -> Result<Option<Job>, StoreError> {
+        let now = micros_now();
+        let lock = match self.db().backend() {
+            Backend::Postgres => "FOR UPDATE OF j SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE jobs SET lease_owner = $1, lease_until = $2, attempts = attempts + 1 WHERE id = (\
+             SELECT j.id FROM jobs j JOIN tenants t ON t.id = j.tenant_id \
+             WHERE (j.lease_until IS NULL OR j.lease_until < $3) \
+             AND ($4 = 1 OR COALESCE(t.processing_mode, $5) <> 'manual') \
+             AND ($6 = 0 OR j.tenant_id = $7) ORDER BY j.seq, j.id LIMIT 1 {lock}) RETURNING {JOB_COLS}"
+        );
+        let row = retry(|| async {
+            let mut tx = self.db().begin().await?;
+            let row = on_tx!(&mut tx, |c| sqlx::query_as::<_, JobRow>(AssertSqlSafe(
+                sql.clone()
+            ))
+            .bind(owner)
+            .bind(now + lease_micros)
+            .bind(now)
+            .bind(i64::from(include_manual))
+            .bind(default_mode.as_str())
+            .bind(i64::from(tenant.is_some()))
+            .bind(tenant.map_or(NIL, DbId::from))
+            .fetch_optional(c)
+            .await)?;
+            if let Some(r) = &row
+                && r.kind == "group"
+            {
+                on_tx!(&mut tx, |c| sqlx::query(
+                    "UPDATE groups SET processing_state = $2 WHERE id = $1 AND processing_version <= $3"
+                )
+                .bind(r.target_id)
+                .bind(IN_PROGRESS)
+                .bind(r.group_version)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected()))?;
+            }
+            tx.commit().await?;
+            Ok(row)
+        })
+        .await?;
+        Ok(row.map(|r| Job {
+            id: r.id.0,
+            tenant: TenantId::from_uuid(r.tenant_id.0),
+            kind: if r.kind == "group" {
+                JobKind::Group(GroupId::from_uuid(r.target_id.0))
+            } else {
+                JobKind::User(UserId::from_uuid(r.target_id.0))
+            },
+            group_version: r.group_version,
+            cursor_seq: r.cursor_seq,
+            cursor_id: r.cursor_id.0,
+            sweeping: r.phase == "sweep",
+            owner: owner.to_owned(),
+        }))
+    }
+
+    /// Runs one step of `job` (up to [`CHUNK`] members) and, when nothing is left, completes it.
+    /// `Err(StoreError::NotFound)` means the lease was lost to another worker.
+    pub async fn run_job_step(&self, job: &mut Job, lease_micros: i64) -> Result<StepReport, StoreError> {
+        let snapshot = job.clone();
+        let (report, next) = retry(|| {
+            let job = snapshot.clone();
+            async move {
+                let mut tx = self.db().begin().await?;
+                let kept = on_tx!(&mut tx, |c| sqlx::query(
+                    "UPDATE jobs SET lease_until = $3 WHERE id = $1 AND lease_owner = $2"
+                )
+                .bind(DbId(job.id))
+                .bind(&job.owner)
+                .bind(micros_now() + lease_micros)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected()))?;
+                if kept == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                let (report, next) = match job.kind {
+                    JobKind::User(user) => {
+                        evaluate_user_in_tx(&mut tx, job.tenant, user).await?;
+                        (
+                            StepReport {
+                                members: 1,
+                                done: true,
+                            },
+                            job.clone(),
+                        )
+                    }
+                    JobKind::Group(group) => group_step(&mut tx, &job, group).await?,
+                };
+                if report.done {
+                    finish_job(&mut tx, &job).await?;
+                } else {
+                    on_tx!(&mut tx, |c| sqlx::query(
+                        "UPDATE jobs SET cursor_seq = $2, cursor_id = $3, phase = $4 WHERE id = $1"
+                    )
+                    .bind(DbId(job.id))
+                    .bind(next.cursor_seq)
+                    .bind(DbId(next.cursor_id))
+                    .bind(if next.sweeping { "sweep" } else { "members" })
+                    .execute(c)
+                    .await
+                    .map(|r| r.rows_affected()))?;
+                }
+                tx.commit().await?;
+                Ok((report, next))
+            }
+        })
+        .await?;
+        *job = next;
+        Ok(report)
+    }
+
+    /// Gives a claimed job back (graceful shutdown): another worker may take it at once.
+    pub async fn release_job(&self, job: &Job) -> Result<(), StoreError> {
+        on_db!(self.db(), |p| sqlx::query(
+            "UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2"
+        )
+        .bind(DbId(job.id))
+        .bind(&job.owner)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Frees every lease (SQLite at start: one node, so no lease can belong to a live worker).
+    pub async fn release_all_leases(&self) -> Result<u64, StoreError> {
+        Ok(on_db!(self.db(), |p| sqlx::query(
+            "UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL"
+        )
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?)
+    }
+
+    /// Jobs not yet done, for a tenant or all.
+    pub async fn pending_jobs(&self, tenant: Option<TenantId>) -> Result<i64, StoreError> {
+        Ok(on_db!(self.db(), |p| sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM jobs WHERE ($1 = 0 OR tenant_id = $2)"
+        )
+        .bind(i64::from(tenant.is_some()))
+        .bind(tenant.map_or(NIL, DbId::from))
+        .fetch_one(p)
+        .await)?)
+    }
+
+    /// Re-evaluates every group assignment of one user now (`reprocessLicenseAssignment`).
+    pub async fn reprocess_user(&self, tenant: TenantId, user: UserId) -> Result<(), StoreError> {
+        retry(|| async {
+            let mut tx = self.db().begin().await?;
+            evaluate_user_in_tx(&mut tx, tenant, user).await?;
+            tx.commit().await
+        })
+        .await
+    }
+
+    /// The processing mode of a tenant (its own, else the server default).
+    pub async fn processing_mode(&self, tenant: TenantId) -> Result<ProcessingMode, StoreError> {
+        let own = on_db!(self.db(), |p| sqlx::query_scalar::<_, Option<String>>(
+            "SELECT processing_mode FROM tenants WHERE id = $1"
+        )
+        .bind(DbId::from(tenant))
+        .fetch_optional(p)
+        .await)?
+        .flatten();
+        if let Some(m) = own.as_deref().and_then(ProcessingMode::parse) {
+            return Ok(m);
+        }
+        self.default_processing_mode().await
+    }
+
+    pub async fn default_processing_mode(&self) -> Result<ProcessingMode, StoreError> {
+        Ok(self
+            .setting("processing_mode")
+            .await?
+            .as_deref()
+            .and_then(ProcessingMode::parse)
+            .unwrap_or(ProcessingMode::Async))
+    }
+
+    pub async fn set_default_processing_mode(&self, mode: ProcessingMode) -> Result<(), StoreError> {
+        self.set_setting("processing_mode", mode.as_str()).await
+    }
+
+    /// Sets (or with `None` clears) a tenant's own processing mode.
+    pub async fn set_tenant_processing_mode(
+        &self,
+        tenant: TenantId,
+        mode: Option<ProcessingMode>,
+    ) -> Result<(), StoreError> {
+        let n = on_db!(self.db(), |p| sqlx::query(
+            "UPDATE tenants SET processing_mode = $2 WHERE id = $1"
+        )
+        .bind(DbId::from(tenant))
+        .bind(mode.map(ProcessingMode::as_str))
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?;
+        if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
+    /// Groups with at least one member in error from the group's own licenses, above `after`.
+    pub async fn groups_with_errors_page(
+        &self,
+        tenant: TenantId,
+        after: Option<Uuid>,
+        limit: i64,
+        with: bool,
+    ) -> Result<Vec<Group>, StoreError> {
+        let not = if with { "" } else { "NOT " };
+        let sql = format!(
+            "SELECT {GROUP_COLS} FROM groups g WHERE g.tenant_id = $1 AND g.id > $2 AND {not}EXISTS \
+             (SELECT 1 FROM license_assignments a WHERE a.source_group_id = g.id AND a.state IN {ERROR_STATES}) \
+             ORDER BY g.id LIMIT $3"
+        );
+        let rows = on_db!(self.db(), |p| sqlx::query_as::<_, GroupRow>(AssertSqlSafe(sql))
+            .bind(DbId::from(tenant))
+            .bind(after.map_or(NIL, DbId))
+            .bind(limit)
+            .fetch_all(p)
+            .await)?;
+        rows.into_iter().map(Group::try_from).collect()
+    }
+
+    /// Users in error from `group`'s licenses, above `after` (`membersWithLicenseErrors`).
+    pub async fn members_with_errors_page(
+        &self,
+        tenant: TenantId,
+        group: GroupId,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<User>, StoreError> {
+        let sql = format!(
+            "SELECT {USER_COLS} FROM users u WHERE u.tenant_id = $1 AND u.id > $2 AND EXISTS \
+             (SELECT 1 FROM license_assignments a WHERE a.user_id = u.id AND a.source_group_id = $3 AND a.state IN {ERROR_STATES}) \
+             ORDER BY u.id LIMIT $4"
+        );
+        let rows = on_db!(self.db(), |p| sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql))
+            .bind(DbId::from(tenant))
+            .bind(after.map_or(NIL, DbId))
+            .bind(DbId::from(group))
+            .bind(limit)
+            .fetch_all(p)
+            .await)?;
+        rows.into_iter().map(User::try_from).collect()
+    }
+}
+
+/// One step of a group job: the next chunk of members in membership order, then the former
+/// members that still hold rows from the group.
+async fn group_step(tx: &mut Tx, job: &Job, group: GroupId) -> Result<(StepReport, Job), StoreError> {
+    let tenant = job.tenant;
+    let licenses = on_tx!(tx, |c| sqlx::query_scalar::<_, String>(
+        "SELECT assigned_licenses FROM groups WHERE tenant_id = $1 AND id = $2"
+    )
+    .bind(DbId::from(tenant))
+    .bind(DbId::from(group))
+    .fetch_optional(c)
+    .await)?;
+    let Some(licenses) = licenses else {
+        return Ok((
+            StepReport {
+                members: 0,
+                done: true,
+            },
+            job.clone(),
+        ));
+    };
+    let desired = group_licenses(&licenses)?;
+    let ctx = tenant_context(tx, tenant).await?;
+    let mut next = job.clone();
+    if !job.sweeping {
+        let members = on_tx!(tx, |c| {
+            sqlx::query_as::<_, (DbId, i64, Option<String>)>(
+            "SELECT m.member_id, m.seq, u.usage_location FROM group_members m JOIN users u ON u.id = m.member_id \
+             WHERE m.group_id = $1 AND m.member_type = 'user' AND (m.seq > $2 OR (m.seq = $2 AND m.member_id > $3)) \
+             ORDER BY m.seq, m.member_id LIMIT $4"
+        )
+        .bind(DbId::from(group))
+        .bind(job.cursor_seq)
+        .bind(DbId(job.cursor_id))
+        .bind(i64::try_from(CHUNK).unwrap_or(1000))
+        .fetch_all(c)
+        .await
+        })?;
+        if let Some((last_id, last_seq, _)) = members.last() {
+            next.cursor_seq = *last_seq;
+            next.cursor_id = last_id.0;
+        } else {
+            next.sweeping = true;
+            next.cursor_seq = -1;
+            next.cursor_id = Uuid::nil();
+        }
+        let users: Vec<(UserId, Option<String>, bool)> = members
+            .into_iter()
+            .map(|(id, _, loc)| (UserId::from_uuid(id.0), loc, true))
+            .collect();
+        apply_group(tx, tenant, &ctx, group, &users, &desired).await?;
+        return Ok((
+            StepReport {
+                members: users.len(),
+                done: false,
+            },
+            next,
+        ));
+    }
+    let former = on_tx!(tx, |c| {
+        sqlx::query_as::<_, (DbId, Option<String>)>(
+        "SELECT DISTINCT a.user_id, u.usage_location FROM license_assignments a JOIN users u ON u.id = a.user_id \
+         WHERE a.source_group_id = $1 AND NOT EXISTS \
+         (SELECT 1 FROM group_members m WHERE m.group_id = $1 AND m.member_id = a.user_id) ORDER BY a.user_id LIMIT $2"
+    )
+    .bind(DbId::from(group))
+    .bind(i64::try_from(CHUNK).unwrap_or(1000))
+    .fetch_all(c)
+    .await
+    })?;
+    if former.is_empty() {
+        return Ok((
+            StepReport {
+                members: 0,
+                done: true,
+            },
+            next,
+        ));
+    }
+    let users: Vec<(UserId, Option<String>, bool)> = former
+        .into_iter()
+        .map(|(id, loc)| (UserId::from_uuid(id.0), loc, false))
+        .collect();
+    apply_group(tx, tenant, &ctx, group, &users, &desired).await?;
+    Ok((
+        StepReport {
+            members: users.len(),
+            done: false,
+        },
+        next,
+    ))
+}
+
+/// Deletes the job and, for a group job that covered the newest version, marks the group done.
+async fn finish_job(tx: &mut Tx, job: &Job) -> Result<(), StoreError> {
+    on_tx!(tx, |c| sqlx::query("DELETE FROM jobs WHERE id = $1")
+        .bind(DbId(job.id))
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    if let JobKind::Group(g) = job.kind {
+        on_tx!(tx, |c| sqlx::query(
+            "UPDATE groups SET processing_state = $2 WHERE id = $1 AND processing_version <= $3 \
+             AND NOT EXISTS (SELECT 1 FROM jobs WHERE target_id = $1 AND kind = 'group')"
+        )
+        .bind(DbId::from(g))
+        .bind(COMPLETE)
+        .bind(job.group_version)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    }
+    Ok(())
+}
+
+/// Re-evaluates every group that licenses, or licensed, `user`.
+pub(crate) async fn evaluate_user_in_tx(
+    tx: &mut Tx,
+    tenant: TenantId,
+    user: UserId,
+) -> Result<(), StoreError> {
+    let location = on_tx!(tx, |c| sqlx::query_scalar::<_, Option<String>>(
+        "SELECT usage_location FROM users WHERE tenant_id = $1 AND id = $2"
+    )
+    .bind(DbId::from(tenant))
+    .bind(DbId::from(user))
+    .fetch_optional(c)
+    .await)?;
+    let Some(location) = location else { return Ok(()) };
+    let member_of: BTreeSet<Uuid> = on_tx!(tx, |c| sqlx::query_scalar::<_, DbId>(
+        "SELECT group_id FROM group_members WHERE tenant_id = $1 AND member_id = $2"
+    )
+    .bind(DbId::from(tenant))
+    .bind(DbId::from(user))
+    .fetch_all(c)
+    .await)?
+    .into_iter()
+    .map(|d| d.0)
+    .collect();
+    let from_rows: BTreeSet<Uuid> = on_tx!(tx, |c| sqlx::query_scalar::<_, DbId>(
+        "SELECT DISTINCT source_group_id FROM license_assignments WHERE user_id = $1 AND source_group_id <> $2"
+    )
+    .bind(DbId::from(user))
+    .bind(NIL)
+    .fetch_all(c)
+    .await)?
+    .into_iter()
+    .map(|d| d.0)
+    .collect();
+    let ctx = tenant_context(tx, tenant).await?;
+    for gid in member_of.union(&from_rows) {
+        let licenses = on_tx!(tx, |c| sqlx::query_scalar::<_, String>(
+            "SELECT assigned_licenses FROM groups WHERE tenant_id = $1 AND id = $2"
+        )
+        .bind(DbId::from(tenant))
+        .bind(DbId(*gid))
+        .fetch_optional(c)
+        .await)?;
+        let desired = licenses
+            .as_deref()
+            .map(group_licenses)
+            .transpose()?
+            .unwrap_or_default();
+        let member = member_of.contains(gid);
+        apply_group(
+            tx,
+            tenant,
+            &ctx,
+            GroupId::from_uuid(*gid),
+            &[(user, location.clone(), member)],
+            &desired,
+        )
+        .await?;
+    }
+    Ok(())
+}
