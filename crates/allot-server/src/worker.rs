@@ -20,15 +20,24 @@ pub struct Worker {
     /// This process's lease owner name.
     pub node: String,
     notify: Notify,
+    /// Fault injection: a pause after every step (`ALLOT_FANOUT_STEP_DELAY_MS`), so tests can
+    /// kill a node in the middle of a fan-out.
+    step_delay: Option<Duration>,
 }
 
 impl Worker {
     #[must_use]
     pub fn new(store: Store) -> Arc<Self> {
+        let step_delay = std::env::var("ALLOT_FANOUT_STEP_DELAY_MS")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|ms| *ms > 0)
+            .map(Duration::from_millis);
         Arc::new(Self {
             store,
             node: format!("allot-{}", uuid::Uuid::new_v4().simple()),
             notify: Notify::new(),
+            step_delay,
         })
     }
 
@@ -55,7 +64,11 @@ impl Worker {
                     tracing::debug!(job = %job.id, "job done");
                     return Ok(());
                 }
-                Ok(_) => {}
+                Ok(_) => {
+                    if let Some(d) = self.step_delay {
+                        tokio::time::sleep(d).await;
+                    }
+                }
                 Err(StoreError::NotFound) => {
                     tracing::warn!(job = %job.id, "lease lost; another worker has the job");
                     return Ok(());
