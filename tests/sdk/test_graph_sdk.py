@@ -22,6 +22,7 @@ Run it with ``scripts/sdk-test.sh``. Environment variables:
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import subprocess
@@ -29,7 +30,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -43,10 +44,17 @@ from kiota_abstractions.authentication import (
     BaseBearerTokenAuthenticationProvider,
 )
 from kiota_abstractions.base_request_configuration import RequestConfiguration
+from kiota_http.middleware.options import HeadersInspectionHandlerOption
 from msgraph import GraphRequestAdapter, GraphServiceClient
+from msgraph.generated.groups.item.assign_license.assign_license_post_request_body import (
+    AssignLicensePostRequestBody as GroupAssignLicensePostRequestBody,
+)
+from msgraph.generated.groups.item.group_item_request_builder import GroupItemRequestBuilder
 from msgraph.generated.models.assigned_license import AssignedLicense
+from msgraph.generated.models.group import Group
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.models.password_profile import PasswordProfile
+from msgraph.generated.models.reference_create import ReferenceCreate
 from msgraph.generated.models.subscribed_sku import SubscribedSku
 from msgraph.generated.models.user import User
 from msgraph.generated.users.item.assign_license.assign_license_post_request_body import (
@@ -65,11 +73,15 @@ GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 
 ENTERPRISEPACK = UUID("6fd2c87f-b296-42f0-b197-1e91e994b900")  # Office 365 E3, 25 units
 POWER_BI_PRO = UUID("f8a1db68-be16-40ed-86d5-cb42ce701560")  # 5 units
+EMS = UUID("efccb6f7-5641-4e0e-bd10-b4976e1bf68e")  # Enterprise Mobility + Security E3, 100 units
 # The E3 service plan the scenario disables. Its id is looked up in subscribedSkus, not
 # hard-coded; Sway is chosen because no other plan of the SKU depends on it.
 DISABLED_PLAN_NAME = "SWAY"
 
 STARTUP_TIMEOUT_S = 30.0
+# Group licensing is processed in the background; how long to poll for ProcessingComplete.
+GROUP_PROCESSING_TIMEOUT_S = 20.0
+GROUP_PROCESSING_POLL_S = 0.1
 LISTENING_RE = re.compile(r"Allot is listening on (http://\S+)")
 
 
@@ -200,11 +212,13 @@ class AllotTokenProvider(AccessTokenProvider):
 class Graph:
     client: GraphServiceClient
     created_user_ids: list[str]
+    created_group_ids: list[str] = field(default_factory=list)
 
 
 @pytest_asyncio.fixture
 async def graph(allot_server: AllotServer) -> AsyncIterator[Graph]:
-    """A GraphServiceClient bound to the server; deletes the users it created afterwards.
+    """A GraphServiceClient bound to the server; deletes the users and groups it created
+    afterwards (those a test has not deleted itself).
 
     Function-scoped on purpose: the SDK's httpx client belongs to the event loop it was
     first used on, and pytest-asyncio gives each test its own loop.
@@ -219,8 +233,15 @@ async def graph(allot_server: AllotServer) -> AsyncIterator[Graph]:
     try:
         yield graph
     finally:
-        for user_id in graph.created_user_ids:
-            await graph.client.users.by_user_id(user_id).delete()
+        try:
+            # Graph refuses to delete a group that still has licenses (400), so a group
+            # left licensed by a failed test loses them first.
+            for group_id in graph.created_group_ids:
+                await remove_group_licenses(graph, group_id)
+                await graph.client.groups.by_group_id(group_id).delete()
+        finally:
+            for user_id in graph.created_user_ids:
+                await graph.client.users.by_user_id(user_id).delete()
 
 
 # --------------------------------------------------------------------------- helpers
@@ -229,6 +250,11 @@ NO_FREE_UNITS_MESSAGE = "Subscription with SKU {sku} does not have any available
 NO_USAGE_LOCATION_MESSAGE = (
     "License assignment cannot be done for user with invalid usage location."
 )
+INHERITED_LICENSE_MESSAGE = (
+    "User license is inherited from a group membership and it cannot be removed directly"
+    " from the user."
+)
+LICENSE_PROCESSING_STATES = {"QueuedForProcessing", "ProcessingInProgress", "ProcessingComplete"}
 
 
 async def create_user(graph: Graph, label: str, usage_location: str | None = None) -> User:
@@ -249,6 +275,90 @@ async def create_user(graph: Graph, label: str, usage_location: str | None = Non
     assert created.user_principal_name == body.user_principal_name
     assert created.display_name == body.display_name
     return created
+
+
+async def create_security_group(graph: Graph, label: str) -> Group:
+    nickname = f"sdk-{label}-{uuid.uuid4().hex[:10]}"
+    body = Group(
+        display_name=f"SDK test {label}",
+        mail_enabled=False,
+        mail_nickname=nickname,
+        security_enabled=True,
+    )
+    created = await graph.client.groups.post(body)
+    assert created is not None and created.id
+    graph.created_group_ids.append(created.id)
+    assert created.display_name == body.display_name
+    assert created.mail_nickname == nickname
+    assert created.security_enabled is True and created.mail_enabled is False
+    return created
+
+
+async def add_member(graph: Graph, group_id: str, user_id: str) -> None:
+    ref = ReferenceCreate(odata_id=f"https://graph.microsoft.com/v1.0/directoryObjects/{user_id}")
+    # Graph answers 204 No Content, which the SDK returns as None.
+    assert await graph.client.groups.by_group_id(group_id).members.ref.post(ref) is None
+
+
+async def assign_to_group(
+    graph: Graph, group_id: str, add: list[AssignedLicense], remove: list[UUID]
+) -> Group:
+    body = GroupAssignLicensePostRequestBody(add_licenses=add, remove_licenses=remove)
+    # The SDK's own headers-inspection middleware captures the response headers.
+    inspect = HeadersInspectionHandlerOption(inspect_request_headers=False)
+    group = await graph.client.groups.by_group_id(group_id).assign_license.post(
+        body, request_configuration=RequestConfiguration(options=[inspect])
+    )
+    # Graph answers a group's assignLicense with 202 Accepted, the group object and a
+    # Location header naming the group (the SDK does not follow it: it is no redirect).
+    assert group is not None and group.id == group_id
+    [location] = inspect.response_headers.get("location")
+    assert location.endswith(
+        f"/v2/{TENANT_ID}/directoryObjects/{group_id}/Microsoft.DirectoryServices.Group"
+    ), location
+    return group
+
+
+async def wait_for_group_processing(graph: Graph, group_id: str) -> Group:
+    """Polls the group until its licenseProcessingState is ProcessingComplete."""
+    select = RequestConfiguration(
+        query_parameters=GroupItemRequestBuilder.GroupItemRequestBuilderGetQueryParameters(
+            select=["id", "licenseProcessingState", "assignedLicenses"]
+        )
+    )
+    group_item = graph.client.groups.by_group_id(group_id)
+    deadline = time.monotonic() + GROUP_PROCESSING_TIMEOUT_S
+    seen: list[str | None] = []
+    while True:
+        group = await group_item.get(request_configuration=select)
+        assert group is not None and group.id == group_id
+        assert group.license_processing_state is not None, "licenseProcessingState not returned"
+        state = group.license_processing_state.state
+        assert state in LICENSE_PROCESSING_STATES, f"unexpected licenseProcessingState {state!r}"
+        if not seen or seen[-1] != state:
+            seen.append(state)
+        if state == "ProcessingComplete":
+            return group
+        if time.monotonic() > deadline:
+            pytest.fail(
+                f"group {group_id} not ProcessingComplete after {GROUP_PROCESSING_TIMEOUT_S}s;"
+                f" states seen: {seen}"
+            )
+        await asyncio.sleep(GROUP_PROCESSING_POLL_S)
+
+
+async def remove_group_licenses(graph: Graph, group_id: str) -> None:
+    select = RequestConfiguration(
+        query_parameters=GroupItemRequestBuilder.GroupItemRequestBuilderGetQueryParameters(
+            select=["id", "assignedLicenses"]
+        )
+    )
+    group = await graph.client.groups.by_group_id(group_id).get(request_configuration=select)
+    assert group is not None
+    skus = [lic.sku_id for lic in group.assigned_licenses or [] if lic.sku_id is not None]
+    if skus:
+        await assign_to_group(graph, group_id, add=[], remove=skus)
+        await wait_for_group_processing(graph, group_id)
 
 
 async def subscribed_sku(graph: Graph, sku_id: UUID) -> SubscribedSku:
@@ -389,3 +499,89 @@ async def test_assigning_beyond_free_units_raises_odata_error(graph: Graph) -> N
     details = await graph.client.users.by_user_id(last.id).license_details.get()
     assert details is not None
     assert details.value == []
+
+
+@pytest.mark.asyncio
+async def test_group_based_licensing(graph: Graph) -> None:
+    """License a security group with EMS; its members inherit it, including one without a
+    usageLocation (group licensing falls back to the tenant's country). An inherited
+    license cannot be removed from the user directly; removing it from the group does."""
+    ems = await subscribed_sku(graph, EMS)
+    assert ems.prepaid_units is not None and ems.prepaid_units.enabled is not None
+    baseline = ems.consumed_units
+    assert isinstance(baseline, int)
+
+    group = await create_security_group(graph, "ems-group")
+    assert group.id is not None
+    gid = group.id
+    members = [
+        await create_user(graph, "grp-us", usage_location="US"),
+        await create_user(graph, "grp-no", usage_location="NO"),
+        await create_user(graph, "grp-nowhere"),  # no usageLocation
+    ]
+    member_ids = [m.id for m in members if m.id is not None]
+    assert len(member_ids) == len(members)
+    assert baseline + len(members) <= ems.prepaid_units.enabled, "EMS has too few free units"
+    for uid in member_ids:
+        await add_member(graph, gid, uid)
+
+    accepted = await assign_to_group(
+        graph, gid, add=[AssignedLicense(sku_id=EMS, disabled_plans=[])], remove=[]
+    )
+    # The 202 body is the group in its default representation, which (as on Graph) has
+    # no assignedLicenses or licenseProcessingState: those come only with $select.
+    assert accepted.display_name == group.display_name
+    assert accepted.assigned_licenses is None
+
+    processed = await wait_for_group_processing(graph, gid)
+    assert processed.assigned_licenses is not None
+    assert [lic.sku_id for lic in processed.assigned_licenses] == [EMS]
+    assert processed.assigned_licenses[0].disabled_plans == []
+
+    user_select = RequestConfiguration(
+        query_parameters=UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(
+            select=["id", "licenseAssignmentStates", "assignedLicenses"]
+        )
+    )
+    for uid in member_ids:
+        user = await graph.client.users.by_user_id(uid).get(request_configuration=user_select)
+        assert user is not None and user.id == uid
+        assert user.assigned_licenses is not None
+        assert [lic.sku_id for lic in user.assigned_licenses] == [EMS]
+        states = user.license_assignment_states
+        assert states is not None and len(states) == 1, f"user {uid}: {states}"
+        state = states[0]
+        assert state.assigned_by_group == gid
+        assert state.sku_id == EMS
+        assert state.state == "Active"
+        assert state.error == "None"
+        assert state.disabled_plans == []
+        assert state.last_updated_date_time is not None
+    assert await consumed_units(graph, EMS) == baseline + len(members)
+
+    # An inherited license can only go away with the membership or the group's license.
+    with pytest.raises(ODataError) as raised:
+        await assign(graph, member_ids[0], add=[], remove=[EMS])
+    err = raised.value
+    assert err.response_status_code == 400
+    assert err.error is not None
+    assert err.error.code == "Request_BadRequest"
+    assert err.error.message == INHERITED_LICENSE_MESSAGE
+    assert await consumed_units(graph, EMS) == baseline + len(members)
+
+    # Remove the license from the group; the members lose it once processing completes.
+    await assign_to_group(graph, gid, add=[], remove=[EMS])
+    processed = await wait_for_group_processing(graph, gid)
+    assert processed.assigned_licenses == []
+    for uid in member_ids:
+        user = await graph.client.users.by_user_id(uid).get(request_configuration=user_select)
+        assert user is not None
+        assert user.assigned_licenses == []
+        assert user.license_assignment_states == []
+    assert await consumed_units(graph, EMS) == baseline
+
+    for uid in member_ids:
+        await graph.client.users.by_user_id(uid).delete()
+        graph.created_user_ids.remove(uid)
+    await graph.client.groups.by_group_id(gid).delete()
+    graph.created_group_ids.remove(gid)

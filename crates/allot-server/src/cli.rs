@@ -43,6 +43,8 @@ pub enum Command {
     Seed(SeedArgs),
     /// Create or upgrade the database schema.
     Migrate(DbArgs),
+    /// Measure the performance budgets (see docs/benchmarks.md).
+    Bench(crate::bench::BenchArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -140,6 +142,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(a) => serve(a).await,
         Command::Token(a) => token(a).await,
         Command::Seed(a) => seed(a).await,
+        Command::Bench(a) => crate::bench::run(a).await,
         Command::Migrate(a) => {
             a.open().await?;
             println!("database is up to date: {}", a.url());

@@ -59,7 +59,12 @@ impl Worker {
                 self.store.release_job(&job).await?;
                 return Ok(());
             }
-            match self.store.run_job_step(&mut job, Self::lease_micros()).await {
+            let started = std::time::Instant::now();
+            let step = self.store.run_job_step(&mut job, Self::lease_micros()).await;
+            if let Ok(r) = &step {
+                tracing::debug!(job = %job.id, members = r.members, micros = started.elapsed().as_micros(), "step");
+            }
+            match step {
                 Ok(r) if r.done => {
                     tracing::debug!(job = %job.id, "job done");
                     return Ok(());

@@ -7,56 +7,60 @@ use sqlx::AssertSqlSafe;
 
 use crate::dbid::DbId;
 use crate::error::StoreError;
-use crate::on_tx;
 use crate::records::{User, to_json};
 use crate::store::{Store, retry};
+use crate::{on_tx, sql};
 
-/// Rows per multi-row statement (15 parameters a user row; far under both engines' limits).
-const ROWS: usize = 500;
+/// Rows per statement (one JSON parameter) and per transaction.
+const BATCH: usize = 5000;
 
 impl Store {
     /// Inserts users, all new (any UPN clash fails the batch it is in).
     pub async fn bulk_insert_users(&self, users: &[User]) -> Result<(), StoreError> {
-        for batch in users.chunks(10 * ROWS) {
+        let backend = self.db().backend();
+        let f = |k: &str, ty: &str| sql::json_field(backend, k, ty);
+        let sql = format!(
+            "INSERT INTO users (id, tenant_id, upn, upn_lower, display_name, given_name, surname, mail_nickname, mail, \
+             job_title, usage_location, account_enabled, password_hash, directory_roles, created_at, version) \
+             SELECT {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, 0 FROM {}",
+            f("id", "uuid"),
+            f("t", "uuid"),
+            f("upn", "text"),
+            f("lower", "text"),
+            f("name", "text"),
+            f("given", "text"),
+            f("sur", "text"),
+            f("nick", "text"),
+            f("mail", "text"),
+            f("job", "text"),
+            f("loc", "text"),
+            f("on", "boolean"),
+            f("pw", "text"),
+            f("roles", "text"),
+            f("at", "timestamptz"),
+            sql::json_rows(backend, 1)
+        );
+        for batch in users.chunks(BATCH) {
+            let payload: Vec<serde_json::Value> = batch
+                .iter()
+                .map(|u| {
+                    serde_json::json!({
+                        "id": u.id.to_string(), "t": u.tenant_id.to_string(), "upn": u.user_principal_name,
+                        "lower": u.user_principal_name.to_lowercase(), "name": u.display_name, "given": u.given_name,
+                        "sur": u.surname, "nick": u.mail_nickname, "mail": u.mail, "job": u.job_title,
+                        "loc": u.usage_location, "on": u.account_enabled, "pw": u.password_hash,
+                        "roles": to_json(&u.directory_roles), "at": sql::ts(u.created_at),
+                    })
+                })
+                .collect();
+            let payload = serde_json::Value::Array(payload).to_string();
             retry(|| async {
                 let mut tx = self.db().begin().await?;
-                for rows in batch.chunks(ROWS) {
-                    let values: Vec<String> = (0..rows.len())
-                        .map(|i| {
-                            let b = i * 15;
-                            let p: Vec<String> = (1..=15).map(|k| format!("${}", b + k)).collect();
-                            format!("({}, 0)", p.join(", "))
-                        })
-                        .collect();
-                    let sql = format!(
-                        "INSERT INTO users (id, tenant_id, upn, upn_lower, display_name, given_name, surname, mail_nickname, \
-                         mail, job_title, usage_location, account_enabled, password_hash, directory_roles, created_at, version) \
-                         VALUES {}",
-                        values.join(", ")
-                    );
-                    on_tx!(&mut tx, |c| {
-                        let mut q = sqlx::query(AssertSqlSafe(sql.clone()));
-                        for u in rows {
-                            q = q
-                                .bind(DbId::from(u.id))
-                                .bind(DbId::from(u.tenant_id))
-                                .bind(&u.user_principal_name)
-                                .bind(u.user_principal_name.to_lowercase())
-                                .bind(&u.display_name)
-                                .bind(&u.given_name)
-                                .bind(&u.surname)
-                                .bind(&u.mail_nickname)
-                                .bind(&u.mail)
-                                .bind(&u.job_title)
-                                .bind(&u.usage_location)
-                                .bind(u.account_enabled)
-                                .bind(&u.password_hash)
-                                .bind(to_json(&u.directory_roles))
-                                .bind(u.created_at);
-                        }
-                        q.execute(c).await.map(|r| r.rows_affected())
-                    })?;
-                }
+                on_tx!(&mut tx, |c| sqlx::query(AssertSqlSafe(sql.clone()))
+                    .bind(&payload)
+                    .execute(c)
+                    .await
+                    .map(|r| r.rows_affected()))?;
                 tx.commit().await
             })
             .await?;
@@ -71,32 +75,96 @@ impl Store {
         group: GroupId,
         users: &[UserId],
     ) -> Result<(), StoreError> {
+        let backend = self.db().backend();
+        let f = |k: &str, ty: &str| sql::json_field(backend, k, ty);
+        let sql = format!(
+            "INSERT INTO group_members (tenant_id, group_id, member_id, member_type, added_at, seq) \
+             SELECT $1, $2, {}, 'user', $3, {} FROM {}",
+            f("m", "uuid"),
+            f("q", "bigint"),
+            sql::json_rows(backend, 4)
+        );
         let base = crate::now();
         let base_seq = base.timestamp_micros();
-        for (n, batch) in users.chunks(10 * ROWS).enumerate() {
+        for (n, batch) in users.chunks(BATCH).enumerate() {
+            let payload: Vec<serde_json::Value> = batch
+                .iter()
+                .enumerate()
+                .map(|(i, u)| serde_json::json!({"m": u.to_string(), "q": base_seq + i64::try_from(n * BATCH + i).unwrap_or(0)}))
+                .collect();
+            let payload = serde_json::Value::Array(payload).to_string();
             retry(|| async {
                 let mut tx = self.db().begin().await?;
-                for (k, rows) in batch.chunks(ROWS).enumerate() {
-                    let values: Vec<String> =
-                        (0..rows.len()).map(|i| format!("($1, $2, ${}, 'user', $3, ${})", 4 + 2 * i, 5 + 2 * i)).collect();
-                    let sql = format!(
-                        "INSERT INTO group_members (tenant_id, group_id, member_id, member_type, added_at, seq) VALUES {}",
-                        values.join(", ")
-                    );
-                    on_tx!(&mut tx, |c| {
-                        let mut q =
-                            sqlx::query(AssertSqlSafe(sql.clone())).bind(DbId::from(tenant)).bind(DbId::from(group)).bind(base);
-                        for (i, u) in rows.iter().enumerate() {
-                            let seq = base_seq + i64::try_from((n * 10 + k) * ROWS + i).unwrap_or(0);
-                            q = q.bind(DbId::from(*u)).bind(seq);
-                        }
-                        q.execute(c).await.map(|r| r.rows_affected())
-                    })?;
-                }
+                on_tx!(&mut tx, |c| sqlx::query(AssertSqlSafe(sql.clone()))
+                    .bind(DbId::from(tenant))
+                    .bind(DbId::from(group))
+                    .bind(base)
+                    .bind(&payload)
+                    .execute(c)
+                    .await
+                    .map(|r| r.rows_affected()))?;
                 tx.commit().await
             })
             .await?;
         }
         Ok(())
+    }
+}
+
+impl Store {
+    /// The benchmark ceiling: inserts `n` rows shaped like `license_assignments` (same columns,
+    /// same multi-row statements) into a scratch table in one transaction, and returns the time.
+    pub async fn bench_raw_insert(&self, n: usize) -> Result<std::time::Duration, StoreError> {
+        let mut tx = self.db().begin().await?;
+        let ddl = "CREATE TABLE IF NOT EXISTS bench_rows (tenant_id TEXT NOT NULL, user_id TEXT NOT NULL, sku_id TEXT NOT NULL, \
+                   source_group_id TEXT NOT NULL, disabled_plans TEXT NOT NULL, state TEXT NOT NULL, error TEXT NOT NULL, \
+                   assigned_at TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (user_id, sku_id, source_group_id))";
+        on_tx!(&mut tx, |c| sqlx::query(ddl)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        let now = crate::now().to_rfc3339();
+        let (tenant, sku, group) = (
+            uuid::Uuid::new_v4().to_string(),
+            uuid::Uuid::new_v4().to_string(),
+            uuid::Uuid::new_v4().to_string(),
+        );
+        let backend = self.db().backend();
+        let f = |k: &str| sql::json_field(backend, k, "text");
+        let insert = format!(
+            "INSERT INTO bench_rows SELECT {}, {}, {}, {}, {}, {}, {}, {}, {} FROM {}",
+            f("t"),
+            f("u"),
+            f("s"),
+            f("g"),
+            f("d"),
+            f("st"),
+            f("e"),
+            f("a"),
+            f("b"),
+            sql::json_rows(backend, 1)
+        );
+        let rows: Vec<serde_json::Value> = (0..n)
+            .map(|_| {
+                serde_json::json!({"t": tenant, "u": uuid::Uuid::new_v4().to_string(), "s": sku, "g": group, "d": "[]",
+                    "st": "Active", "e": "None", "a": now, "b": now})
+            })
+            .collect();
+        let start = std::time::Instant::now();
+        for chunk in rows.chunks(1000) {
+            let payload = serde_json::Value::Array(chunk.to_vec()).to_string();
+            on_tx!(&mut tx, |c| sqlx::query(AssertSqlSafe(insert.clone()))
+                .bind(&payload)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected()))?;
+        }
+        let elapsed = start.elapsed();
+        on_tx!(&mut tx, |c| sqlx::query("DROP TABLE bench_rows")
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        tx.commit().await?;
+        Ok(elapsed)
     }
 }

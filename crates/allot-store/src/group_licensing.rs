@@ -21,11 +21,11 @@ use crate::records::{
     to_json,
 };
 use crate::store::{Store, catalog_from_doc, retry};
-use crate::{on_db, on_tx};
+use crate::{on_db, on_tx, sql};
 
 const NIL: DbId = DbId(Uuid::nil());
 /// Members evaluated per transaction.
-pub const CHUNK: usize = 1000;
+pub const CHUNK: usize = 10000;
 
 /// `licenseProcessingState.state`.
 pub const QUEUED: &str = "QueuedForProcessing";
@@ -107,13 +107,6 @@ fn micros_now() -> i64 {
     crate::now().timestamp_micros()
 }
 
-fn placeholders(start: usize, n: usize) -> String {
-    (start..start + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// Enqueues a job unless an unclaimed one for the same target is already waiting.
 pub(crate) async fn enqueue(
     tx: &mut Tx,
@@ -174,16 +167,15 @@ async fn lock_users(tx: &mut Tx, tenant: TenantId, users: &[UserId]) -> Result<(
         return Ok(());
     }
     let sql = format!(
-        "UPDATE users SET version = version + 1 WHERE tenant_id = $1 AND id IN ({})",
-        placeholders(2, users.len())
+        "UPDATE users SET version = version + 1 WHERE tenant_id = $1 AND id IN {}",
+        sql::ids_in(tx.backend(), 2)
     );
-    on_tx!(tx, |c| {
-        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(DbId::from(tenant));
-        for u in users {
-            q = q.bind(DbId::from(*u));
-        }
-        q.execute(c).await.map(|r| r.rows_affected())
-    })?;
+    on_tx!(tx, |c| sqlx::query(AssertSqlSafe(sql))
+        .bind(DbId::from(tenant))
+        .bind(sql::ids_json(users.iter().map(|u| u.as_uuid())))
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -193,16 +185,13 @@ async fn rows_of(tx: &mut Tx, users: &[UserId]) -> Result<HashMap<UserId, Vec<As
         return Ok(out);
     }
     let sql = format!(
-        "SELECT {ASSIGNMENT_COLS} FROM license_assignments WHERE user_id IN ({}) ORDER BY assigned_at, sku_id, source_group_id",
-        placeholders(1, users.len())
+        "SELECT {ASSIGNMENT_COLS} FROM license_assignments WHERE user_id IN {} ORDER BY assigned_at, sku_id, source_group_id",
+        sql::ids_in(tx.backend(), 1)
     );
-    let rows = on_tx!(tx, |c| {
-        let mut q = sqlx::query_as::<_, AssignmentRow>(AssertSqlSafe(sql));
-        for u in users {
-            q = q.bind(DbId::from(*u));
-        }
-        q.fetch_all(c).await
-    })?;
+    let rows = on_tx!(tx, |c| sqlx::query_as::<_, AssignmentRow>(AssertSqlSafe(sql))
+        .bind(sql::ids_json(users.iter().map(|u| u.as_uuid())))
+        .fetch_all(c)
+        .await)?;
     for r in rows {
         let u = UserId::from_uuid(r.user_id.0);
         out.entry(u).or_default().push(Assignment::try_from(r)?);
@@ -248,6 +237,9 @@ async fn free_units(
     Ok(free)
 }
 
+/// What the rows of one insert statement share: SKU, disabled plans, state, error, timestamps.
+type Shape = (SkuId, String, &'static str, &'static str, String, String);
+
 /// Writes the new rows of `source` for `users` (replacing theirs) and the pool deltas.
 async fn write_outcomes(
     tx: &mut Tx,
@@ -257,58 +249,57 @@ async fn write_outcomes(
     rows: &[(UserId, Assignment)],
     deltas: &BTreeMap<SkuId, i64>,
 ) -> Result<(), StoreError> {
+    let backend = tx.backend();
     if !users.is_empty() {
         let sql = format!(
-            "DELETE FROM license_assignments WHERE source_group_id = $1 AND user_id IN ({})",
-            placeholders(2, users.len())
+            "DELETE FROM license_assignments WHERE source_group_id = $1 AND user_id IN {}",
+            sql::ids_in(backend, 2)
         );
-        on_tx!(tx, |c| {
-            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(DbId(source.to_uuid()));
-            for u in users {
-                q = q.bind(DbId::from(*u));
-            }
-            q.execute(c).await.map(|r| r.rows_affected())
-        })?;
+        on_tx!(tx, |c| sqlx::query(AssertSqlSafe(sql))
+            .bind(DbId(source.to_uuid()))
+            .bind(sql::ids_json(users.iter().map(|u| u.as_uuid())))
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
     }
-    for batch in rows.chunks(100) {
-        let values: Vec<String> = (0..batch.len())
-            .map(|i| {
-                let b = i * 9;
-                format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5,
-                    b + 6,
-                    b + 7,
-                    b + 8,
-                    b + 9
-                )
-            })
-            .collect();
-        let sql = format!(
-            "INSERT INTO license_assignments (tenant_id, user_id, sku_id, source_group_id, disabled_plans, state, error, \
-             assigned_at, updated_at) VALUES {}",
-            values.join(", ")
-        );
-        on_tx!(tx, |c| {
-            let mut q = sqlx::query(AssertSqlSafe(sql));
-            for (u, a) in batch {
-                q = q
-                    .bind(DbId::from(tenant))
-                    .bind(DbId::from(*u))
-                    .bind(DbId::from(a.sku))
-                    .bind(DbId(a.source.to_uuid()))
-                    .bind(to_json(&a.disabled_plans))
-                    .bind(a.state.as_str())
-                    .bind(a.error.as_str())
-                    .bind(a.assigned_at)
-                    .bind(a.updated_at);
-            }
-            q.execute(c).await.map(|r| r.rows_affected())
-        })?;
+    // Rows of one chunk mostly share everything but the user: one statement per shape, with the
+    // users as a JSON array of plain strings (no per-row JSON objects to parse).
+    let mut shapes: BTreeMap<Shape, Vec<Uuid>> = BTreeMap::new();
+    for (u, a) in rows {
+        shapes
+            .entry((
+                a.sku,
+                to_json(&a.disabled_plans),
+                a.state.as_str(),
+                a.error.as_str(),
+                sql::ts(a.assigned_at),
+                sql::ts(a.updated_at),
+            ))
+            .or_default()
+            .push(u.as_uuid());
+    }
+    let insert = format!(
+        "INSERT INTO license_assignments (tenant_id, user_id, sku_id, source_group_id, disabled_plans, state, error, \
+         assigned_at, updated_at) SELECT $1, {}, $2, $3, $4, $5, $6, {}, {} FROM {}",
+        sql::json_value(backend, "uuid"),
+        sql::cast_param(backend, 7, "timestamptz"),
+        sql::cast_param(backend, 8, "timestamptz"),
+        sql::json_scalars(backend, 9)
+    );
+    for ((sku, disabled, state, error, assigned, updated), users) in &shapes {
+        on_tx!(tx, |c| sqlx::query(AssertSqlSafe(insert.clone()))
+            .bind(DbId::from(tenant))
+            .bind(DbId::from(*sku))
+            .bind(DbId(source.to_uuid()))
+            .bind(disabled)
+            .bind(*state)
+            .bind(*error)
+            .bind(assigned)
+            .bind(updated)
+            .bind(sql::ids_json(users.iter().copied()))
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
     }
     for (sku, delta) in deltas.iter().filter(|(_, d)| **d != 0) {
         on_tx!(tx, |c| sqlx::query(
@@ -755,7 +746,7 @@ async fn group_step(tx: &mut Tx, job: &Job, group: GroupId) -> Result<(StepRepor
         let members = on_tx!(tx, |c| {
             sqlx::query_as::<_, (DbId, i64, Option<String>)>(
             "SELECT m.member_id, m.seq, u.usage_location FROM group_members m JOIN users u ON u.id = m.member_id \
-             WHERE m.group_id = $1 AND m.member_type = 'user' AND (m.seq > $2 OR (m.seq = $2 AND m.member_id > $3)) \
+             WHERE m.group_id = $1 AND m.member_type = 'user' AND (m.seq, m.member_id) > ($2, $3) \
              ORDER BY m.seq, m.member_id LIMIT $4"
         )
         .bind(DbId::from(group))

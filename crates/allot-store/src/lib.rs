@@ -8,6 +8,7 @@ pub mod error;
 pub mod group_licensing;
 pub mod records;
 pub mod seed;
+mod sql;
 pub mod store;
 #[doc(hidden)]
 pub mod testkit;

@@ -20,7 +20,7 @@ use crate::records::{
     ASSIGNMENT_COLS, App, AppRow, AssignmentRow, GROUP_COLS, Group, GroupRow, MemberRef, SkuUnits,
     Subscription, SubscriptionRow, Tenant, TenantRow, USER_COLS, User, UserRow, to_json,
 };
-use crate::{on_db, on_tx};
+use crate::{on_db, on_tx, sql};
 
 const NIL: DbId = DbId(Uuid::nil());
 
@@ -42,13 +42,6 @@ where
             other => return other,
         }
     }
-}
-
-fn placeholders(start: usize, n: usize) -> String {
-    (start..start + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 #[derive(Debug, Clone)]
@@ -475,16 +468,14 @@ impl Store {
             return Ok(Vec::new());
         }
         let sql = format!(
-            "SELECT {USER_COLS} FROM users WHERE tenant_id = $1 AND id IN ({}) ORDER BY id",
-            placeholders(2, ids.len())
+            "SELECT {USER_COLS} FROM users WHERE tenant_id = $1 AND id IN {} ORDER BY id",
+            sql::ids_in(self.db.backend(), 2)
         );
-        let rows = on_db!(&self.db, |p| {
-            let mut q = sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql)).bind(DbId::from(tenant));
-            for id in ids {
-                q = q.bind(DbId::from(*id));
-            }
-            q.fetch_all(p).await
-        })?;
+        let rows = on_db!(&self.db, |p| sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql))
+            .bind(DbId::from(tenant))
+            .bind(sql::ids_json(ids.iter().map(|u| u.as_uuid())))
+            .fetch_all(p)
+            .await)?;
         rows.into_iter().map(User::try_from).collect()
     }
 
@@ -574,19 +565,19 @@ impl Store {
         users: &[UserId],
     ) -> Result<HashMap<UserId, Vec<Assignment>>, StoreError> {
         let mut out: HashMap<UserId, Vec<Assignment>> = HashMap::new();
-        for chunk in users.chunks(500) {
+        for chunk in users.chunks(5000) {
             let sql = format!(
-                "SELECT {ASSIGNMENT_COLS} FROM license_assignments WHERE tenant_id = $1 AND user_id IN ({}) \
+                "SELECT {ASSIGNMENT_COLS} FROM license_assignments WHERE tenant_id = $1 AND user_id IN {} \
                  ORDER BY assigned_at, sku_id, source_group_id",
-                placeholders(2, chunk.len())
+                sql::ids_in(self.db.backend(), 2)
             );
-            let rows = on_db!(&self.db, |p| {
-                let mut q = sqlx::query_as::<_, AssignmentRow>(AssertSqlSafe(sql)).bind(DbId::from(tenant));
-                for id in chunk {
-                    q = q.bind(DbId::from(*id));
-                }
-                q.fetch_all(p).await
-            })?;
+            let rows = on_db!(&self.db, |p| sqlx::query_as::<_, AssignmentRow>(AssertSqlSafe(
+                sql
+            ))
+            .bind(DbId::from(tenant))
+            .bind(sql::ids_json(chunk.iter().map(|u| u.as_uuid())))
+            .fetch_all(p)
+            .await)?;
             for r in rows {
                 let user = UserId::from_uuid(r.user_id.0);
                 out.entry(user).or_default().push(Assignment::try_from(r)?);
@@ -697,16 +688,14 @@ impl Store {
             return Ok(Vec::new());
         }
         let sql = format!(
-            "SELECT {GROUP_COLS} FROM groups WHERE tenant_id = $1 AND id IN ({}) ORDER BY id",
-            placeholders(2, ids.len())
+            "SELECT {GROUP_COLS} FROM groups WHERE tenant_id = $1 AND id IN {} ORDER BY id",
+            sql::ids_in(self.db.backend(), 2)
         );
-        let rows = on_db!(&self.db, |p| {
-            let mut q = sqlx::query_as::<_, GroupRow>(AssertSqlSafe(sql)).bind(DbId::from(tenant));
-            for id in ids {
-                q = q.bind(DbId::from(*id));
-            }
-            q.fetch_all(p).await
-        })?;
+        let rows = on_db!(&self.db, |p| sqlx::query_as::<_, GroupRow>(AssertSqlSafe(sql))
+            .bind(DbId::from(tenant))
+            .bind(sql::ids_json(ids.iter().map(|g| g.as_uuid())))
+            .fetch_all(p)
+            .await)?;
         rows.into_iter().map(Group::try_from).collect()
     }
 

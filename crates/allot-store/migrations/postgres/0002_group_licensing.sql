@@ -8,9 +8,12 @@ ALTER TABLE tenants ADD COLUMN processing_mode TEXT;
 -- Membership order (who gets units first when a group outnumbers them): seq is the time the
 -- member was added, in microseconds; member_id breaks ties.
 ALTER TABLE group_members ADD COLUMN seq BIGINT NOT NULL DEFAULT 0;
-CREATE INDEX group_members_order_idx ON group_members (group_id, seq, member_id);
+CREATE INDEX group_members_order_idx ON group_members (group_id, seq, member_id, member_type);
 
 CREATE INDEX license_assignments_source_idx ON license_assignments (source_group_id, user_id);
+-- No query filters assignments by (tenant, SKU): units are counted in sku_pools. One index less
+-- to maintain on every write.
+DROP INDEX license_assignments_tenant_sku_idx;
 
 -- One row per pending piece of licensing work. kind 'group': apply a group's licenses to all its
 -- members (cursor_seq/cursor_id: the last member done); kind 'user': re-evaluate one user's

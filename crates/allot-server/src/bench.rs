@@ -1,0 +1,235 @@
+//! `allot bench`: measures the performance budgets of `docs/design.md` §6 on this machine, each
+//! against a ceiling taken in the same run, and prints a table. Scenarios build their tenant
+//! directly through the store, run the real server in-process on a loopback port, and drive it
+//! over HTTP.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use allot_core::ids::UserId;
+use allot_core::tenant_file::TenantFile;
+use allot_store::Store;
+use allot_store::group_licensing::ProcessingMode;
+use allot_store::records::User;
+use anyhow::{Context as _, bail};
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+
+use crate::app::Application;
+use crate::config::Config;
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub scenario: Scenario,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Scenario {
+    /// Group fan-out of one SKU: time from the 202 of `group: assignLicense` to
+    /// `ProcessingComplete`, against the raw insert rate of the same rows.
+    Fanout {
+        /// Members of the group.
+        #[arg(long, default_value_t = 100_000)]
+        members: usize,
+        /// An empty database to run on (default: a fresh SQLite file in a temporary directory).
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+}
+
+const BENCH_TENANT: &str = "bench.example";
+const BENCH_APP: &str = "be9c0000-0000-4000-8000-000000000001";
+const EMS: &str = "efccb6f7-5641-4e0e-bd10-b4976e1bf68e";
+
+struct Row {
+    scenario: String,
+    work: String,
+    time: Duration,
+    rate: f64,
+    ceiling: f64,
+}
+
+fn print_table(rows: &[Row]) {
+    println!("| scenario | work | time | rate (rows/s) | same-run ceiling (rows/s) | ratio to ceiling |");
+    println!("|---|---|---|---|---|---|");
+    for r in rows {
+        println!(
+            "| {} | {} | {:.3} s | {:.0} | {:.0} | {:.2} |",
+            r.scenario,
+            r.work,
+            r.time.as_secs_f64(),
+            r.rate,
+            r.ceiling,
+            if r.ceiling > 0.0 { r.rate / r.ceiling } else { 0.0 }
+        );
+    }
+}
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    match args.scenario {
+        Scenario::Fanout {
+            members,
+            database_url,
+        } => fanout(members, database_url).await,
+    }
+}
+
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+async fn fanout(members: usize, database_url: Option<String>) -> anyhow::Result<()> {
+    let scratch =
+        Scratch(std::env::temp_dir().join(format!("allot-bench-{}", uuid::Uuid::new_v4().simple())));
+    std::fs::create_dir_all(&scratch.0)?;
+    let url = database_url.unwrap_or_else(|| format!("sqlite://{}", scratch.0.join("allot.db").display()));
+    let store = Store::connect(&url).await?;
+    store.migrate().await?;
+    if !store.tenants().await?.is_empty() {
+        bail!("the benchmark needs an empty database ({url} has tenants)");
+    }
+    println!("allot bench fanout: {members} members on {url}");
+
+    // Ceiling: the raw rate of inserting the same rows in one transaction.
+    let ceiling_time = store.bench_raw_insert(members).await?;
+    let ceiling = rate(members, ceiling_time);
+
+    // The tenant, loaded directly through the store.
+    let load_start = Instant::now();
+    let file = TenantFile::parse(&format!(
+        "tenants:\n  - displayName: Bench\n    defaultDomain: {BENCH_TENANT}\n    subscriptions: [{{sku: EMS, enabled: {members}}}]\n    apps:\n      - clientId: {BENCH_APP}\n        displayName: bench\n        clientSecret: bench\n        applicationPermissions: [Directory.ReadWrite.All, Organization.Read.All]\n    groups:\n      - displayName: Everyone\n"
+    ))?;
+    store.apply_tenant_file(&file).await?;
+    let def = &file.tenants[0];
+    let tenant = def.tenant_id();
+    let group = def.group_id(&def.groups[0]);
+    let users: Vec<User> = (0..members)
+        .map(|i| User {
+            id: UserId::new(),
+            tenant_id: tenant,
+            user_principal_name: format!("user{i:07}@{BENCH_TENANT}"),
+            display_name: format!("User {i}"),
+            given_name: None,
+            surname: None,
+            mail_nickname: None,
+            mail: None,
+            job_title: None,
+            usage_location: Some("US".into()),
+            account_enabled: true,
+            password_hash: None,
+            directory_roles: vec![],
+            created_at: allot_store::now(),
+        })
+        .collect();
+    store.bulk_insert_users(&users).await?;
+    let ids: Vec<UserId> = users.iter().map(|u| u.id).collect();
+    store.bulk_add_members(tenant, group, &ids).await?;
+    println!(
+        "loaded {members} users and memberships in {:.2} s",
+        load_start.elapsed().as_secs_f64()
+    );
+    store.db().close().await;
+
+    let mut config = Config::for_data_dir(scratch.0.clone());
+    config.database_url = Some(url.clone());
+    config.no_demo = true;
+    config.processing_mode = Some(ProcessingMode::Async);
+    let app = Application::build(config).await?;
+    let base = format!("http://{}", app.local_addr());
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async move {
+        let _ = stop_rx.await;
+    }));
+    let client = reqwest::Client::new();
+    let token: Value = client
+        .post(format!("{base}/{BENCH_TENANT}/oauth2/v2.0/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", BENCH_APP),
+            ("client_secret", "bench"),
+            ("scope", "https://graph.microsoft.com/.default"),
+        ])
+        .send()
+        .await?
+        .json()
+        .await?;
+    let token = token["access_token"].as_str().context("no token")?.to_owned();
+
+    let body = json!({"addLicenses": [{"skuId": EMS, "disabledPlans": []}], "removeLicenses": []});
+    let resp = client
+        .post(format!("{base}/v1.0/groups/{group}/assignLicense"))
+        .bearer_auth(&token)
+        .json(&body)
+        .send()
+        .await?;
+    let accepted = Instant::now();
+    if resp.status() != 202 {
+        bail!(
+            "assignLicense answered {}: {}",
+            resp.status(),
+            resp.text().await.unwrap_or_default()
+        );
+    }
+    let state_url = format!("{base}/v1.0/groups/{group}?$select=licenseProcessingState");
+    loop {
+        let v: Value = client
+            .get(&state_url)
+            .bearer_auth(&token)
+            .send()
+            .await?
+            .json()
+            .await?;
+        if v["licenseProcessingState"]["state"] == "ProcessingComplete" {
+            break;
+        }
+        if accepted.elapsed() > Duration::from_secs(600) {
+            bail!("fan-out did not complete in 10 minutes");
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let elapsed = accepted.elapsed();
+    let skus: Value = client
+        .get(format!("{base}/v1.0/subscribedSkus"))
+        .bearer_auth(&token)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let consumed = skus["value"][0]["consumedUnits"].as_u64().unwrap_or(0);
+    let _ = stop_tx.send(());
+    let _ = server.await;
+    if consumed != members as u64 {
+        bail!("consumedUnits is {consumed}, expected {members}");
+    }
+    println!();
+    print_table(&[Row {
+        scenario: "group fan-out, one SKU (202 to ProcessingComplete)".into(),
+        work: format!("{members} members"),
+        time: elapsed,
+        rate: rate(members, elapsed),
+        ceiling,
+    }]);
+    println!();
+    println!(
+        "budget (design.md §6): ProcessingComplete within 1 s of the 202 for 100,000 members: {:.3} s, {}",
+        elapsed.as_secs_f64(),
+        if members >= 100_000 && elapsed <= Duration::from_secs(1) {
+            "met"
+        } else if members >= 100_000 {
+            "NOT met"
+        } else {
+            "not applicable at this size"
+        }
+    );
+    Ok(())
+}
+
+#[expect(clippy::cast_precision_loss, reason = "a rate for a report")]
+fn rate(n: usize, d: Duration) -> f64 {
+    n as f64 / d.as_secs_f64().max(1e-9)
+}
