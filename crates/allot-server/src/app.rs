@@ -97,6 +97,7 @@ impl Application {
                 .await
                 .with_context(|| format!("applying {} failed", path.display()))?;
         }
+        let _ = crate::ops::prometheus();
         let worker = crate::worker::Worker::new(store.clone());
         let state = AppState {
             worker,
@@ -133,7 +134,11 @@ impl Application {
     /// requests and releases the job the worker holds.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let worker = tokio::spawn(std::sync::Arc::clone(&self.state.worker).run(stop_rx));
+        let worker = if self.state.config.no_worker {
+            tokio::spawn(async {})
+        } else {
+            tokio::spawn(std::sync::Arc::clone(&self.state.worker).run(stop_rx))
+        };
         let app = router(self.state);
         let served = axum::serve(
             self.listener,
@@ -180,7 +185,22 @@ fn restrict(path: &std::path::Path) {
 #[cfg(not(unix))]
 fn restrict(_: &std::path::Path) {}
 
-async fn shutdown_signal() {
+/// Runs only the licensing worker on `store` until Ctrl-C or SIGTERM (`allot serve --worker-only`).
+pub async fn run_worker_only(store: Store) -> anyhow::Result<()> {
+    store.migrate().await.context("database migration failed")?;
+    if store.db().backend() == allot_store::Backend::Sqlite {
+        store.release_all_leases().await?;
+    }
+    let worker = crate::worker::Worker::new(store);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(std::sync::Arc::clone(&worker).run(stop_rx));
+    shutdown_signal().await;
+    let _ = stop_tx.send(true);
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(30), task).await;
+    Ok(())
+}
+
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -207,7 +227,9 @@ pub fn router(state: AppState) -> Router {
         .nest("/v1.0", graph::router().layer(axum::Extension(ApiVersion::V1)))
         .nest("/beta", graph::router().layer(axum::Extension(ApiVersion::Beta)))
         .merge(auth::oauth::router())
+        .merge(crate::ops::router())
         .nest("/_allot", admin::router())
+        .route_layer(axum::middleware::from_fn(crate::ops::track))
         .fallback(unknown_path)
         .layer(axum::middleware::map_response(graph_bodies_for_bare_errors))
         .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {

@@ -45,6 +45,8 @@ pub enum Command {
     Migrate(DbArgs),
     /// Measure the performance budgets (see docs/benchmarks.md).
     Bench(crate::bench::BenchArgs),
+    /// Verify the licensing invariants over the whole database; exits 1 with a report if one fails.
+    Check(DbArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -105,6 +107,12 @@ pub struct ServeArgs {
     /// Default licensing processing mode for every tenant without its own: async, sync or manual.
     #[arg(long, env = "ALLOT_PROCESSING_MODE", value_parser = parse_mode)]
     pub processing_mode: Option<ProcessingMode>,
+    /// Serve the API without the background licensing worker (other nodes run it).
+    #[arg(long, env = "ALLOT_NO_WORKER", conflicts_with = "worker_only")]
+    pub no_worker: bool,
+    /// Run only the licensing worker: no HTTP listener.
+    #[arg(long, env = "ALLOT_WORKER_ONLY")]
+    pub worker_only: bool,
 }
 
 fn parse_mode(s: &str) -> Result<ProcessingMode, String> {
@@ -143,6 +151,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(a) => token(a).await,
         Command::Seed(a) => seed(a).await,
         Command::Bench(a) => crate::bench::run(a).await,
+        Command::Check(a) => check(a).await,
         Command::Migrate(a) => {
             a.open().await?;
             println!("database is up to date: {}", a.url());
@@ -152,6 +161,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn serve(a: ServeArgs) -> anyhow::Result<()> {
+    if a.worker_only {
+        let store = a.db.open().await?;
+        println!(
+            "Allot worker running on {} (no HTTP listener). Press Ctrl-C to stop.",
+            a.db.url()
+        );
+        return crate::app::run_worker_only(store).await;
+    }
     let config = Config {
         data_dir: a.db.data_dir.clone(),
         listen: a.listen,
@@ -163,6 +180,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         seed: a.seed,
         no_demo: a.no_demo,
         processing_mode: a.processing_mode,
+        no_worker: a.no_worker,
     };
     let app = Application::build(config).await?;
     let info = app.info.clone();
@@ -256,4 +274,28 @@ async fn seed(a: SeedArgs) -> anyhow::Result<()> {
         report.unchanged
     );
     Ok(())
+}
+
+async fn check(a: DbArgs) -> anyhow::Result<()> {
+    let store = a.open().await?;
+    let r = store.check().await?;
+    println!(
+        "checked {}: {} tenants, {} users, {} license assignments",
+        a.url(),
+        r.tenants,
+        r.users,
+        r.assignments
+    );
+    for w in &r.warnings {
+        println!("warning: {w}");
+    }
+    for p in &r.problems {
+        println!("PROBLEM: {p}");
+    }
+    if r.ok() {
+        println!("all invariants hold");
+        Ok(())
+    } else {
+        bail!("{} invariant(s) broken", r.problems.len())
+    }
 }

@@ -31,6 +31,8 @@ pub struct Config {
     /// Sets the server-wide default processing mode (stored in the database, so every node
     /// shares it); `None` keeps the stored one (`async` on a new database).
     pub processing_mode: Option<allot_store::group_licensing::ProcessingMode>,
+    /// Serve the API without the background licensing worker (`--no-worker`).
+    pub no_worker: bool,
 }
 
 impl Config {
@@ -56,6 +58,7 @@ impl Config {
             seed: None,
             no_demo: false,
             processing_mode: None,
+            no_worker: false,
         }
     }
 }

@@ -9,5 +9,6 @@ pub mod cli;
 pub mod config;
 pub mod context;
 pub mod graph;
+pub mod ops;
 pub mod state;
 pub mod worker;

@@ -62,6 +62,7 @@ impl Worker {
             let started = std::time::Instant::now();
             let step = self.store.run_job_step(&mut job, Self::lease_micros()).await;
             if let Ok(r) = &step {
+                metrics::counter!("allot_fanout_members_total").increment(r.members as u64);
                 tracing::debug!(job = %job.id, members = r.members, micros = started.elapsed().as_micros(), "step");
             }
             match step {

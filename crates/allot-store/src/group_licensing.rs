@@ -617,6 +617,16 @@ impl Store {
         .await)?)
     }
 
+    /// Pending jobs and the age of the oldest one in microseconds (for `/metrics`).
+    pub async fn queue_stats(&self) -> Result<(i64, Option<i64>), StoreError> {
+        let (n, oldest) = on_db!(self.db(), |p| sqlx::query_as::<_, (i64, Option<i64>)>(
+            "SELECT COUNT(*), MIN(seq) FROM jobs"
+        )
+        .fetch_one(p)
+        .await)?;
+        Ok((n, oldest.map(|s| micros_now() - s)))
+    }
+
     /// Re-evaluates every group assignment of one user now (`reprocessLicenseAssignment`).
     pub async fn reprocess_user(&self, tenant: TenantId, user: UserId) -> Result<(), StoreError> {
         retry(|| async {

@@ -72,6 +72,30 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Runs raw SQL on the test database (tests corrupt rows with it to prove `allot check`).
+    pub async fn execute(&self, sql: &str) -> Result<u64, StoreError> {
+        Ok(crate::on_db!(self.store.db(), |p| sqlx::query(
+            sqlx::AssertSqlSafe(sql.to_owned())
+        )
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?)
+    }
+
+    /// `(job id, lease owner)` of every job.
+    pub async fn job_leases(&self) -> Result<Vec<(String, Option<String>)>, StoreError> {
+        Ok(crate::on_db!(self.store.db(), |p| sqlx::query_as::<
+            _,
+            (String, Option<String>),
+        >(
+            "SELECT CAST(id AS TEXT), lease_owner FROM jobs"
+        )
+        .fetch_all(p)
+        .await)?)
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         match &self.cleanup {
@@ -80,15 +104,15 @@ impl Drop for TestDb {
             }
             Cleanup::Schema { admin_url, schema } => {
                 let (admin_url, schema) = (admin_url.clone(), schema.clone());
-                let store = self.store.clone();
                 // Dropping the schema needs async I/O; do it on a thread of its own so that Drop works
                 // inside and outside a runtime.
                 let _ = std::thread::spawn(move || {
                     let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
                         return;
                     };
+                    // The pool is not closed first: its connections may live on a runtime that
+                    // is blocked in this very drop. Idle connections hold no locks on the schema.
                     rt.block_on(async move {
-                        store.db().close().await;
                         if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
                             let sql = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
                             let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await;

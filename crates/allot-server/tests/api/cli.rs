@@ -169,7 +169,7 @@ async fn serve_then_token_then_subscribed_skus(db_args: Vec<String>) {
     assert!(status.success(), "{status:?}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_on_a_fresh_directory_then_token_then_curl_sqlite() {
     let dir = TempDir::new();
     let args = vec!["--data-dir".to_owned(), dir.0.to_str().unwrap().to_owned()];
@@ -177,7 +177,7 @@ async fn serve_on_a_fresh_directory_then_token_then_curl_sqlite() {
     assert!(dir.0.join("admin-key").exists());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_on_a_fresh_database_then_token_then_curl_postgres() {
     let Some(db) = TestDb::fresh(Backend::Postgres).await.unwrap() else {
         eprintln!("skipped: ALLOT_TEST_PG_URL is not set");

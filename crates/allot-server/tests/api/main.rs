@@ -11,5 +11,6 @@ mod errors;
 mod group_licensing;
 mod groups;
 mod licensing;
+mod scale;
 mod skus;
 mod users;
