@@ -168,3 +168,34 @@ impl Store {
         Ok(elapsed)
     }
 }
+
+impl Store {
+    /// The write ceiling: `n` single-row inserts into a scratch table, each its own committed
+    /// transaction, one after the other; returns the time.
+    pub async fn bench_single_commits(&self, n: usize) -> Result<std::time::Duration, StoreError> {
+        let ddl = "CREATE TABLE IF NOT EXISTS bench_commits (user_id TEXT PRIMARY KEY, sku_id TEXT NOT NULL, state TEXT NOT NULL)";
+        crate::on_db!(self.db(), |p| sqlx::query(ddl)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        let start = std::time::Instant::now();
+        for _ in 0..n {
+            let mut tx = self.db().begin().await?;
+            on_tx!(&mut tx, |c| sqlx::query(
+                "INSERT INTO bench_commits (user_id, sku_id, state) VALUES ($1, $2, 'Active')"
+            )
+            .bind(uuid::Uuid::new_v4().to_string())
+            .bind("sku")
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+            tx.commit().await?;
+        }
+        let elapsed = start.elapsed();
+        crate::on_db!(self.db(), |p| sqlx::query("DROP TABLE bench_commits")
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(elapsed)
+    }
+}
