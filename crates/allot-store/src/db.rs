@@ -4,6 +4,7 @@
 //! `RETURNING`); [`on_db!`] and [`on_tx!`] expand a query once per backend.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -22,7 +23,7 @@ pub enum Backend {
 
 #[derive(Debug, Clone)]
 pub enum Db {
-    Sqlite(SqlitePool),
+    Sqlite(SqlitePool, Arc<tokio::sync::Mutex<()>>),
     Postgres(PgPool),
 }
 
@@ -31,7 +32,7 @@ pub enum Db {
 macro_rules! on_db {
     ($db:expr, |$pool:ident| $body:expr) => {
         match $db {
-            $crate::db::Db::Sqlite($pool) => $body,
+            $crate::db::Db::Sqlite($pool, _) => $body,
             $crate::db::Db::Postgres($pool) => $body,
         }
     };
@@ -42,7 +43,7 @@ macro_rules! on_db {
 macro_rules! on_tx {
     ($tx:expr, |$conn:ident| $body:expr) => {
         match $tx {
-            $crate::db::Tx::Sqlite(t) => {
+            $crate::db::Tx::Sqlite(t, _) => {
                 let $conn = &mut **t;
                 $body
             }
@@ -57,7 +58,9 @@ macro_rules! on_tx {
 /// A write transaction. On SQLite it starts with `BEGIN IMMEDIATE`, so the write lock is taken up
 /// front and a deferred upgrade can never fail with `SQLITE_BUSY` halfway through.
 pub enum Tx {
-    Sqlite(Transaction<'static, Sqlite>),
+    /// The guard serialises this process's SQLite writers in Allot itself, so they queue on an
+    /// async mutex instead of in SQLite's busy handler, which sleeps in steps of up to 100 ms.
+    Sqlite(Transaction<'static, Sqlite>, tokio::sync::OwnedMutexGuard<()>),
     Postgres(Transaction<'static, Postgres>),
 }
 
@@ -65,14 +68,14 @@ impl Tx {
     #[must_use]
     pub const fn backend(&self) -> Backend {
         match self {
-            Self::Sqlite(_) => Backend::Sqlite,
+            Self::Sqlite(..) => Backend::Sqlite,
             Self::Postgres(_) => Backend::Postgres,
         }
     }
 
     pub async fn commit(self) -> Result<(), StoreError> {
         match self {
-            Self::Sqlite(t) => t.commit().await?,
+            Self::Sqlite(t, _guard) => t.commit().await?,
             Self::Postgres(t) => t.commit().await?,
         }
         Ok(())
@@ -134,13 +137,13 @@ impl Db {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(opts)
             .await?;
-        Ok(Self::Sqlite(pool))
+        Ok(Self::Sqlite(pool, Arc::new(tokio::sync::Mutex::new(()))))
     }
 
     #[must_use]
     pub const fn backend(&self) -> Backend {
         match self {
-            Self::Sqlite(_) => Backend::Sqlite,
+            Self::Sqlite(..) => Backend::Sqlite,
             Self::Postgres(_) => Backend::Postgres,
         }
     }
@@ -148,7 +151,7 @@ impl Db {
     /// Applies the migrations of this backend that have not run yet.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self {
-            Self::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await,
+            Self::Sqlite(p, _) => SQLITE_MIGRATIONS.run(p).await,
             Self::Postgres(p) => POSTGRES_MIGRATIONS.run(p).await,
         }
         .map_err(|e| StoreError::Migration(e.to_string()))
@@ -166,7 +169,10 @@ impl Db {
 
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(match self {
-            Self::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Self::Sqlite(p, lock) => {
+                let guard = Arc::clone(lock).lock_owned().await;
+                Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?, guard)
+            }
             Self::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }

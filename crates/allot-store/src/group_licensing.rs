@@ -163,7 +163,7 @@ pub(crate) async fn enqueue(
 /// Takes the row locks of `users` on PostgreSQL. On SQLite the transaction already holds the
 /// database's write lock (`BEGIN IMMEDIATE`), so there is nothing more to take.
 async fn lock_users(tx: &mut Tx, tenant: TenantId, users: &[UserId]) -> Result<(), StoreError> {
-    if users.is_empty() || matches!(tx, Tx::Sqlite(_)) {
+    if users.is_empty() || matches!(tx, Tx::Sqlite(..)) {
         return Ok(());
     }
     let sql = format!(
