@@ -4,8 +4,8 @@
 //! `RETURNING`); [`on_db!`] and [`on_tx!`] expand a query once per backend.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
