@@ -5,7 +5,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use allot_core::catalog::{CatalogExtension, TenantCatalog};
-use allot_core::ids::{AppId, GroupId, SkuId, Source, SubscriptionId, TenantId, UserId};
+use allot_core::ids::{AppId, SkuId, Source, SubscriptionId, TenantId, UserId};
 use allot_core::licensing::{self, Assignment, LicenseChange, LicenseError, UserContext};
 use chrono::DateTime;
 use chrono::Utc;
@@ -15,14 +15,16 @@ use uuid::Uuid;
 use crate::db::{Db, Tx};
 use crate::dbid::DbId;
 use crate::error::StoreError;
-use crate::group_licensing::{JobKind, enqueue};
 use crate::records::{
-    ASSIGNMENT_COLS, App, AppRow, AssignmentRow, GROUP_COLS, Group, GroupRow, MemberRef, SkuUnits,
-    Subscription, SubscriptionRow, Tenant, TenantRow, USER_COLS, User, UserRow, to_json,
+    ASSIGNMENT_COLS, App, AppRow, AssignmentRow, SkuUnits, Subscription, SubscriptionRow, Tenant, TenantRow,
+    to_json,
 };
 use crate::{on_db, on_tx, sql};
 
-const NIL: DbId = DbId(Uuid::nil());
+mod groups;
+mod users;
+
+pub(crate) const NIL: DbId = DbId(Uuid::nil());
 
 /// Runs `op` again while it fails with a retryable error (SQLite busy, PostgreSQL serialization
 /// failure or deadlock), so callers never see those as errors.
@@ -393,160 +395,6 @@ impl Store {
         rows.into_iter().map(App::try_from).collect()
     }
 
-    // ---- users -------------------------------------------------------------------------------
-
-    /// Inserts a new user; `Conflict` when the UPN (case-insensitive) is taken in the tenant.
-    pub async fn insert_user(&self, u: &User) -> Result<(), StoreError> {
-        let sql = "INSERT INTO users (id, tenant_id, upn, upn_lower, display_name, given_name, surname, mail_nickname, mail, \
-                   job_title, usage_location, account_enabled, password_hash, directory_roles, version, created_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 0, $15)";
-        on_db!(&self.db, |p| sqlx::query(sql)
-            .bind(DbId::from(u.id))
-            .bind(DbId::from(u.tenant_id))
-            .bind(&u.user_principal_name)
-            .bind(u.user_principal_name.to_lowercase())
-            .bind(&u.display_name)
-            .bind(&u.given_name)
-            .bind(&u.surname)
-            .bind(&u.mail_nickname)
-            .bind(&u.mail)
-            .bind(&u.job_title)
-            .bind(&u.usage_location)
-            .bind(u.account_enabled)
-            .bind(&u.password_hash)
-            .bind(to_json(&u.directory_roles))
-            .bind(u.created_at)
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()))?;
-        Ok(())
-    }
-
-    pub async fn user(&self, tenant: TenantId, id: UserId) -> Result<Option<User>, StoreError> {
-        let sql = format!("SELECT {USER_COLS} FROM users WHERE tenant_id = $1 AND id = $2");
-        let row = on_db!(&self.db, |p| sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql))
-            .bind(DbId::from(tenant))
-            .bind(DbId::from(id))
-            .fetch_optional(p)
-            .await)?;
-        row.map(User::try_from).transpose()
-    }
-
-    pub async fn user_by_upn(&self, tenant: TenantId, upn: &str) -> Result<Option<User>, StoreError> {
-        if upn.contains('\0') {
-            return Ok(None);
-        }
-        let sql = format!("SELECT {USER_COLS} FROM users WHERE tenant_id = $1 AND upn_lower = $2");
-        let row = on_db!(&self.db, |p| sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql))
-            .bind(DbId::from(tenant))
-            .bind(upn.to_lowercase())
-            .fetch_optional(p)
-            .await)?;
-        row.map(User::try_from).transpose()
-    }
-
-    /// Users with an id above `after`, in id order (keyset paging: stable under inserts).
-    pub async fn users_page(
-        &self,
-        tenant: TenantId,
-        after: Option<Uuid>,
-        limit: i64,
-    ) -> Result<Vec<User>, StoreError> {
-        let sql =
-            format!("SELECT {USER_COLS} FROM users WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3");
-        let rows = on_db!(&self.db, |p| sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql))
-            .bind(DbId::from(tenant))
-            .bind(after.map_or(NIL, DbId))
-            .bind(limit)
-            .fetch_all(p)
-            .await)?;
-        rows.into_iter().map(User::try_from).collect()
-    }
-
-    pub async fn users_by_ids(&self, tenant: TenantId, ids: &[UserId]) -> Result<Vec<User>, StoreError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = format!(
-            "SELECT {USER_COLS} FROM users WHERE tenant_id = $1 AND id IN {} ORDER BY id",
-            sql::ids_in(self.db.backend(), 2)
-        );
-        let rows = on_db!(&self.db, |p| sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql))
-            .bind(DbId::from(tenant))
-            .bind(sql::ids_json(ids.iter().map(|u| u.as_uuid())))
-            .fetch_all(p)
-            .await)?;
-        rows.into_iter().map(User::try_from).collect()
-    }
-
-    /// Read-modify-write of one user under its row lock; `edit` may refuse with an error.
-    pub async fn update_user<F>(&self, tenant: TenantId, id: UserId, edit: F) -> Result<User, StoreError>
-    where
-        F: Fn(&mut User) -> Result<(), StoreError>,
-    {
-        retry(|| async {
-            let mut tx = self.db.begin().await?;
-            lock_user(&mut tx, tenant, id).await?;
-            let sql = format!("SELECT {USER_COLS} FROM users WHERE tenant_id = $1 AND id = $2");
-            let row = on_tx!(&mut tx, |c| sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql))
-                .bind(DbId::from(tenant))
-                .bind(DbId::from(id))
-                .fetch_one(c)
-                .await)?;
-            let mut user = User::try_from(row)?;
-            edit(&mut user)?;
-            let sql = "UPDATE users SET upn = $3, upn_lower = $4, display_name = $5, given_name = $6, surname = $7, \
-                       mail_nickname = $8, mail = $9, job_title = $10, usage_location = $11, account_enabled = $12, \
-                       password_hash = $13, directory_roles = $14 WHERE tenant_id = $1 AND id = $2";
-            on_tx!(&mut tx, |c| sqlx::query(sql)
-                .bind(DbId::from(tenant))
-                .bind(DbId::from(id))
-                .bind(&user.user_principal_name)
-                .bind(user.user_principal_name.to_lowercase())
-                .bind(&user.display_name)
-                .bind(&user.given_name)
-                .bind(&user.surname)
-                .bind(&user.mail_nickname)
-                .bind(&user.mail)
-                .bind(&user.job_title)
-                .bind(&user.usage_location)
-                .bind(user.account_enabled)
-                .bind(&user.password_hash)
-                .bind(to_json(&user.directory_roles))
-                .execute(c)
-                .await.map(|r| r.rows_affected()))?;
-            tx.commit().await?;
-            Ok(user)
-        })
-        .await
-    }
-
-    /// Deletes a user: its units go back to the pools, its memberships and assignments go.
-    pub async fn delete_user(&self, tenant: TenantId, id: UserId) -> Result<(), StoreError> {
-        retry(|| async {
-            let mut tx = self.db.begin().await?;
-            lock_user(&mut tx, tenant, id).await?;
-            let held = assignments_in_tx(&mut tx, id).await?;
-            for sku in licensing::held_skus(&held) {
-                release_unit(&mut tx, tenant, sku).await?;
-            }
-            for sql in [
-                "DELETE FROM license_assignments WHERE tenant_id = $1 AND user_id = $2",
-                "DELETE FROM group_members WHERE tenant_id = $1 AND member_id = $2",
-                "DELETE FROM users WHERE tenant_id = $1 AND id = $2",
-            ] {
-                on_tx!(&mut tx, |c| sqlx::query(sql)
-                    .bind(DbId::from(tenant))
-                    .bind(DbId::from(id))
-                    .execute(c)
-                    .await
-                    .map(|r| r.rows_affected()))?;
-            }
-            tx.commit().await
-        })
-        .await
-    }
-
     // ---- license assignments -----------------------------------------------------------------
 
     /// The user's `licenseAssignmentStates`, oldest first.
@@ -649,408 +497,6 @@ impl Store {
         })
         .await
     }
-
-    // ---- groups and membership ---------------------------------------------------------------
-
-    pub async fn insert_group(&self, g: &Group) -> Result<(), StoreError> {
-        self.create_group(g, &[]).await
-    }
-
-    pub async fn group(&self, tenant: TenantId, id: GroupId) -> Result<Option<Group>, StoreError> {
-        let sql = format!("SELECT {GROUP_COLS} FROM groups WHERE tenant_id = $1 AND id = $2");
-        let row = on_db!(&self.db, |p| sqlx::query_as::<_, GroupRow>(AssertSqlSafe(sql))
-            .bind(DbId::from(tenant))
-            .bind(DbId::from(id))
-            .fetch_optional(p)
-            .await)?;
-        row.map(Group::try_from).transpose()
-    }
-
-    pub async fn groups_page(
-        &self,
-        tenant: TenantId,
-        after: Option<Uuid>,
-        limit: i64,
-    ) -> Result<Vec<Group>, StoreError> {
-        let sql =
-            format!("SELECT {GROUP_COLS} FROM groups WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3");
-        let rows = on_db!(&self.db, |p| sqlx::query_as::<_, GroupRow>(AssertSqlSafe(sql))
-            .bind(DbId::from(tenant))
-            .bind(after.map_or(NIL, DbId))
-            .bind(limit)
-            .fetch_all(p)
-            .await)?;
-        rows.into_iter().map(Group::try_from).collect()
-    }
-
-    pub async fn groups_by_ids(&self, tenant: TenantId, ids: &[GroupId]) -> Result<Vec<Group>, StoreError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = format!(
-            "SELECT {GROUP_COLS} FROM groups WHERE tenant_id = $1 AND id IN {} ORDER BY id",
-            sql::ids_in(self.db.backend(), 2)
-        );
-        let rows = on_db!(&self.db, |p| sqlx::query_as::<_, GroupRow>(AssertSqlSafe(sql))
-            .bind(DbId::from(tenant))
-            .bind(sql::ids_json(ids.iter().map(|g| g.as_uuid())))
-            .fetch_all(p)
-            .await)?;
-        rows.into_iter().map(Group::try_from).collect()
-    }
-
-    /// Read-modify-write of one group under its row lock.
-    pub async fn update_group<F>(&self, tenant: TenantId, id: GroupId, edit: F) -> Result<Group, StoreError>
-    where
-        F: Fn(&mut Group) -> Result<(), StoreError>,
-    {
-        retry(|| async {
-            let mut tx = self.db.begin().await?;
-            lock_group(&mut tx, tenant, id).await?;
-            let sql = format!("SELECT {GROUP_COLS} FROM groups WHERE tenant_id = $1 AND id = $2");
-            let row = on_tx!(&mut tx, |c| sqlx::query_as::<_, GroupRow>(AssertSqlSafe(sql))
-                .bind(DbId::from(tenant))
-                .bind(DbId::from(id))
-                .fetch_one(c)
-                .await)?;
-            let mut group = Group::try_from(row)?;
-            edit(&mut group)?;
-            let sql = "UPDATE groups SET display_name = $3, description = $4, mail_nickname = $5, mail_enabled = $6, \
-                       security_enabled = $7, group_types = $8 WHERE tenant_id = $1 AND id = $2";
-            on_tx!(&mut tx, |c| sqlx::query(sql)
-                .bind(DbId::from(tenant))
-                .bind(DbId::from(id))
-                .bind(&group.display_name)
-                .bind(&group.description)
-                .bind(&group.mail_nickname)
-                .bind(group.mail_enabled)
-                .bind(group.security_enabled)
-                .bind(to_json(&group.group_types))
-                .execute(c)
-                .await.map(|r| r.rows_affected()))?;
-            tx.commit().await?;
-            Ok(group)
-        })
-        .await
-    }
-
-    /// Deletes a group; refused while it still assigns licenses (spec §3.7).
-    pub async fn delete_group(&self, tenant: TenantId, id: GroupId) -> Result<(), StoreError> {
-        retry(|| async {
-            let mut tx = self.db.begin().await?;
-            lock_group(&mut tx, tenant, id).await?;
-            let licenses = on_tx!(&mut tx, |c| sqlx::query_scalar::<_, String>(
-                "SELECT assigned_licenses FROM groups WHERE tenant_id = $1 AND id = $2"
-            )
-            .bind(DbId::from(tenant))
-            .bind(DbId::from(id))
-            .fetch_one(c)
-            .await)?;
-            if licenses.trim() != "[]" || group_has_rows(&mut tx, id).await? {
-                return Err(StoreError::Invalid("group has licenses".into()));
-            }
-            for sql in [
-                "DELETE FROM group_members WHERE tenant_id = $1 AND (group_id = $2 OR member_id = $2)",
-                "DELETE FROM groups WHERE tenant_id = $1 AND id = $2",
-            ] {
-                on_tx!(&mut tx, |c| sqlx::query(sql)
-                    .bind(DbId::from(tenant))
-                    .bind(DbId::from(id))
-                    .execute(c)
-                    .await
-                    .map(|r| r.rows_affected()))?;
-            }
-            tx.commit().await
-        })
-        .await
-    }
-
-    /// Adds members to a group, all or none: `Conflict` if one is already a member, `NotFound` if
-    /// one does not exist in the tenant.
-    pub async fn add_members(
-        &self,
-        tenant: TenantId,
-        group: GroupId,
-        members: &[MemberRef],
-    ) -> Result<(), StoreError> {
-        retry(|| async {
-            let mut tx = self.db.begin().await?;
-            lock_group(&mut tx, tenant, group).await?;
-            add_members_in_tx(&mut tx, tenant, group, members).await?;
-            tx.commit().await
-        })
-        .await
-    }
-
-    /// Removes one member; `NotFound` if it is not a member.
-    pub async fn remove_member(
-        &self,
-        tenant: TenantId,
-        group: GroupId,
-        member: Uuid,
-    ) -> Result<(), StoreError> {
-        retry(|| async {
-            let mut tx = self.db.begin().await?;
-            lock_group(&mut tx, tenant, group).await?;
-            let done = on_tx!(&mut tx, |c| sqlx::query(
-                "DELETE FROM group_members WHERE tenant_id = $1 AND group_id = $2 AND member_id = $3"
-            )
-            .bind(DbId::from(tenant))
-            .bind(DbId::from(group))
-            .bind(DbId(member))
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()))?;
-            if done == 0 {
-                return Err(StoreError::NotFound);
-            }
-            let holds = on_tx!(&mut tx, |c| sqlx::query_scalar::<_, i64>(
-                "SELECT COUNT(*) FROM license_assignments WHERE user_id = $1 AND source_group_id = $2"
-            )
-            .bind(DbId(member))
-            .bind(DbId::from(group))
-            .fetch_one(c)
-            .await)?;
-            if holds > 0 {
-                enqueue(&mut tx, tenant, JobKind::User(UserId::from_uuid(member)), 0).await?;
-            }
-            tx.commit().await
-        })
-        .await
-    }
-
-    /// Direct members above `after`, in id order.
-    pub async fn members_page(
-        &self,
-        tenant: TenantId,
-        group: GroupId,
-        after: Option<Uuid>,
-        limit: i64,
-    ) -> Result<Vec<MemberRef>, StoreError> {
-        let rows = on_db!(&self.db, |p| {
-            sqlx::query_as::<_, (DbId, String)>(
-            "SELECT member_id, member_type FROM group_members WHERE tenant_id = $1 AND group_id = $2 AND member_id > $3 \
-             ORDER BY member_id LIMIT $4"
-        )
-        .bind(DbId::from(tenant))
-        .bind(DbId::from(group))
-        .bind(after.map_or(NIL, DbId))
-        .bind(limit)
-        .fetch_all(p)
-        .await
-        })?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, kind)| member_ref(id.0, &kind))
-            .collect())
-    }
-
-    /// Groups `member` is a direct member of, above `after`, in id order.
-    pub async fn member_of_page(
-        &self,
-        tenant: TenantId,
-        member: Uuid,
-        after: Option<Uuid>,
-        limit: i64,
-    ) -> Result<Vec<Group>, StoreError> {
-        let cols = GROUP_COLS
-            .split(", ")
-            .map(|c| format!("g.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!(
-            "SELECT {cols} FROM groups g JOIN group_members m ON m.group_id = g.id \
-             WHERE m.tenant_id = $1 AND m.member_id = $2 AND g.id > $3 ORDER BY g.id LIMIT $4"
-        );
-        let rows = on_db!(&self.db, |p| sqlx::query_as::<_, GroupRow>(AssertSqlSafe(sql))
-            .bind(DbId::from(tenant))
-            .bind(DbId(member))
-            .bind(after.map_or(NIL, DbId))
-            .bind(limit)
-            .fetch_all(p)
-            .await)?;
-        rows.into_iter().map(Group::try_from).collect()
-    }
-
-    pub async fn count_users(&self, tenant: TenantId) -> Result<i64, StoreError> {
-        self.count("SELECT COUNT(*) FROM users WHERE tenant_id = $1", tenant)
-            .await
-    }
-
-    pub async fn count_groups(&self, tenant: TenantId) -> Result<i64, StoreError> {
-        self.count("SELECT COUNT(*) FROM groups WHERE tenant_id = $1", tenant)
-            .await
-    }
-
-    pub async fn count_members(&self, tenant: TenantId, group: GroupId) -> Result<i64, StoreError> {
-        Ok(on_db!(&self.db, |p| sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM group_members WHERE tenant_id = $1 AND group_id = $2"
-        )
-        .bind(DbId::from(tenant))
-        .bind(DbId::from(group))
-        .fetch_one(p)
-        .await)?)
-    }
-
-    async fn count(&self, sql: &'static str, tenant: TenantId) -> Result<i64, StoreError> {
-        Ok(on_db!(&self.db, |p| sqlx::query_scalar::<_, i64>(sql)
-            .bind(DbId::from(tenant))
-            .fetch_one(p)
-            .await)?)
-    }
-
-    /// Creates a group with its first members in one transaction (`members@odata.bind`): if one
-    /// member is refused, the group is not created either.
-    pub async fn create_group(&self, g: &Group, members: &[MemberRef]) -> Result<(), StoreError> {
-        retry(|| async {
-            let mut tx = self.db.begin().await?;
-            insert_group_in_tx(&mut tx, g).await?;
-            add_members_in_tx(&mut tx, g.tenant_id, g.id, members).await?;
-            tx.commit().await
-        })
-        .await
-    }
-
-    pub async fn is_member(
-        &self,
-        tenant: TenantId,
-        group: GroupId,
-        member: Uuid,
-    ) -> Result<bool, StoreError> {
-        let n = on_db!(&self.db, |p| sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM group_members WHERE tenant_id = $1 AND group_id = $2 AND member_id = $3"
-        )
-        .bind(DbId::from(tenant))
-        .bind(DbId::from(group))
-        .bind(DbId(member))
-        .fetch_one(p)
-        .await)?;
-        Ok(n > 0)
-    }
-}
-
-async fn insert_group_in_tx(tx: &mut Tx, g: &Group) -> Result<(), StoreError> {
-    let sql = "INSERT INTO groups (id, tenant_id, display_name, description, mail_nickname, mail_enabled, \
-               security_enabled, group_types, assigned_licenses, version, created_at) \
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10)";
-    on_tx!(tx, |c| sqlx::query(sql)
-        .bind(DbId::from(g.id))
-        .bind(DbId::from(g.tenant_id))
-        .bind(&g.display_name)
-        .bind(&g.description)
-        .bind(&g.mail_nickname)
-        .bind(g.mail_enabled)
-        .bind(g.security_enabled)
-        .bind(to_json(&g.group_types))
-        .bind(to_json(&g.assigned_licenses))
-        .bind(g.created_at)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))?;
-    Ok(())
-}
-
-/// Adds members, all or none: `Conflict` if one is already a member, `NotFound` if one does not
-/// exist in the tenant (or is the group itself).
-async fn add_members_in_tx(
-    tx: &mut Tx,
-    tenant: TenantId,
-    group: GroupId,
-    members: &[MemberRef],
-) -> Result<(), StoreError> {
-    let now = crate::now();
-    for m in members {
-        let (table, kind) = match m {
-            MemberRef::User(_) => ("users", "user"),
-            MemberRef::Group(_) => ("groups", "group"),
-        };
-        let sql = format!("SELECT COUNT(*) FROM {table} WHERE tenant_id = $1 AND id = $2");
-        let exists = on_tx!(tx, |c| sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql))
-            .bind(DbId::from(tenant))
-            .bind(DbId(m.uuid()))
-            .fetch_one(c)
-            .await)?;
-        if exists == 0 || m.uuid() == group.as_uuid() {
-            return Err(StoreError::NotFound);
-        }
-        let inserted = on_tx!(tx, |c| sqlx::query(
-            "INSERT INTO group_members (tenant_id, group_id, member_id, member_type, added_at, seq) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (group_id, member_id) DO NOTHING"
-        )
-        .bind(DbId::from(tenant))
-        .bind(DbId::from(group))
-        .bind(DbId(m.uuid()))
-        .bind(kind)
-        .bind(now)
-        .bind(now.timestamp_micros())
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))?;
-        if inserted == 0 {
-            return Err(StoreError::Conflict("members".into()));
-        }
-    }
-    let users: Vec<UserId> = members
-        .iter()
-        .filter_map(|m| {
-            if let MemberRef::User(u) = m {
-                Some(*u)
-            } else {
-                None
-            }
-        })
-        .collect();
-    if !users.is_empty() && group_has_licenses(tx, tenant, group).await? {
-        // A few new members are evaluated one by one; many at once by one pass over the group.
-        if users.len() <= 20 {
-            for u in users {
-                enqueue(tx, tenant, JobKind::User(u), 0).await?;
-            }
-        } else {
-            let version = group_version(tx, group).await?;
-            enqueue(tx, tenant, JobKind::Group(group), version).await?;
-        }
-    }
-    Ok(())
-}
-
-async fn group_has_licenses(tx: &mut Tx, tenant: TenantId, group: GroupId) -> Result<bool, StoreError> {
-    let licenses = on_tx!(tx, |c| sqlx::query_scalar::<_, String>(
-        "SELECT assigned_licenses FROM groups WHERE tenant_id = $1 AND id = $2"
-    )
-    .bind(DbId::from(tenant))
-    .bind(DbId::from(group))
-    .fetch_optional(c)
-    .await)?;
-    Ok(licenses.is_some_and(|l| l.trim() != "[]"))
-}
-
-async fn group_version(tx: &mut Tx, group: GroupId) -> Result<i64, StoreError> {
-    Ok(on_tx!(tx, |c| sqlx::query_scalar::<_, i64>(
-        "SELECT processing_version FROM groups WHERE id = $1"
-    )
-    .bind(DbId::from(group))
-    .fetch_one(c)
-    .await)?)
-}
-
-/// Whether any user still holds (or is in error for) a license from `group`.
-async fn group_has_rows(tx: &mut Tx, group: GroupId) -> Result<bool, StoreError> {
-    let n = on_tx!(tx, |c| sqlx::query_scalar::<_, i64>(
-        "SELECT COUNT(*) FROM license_assignments WHERE source_group_id = $1"
-    )
-    .bind(DbId::from(group))
-    .fetch_one(c)
-    .await)?;
-    Ok(n > 0)
-}
-
-fn member_ref(id: Uuid, kind: &str) -> MemberRef {
-    if kind == "group" {
-        MemberRef::Group(GroupId::from_uuid(id))
-    } else {
-        MemberRef::User(UserId::from_uuid(id))
-    }
 }
 
 pub(crate) fn catalog_from_doc(doc: &str) -> Result<TenantCatalog, StoreError> {
@@ -1061,7 +507,11 @@ pub(crate) fn catalog_from_doc(doc: &str) -> Result<TenantCatalog, StoreError> {
 
 /// Takes the user's row lock (bumping its version) and returns its usage location; `NotFound` if
 /// the user is not in the tenant.
-async fn lock_user(tx: &mut Tx, tenant: TenantId, user: UserId) -> Result<Option<String>, StoreError> {
+pub(crate) async fn lock_user(
+    tx: &mut Tx,
+    tenant: TenantId,
+    user: UserId,
+) -> Result<Option<String>, StoreError> {
     on_tx!(tx, |c| sqlx::query_scalar::<_, Option<String>>(
         "UPDATE users SET version = version + 1 WHERE tenant_id = $1 AND id = $2 RETURNING usage_location"
     )
@@ -1072,23 +522,7 @@ async fn lock_user(tx: &mut Tx, tenant: TenantId, user: UserId) -> Result<Option
     .ok_or(StoreError::NotFound)
 }
 
-async fn lock_group(tx: &mut Tx, tenant: TenantId, group: GroupId) -> Result<(), StoreError> {
-    let done = on_tx!(tx, |c| sqlx::query(
-        "UPDATE groups SET version = version + 1 WHERE tenant_id = $1 AND id = $2"
-    )
-    .bind(DbId::from(tenant))
-    .bind(DbId::from(group))
-    .execute(c)
-    .await
-    .map(|r| r.rows_affected()))?;
-    if done == 0 {
-        Err(StoreError::NotFound)
-    } else {
-        Ok(())
-    }
-}
-
-async fn lock_pool(tx: &mut Tx, tenant: TenantId, sku: SkuId) -> Result<(), StoreError> {
+pub(crate) async fn lock_pool(tx: &mut Tx, tenant: TenantId, sku: SkuId) -> Result<(), StoreError> {
     on_tx!(tx, |c| sqlx::query(
         "UPDATE sku_pools SET consumed = consumed WHERE tenant_id = $1 AND sku_id = $2"
     )
@@ -1102,7 +536,7 @@ async fn lock_pool(tx: &mut Tx, tenant: TenantId, sku: SkuId) -> Result<(), Stor
 
 /// Takes one unit of `sku` or refuses with `NoFreeUnits`. The check and the increment are one
 /// statement on the pool row, so concurrent writers can never both take the last unit.
-async fn take_unit(tx: &mut Tx, tenant: TenantId, sku: SkuId) -> Result<(), StoreError> {
+pub(crate) async fn take_unit(tx: &mut Tx, tenant: TenantId, sku: SkuId) -> Result<(), StoreError> {
     let done = on_tx!(tx, |c| {
         sqlx::query(
         "UPDATE sku_pools SET consumed = consumed + 1 WHERE tenant_id = $1 AND sku_id = $2 AND consumed < \
@@ -1120,7 +554,7 @@ async fn take_unit(tx: &mut Tx, tenant: TenantId, sku: SkuId) -> Result<(), Stor
     }
 }
 
-async fn release_unit(tx: &mut Tx, tenant: TenantId, sku: SkuId) -> Result<(), StoreError> {
+pub(crate) async fn release_unit(tx: &mut Tx, tenant: TenantId, sku: SkuId) -> Result<(), StoreError> {
     on_tx!(tx, |c| sqlx::query(
         "UPDATE sku_pools SET consumed = consumed - 1 WHERE tenant_id = $1 AND sku_id = $2 AND consumed > 0"
     )
@@ -1132,7 +566,7 @@ async fn release_unit(tx: &mut Tx, tenant: TenantId, sku: SkuId) -> Result<(), S
     Ok(())
 }
 
-async fn assignments_in_tx(tx: &mut Tx, user: UserId) -> Result<Vec<Assignment>, StoreError> {
+pub(crate) async fn assignments_in_tx(tx: &mut Tx, user: UserId) -> Result<Vec<Assignment>, StoreError> {
     let sql = format!(
         "SELECT {ASSIGNMENT_COLS} FROM license_assignments WHERE user_id = $1 ORDER BY assigned_at, sku_id, source_group_id"
     );
@@ -1143,7 +577,7 @@ async fn assignments_in_tx(tx: &mut Tx, user: UserId) -> Result<Vec<Assignment>,
     rows.into_iter().map(Assignment::try_from).collect()
 }
 
-async fn upsert_assignment(
+pub(crate) async fn upsert_assignment(
     tx: &mut Tx,
     tenant: TenantId,
     user: UserId,

@@ -1,8 +1,6 @@
 //! Crash safety: a server killed with SIGKILL in the middle of a 20,000-member fan-out finishes
 //! it after restart, with every member licensed exactly once.
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use allot_core::ids::{GroupId, UserId};
@@ -28,75 +26,6 @@ tenants:
     groups:
       - displayName: Everyone
 ";
-
-struct Node(Child, String);
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(url: &str, delay_ms: u64) -> Node {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_allot"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--no-demo",
-            "--database-url",
-            url,
-        ])
-        .env("ALLOT_FANOUT_STEP_DELAY_MS", delay_ms.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn");
-    let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut base = String::new();
-    loop {
-        let mut line = String::new();
-        assert!(reader.read_line(&mut line).expect("banner") > 0, "server exited");
-        if let Some(rest) = line.strip_prefix("Allot is listening on ") {
-            base = rest.trim().to_owned();
-        }
-        if line.starts_with("Press Ctrl-C to stop.") {
-            break;
-        }
-    }
-    std::thread::spawn(move || for _ in reader.lines() {});
-    Node(child, base)
-}
-
-async fn token(client: &reqwest::Client, base: &str) -> String {
-    let r = client
-        .post(format!("{base}/big.example/oauth2/v2.0/token"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", "b1600000-0000-4000-8000-000000000001"),
-            ("client_secret", "s"),
-            ("scope", "https://graph.microsoft.com/.default"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    read(r).await.ok()["access_token"].as_str().unwrap().to_owned()
-}
-
-async fn consumed(client: &reqwest::Client, base: &str, t: &str) -> i64 {
-    let v = read(
-        client
-            .get(format!("{base}/v1.0/subscribedSkus"))
-            .bearer_auth(t)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-    .ok();
-    v["value"][0]["consumedUnits"].as_i64().unwrap()
-}
 
 async fn state(client: &reqwest::Client, base: &str, t: &str, g: GroupId) -> Value {
     let v = read(
@@ -145,8 +74,15 @@ async fn killed_mid_fan_out_finishes_after_restart(backend: Backend) {
     db.store.bulk_add_members(tenant, group, &ids).await.unwrap();
 
     let client = reqwest::Client::new();
-    let node = start(&db.url, 150);
-    let t = token(&client, &node.1).await;
+    let node = Node::start(&db.url, 150);
+    let t = node_token(
+        &client,
+        &node.1,
+        "big.example",
+        "b1600000-0000-4000-8000-000000000001",
+        "s",
+    )
+    .await;
     let body = json!({"addLicenses": [{"skuId": EMS, "disabledPlans": []}], "removeLicenses": []});
     let r = read(
         client
@@ -162,7 +98,7 @@ async fn killed_mid_fan_out_finishes_after_restart(backend: Backend) {
     // Wait until the fan-out is under way, then kill the node without warning.
     let deadline = Instant::now() + Duration::from_secs(60);
     let seen = loop {
-        let c = consumed(&client, &node.1, &t).await;
+        let c = first_sku_consumed(&client, &node.1, &t).await;
         if c >= 2000 {
             break c;
         }
@@ -179,15 +115,22 @@ async fn killed_mid_fan_out_finishes_after_restart(backend: Backend) {
 
     // Restart on the same database: the job is resumed (SQLite at once, PostgreSQL when the
     // dead node's lease expires) and completes.
-    let node = start(&db.url, 0);
-    let t = token(&client, &node.1).await;
+    let node = Node::start(&db.url, 0);
+    let t = node_token(
+        &client,
+        &node.1,
+        "big.example",
+        "b1600000-0000-4000-8000-000000000001",
+        "s",
+    )
+    .await;
     let deadline = Instant::now() + Duration::from_secs(120);
     while state(&client, &node.1, &t, group).await != "ProcessingComplete" {
         assert!(Instant::now() < deadline, "fan-out did not finish after restart");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(
-        consumed(&client, &node.1, &t).await,
+        first_sku_consumed(&client, &node.1, &t).await,
         i64::try_from(MEMBERS).unwrap()
     );
     // Every member exactly once: one row each from the group, all active.

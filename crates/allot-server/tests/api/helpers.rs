@@ -331,3 +331,89 @@ macro_rules! e2e {
         }
     };
 }
+
+/// `allot serve` as a child process on an ephemeral port (killed on drop).
+pub struct Node(pub std::process::Child, pub String);
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Node {
+    /// Starts `allot serve --no-demo` on `url` with a fan-out step delay (fault injection) and
+    /// waits for its banner.
+    pub fn start(url: &str, delay_ms: u64) -> Self {
+        use std::io::BufRead as _;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_allot"))
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--no-demo",
+                "--database-url",
+                url,
+            ])
+            .env("ALLOT_FANOUT_STEP_DELAY_MS", delay_ms.to_string())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("spawn allot serve");
+        let mut reader = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        let mut base = String::new();
+        loop {
+            let mut line = String::new();
+            assert!(reader.read_line(&mut line).expect("banner") > 0, "server exited");
+            if let Some(rest) = line.strip_prefix("Allot is listening on ") {
+                base = rest.trim().to_owned();
+            }
+            if line.starts_with("Press Ctrl-C to stop.") {
+                break;
+            }
+        }
+        std::thread::spawn(move || for _ in reader.lines() {});
+        Self(child, base)
+    }
+}
+
+/// A client-credentials Graph token from a node's token endpoint.
+pub async fn node_token(
+    client: &reqwest::Client,
+    base: &str,
+    tenant: &str,
+    client_id: &str,
+    secret: &str,
+) -> String {
+    let r = client
+        .post(format!("{base}/{tenant}/oauth2/v2.0/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+            ("client_secret", secret),
+            ("scope", "https://graph.microsoft.com/.default"),
+        ])
+        .send()
+        .await
+        .expect("token request");
+    read(r).await.ok()["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_owned()
+}
+
+/// `consumedUnits` of the tenant's first SKU, through a node.
+pub async fn first_sku_consumed(client: &reqwest::Client, base: &str, token: &str) -> i64 {
+    let v = read(
+        client
+            .get(format!("{base}/v1.0/subscribedSkus"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await
+    .ok();
+    v["value"][0]["consumedUnits"].as_i64().expect("consumedUnits")
+}

@@ -1,7 +1,6 @@
 //! Scale-out: several nodes on one PostgreSQL database, `allot check`, and the ops endpoints.
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use allot_core::ids::UserId;
@@ -14,46 +13,6 @@ use serde_json::{Value, json};
 use crate::e2e;
 use crate::helpers::*;
 
-struct Node(Child, String);
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn node(url: &str, delay_ms: u64) -> Node {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_allot"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--no-demo",
-            "--database-url",
-            url,
-        ])
-        .env("ALLOT_FANOUT_STEP_DELAY_MS", delay_ms.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn");
-    let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut base = String::new();
-    loop {
-        let mut line = String::new();
-        assert!(reader.read_line(&mut line).expect("banner") > 0, "server exited");
-        if let Some(rest) = line.strip_prefix("Allot is listening on ") {
-            base = rest.trim().to_owned();
-        }
-        if line.starts_with("Press Ctrl-C to stop.") {
-            break;
-        }
-    }
-    std::thread::spawn(move || for _ in reader.lines() {});
-    Node(child, base)
-}
-
 fn tenant_file(users: usize, units: usize) -> String {
     let mut list = String::new();
     for i in 0..users {
@@ -64,35 +23,6 @@ fn tenant_file(users: usize, units: usize) -> String {
     format!(
         "tenants:\n  - displayName: Scale\n    defaultDomain: scale.example\n    subscriptions: [{{sku: EMS, enabled: {units}}}]\n    apps:\n      - clientId: 5ca1e000-0000-4000-8000-000000000001\n        displayName: scale\n        clientSecret: s\n        applicationPermissions: [Directory.ReadWrite.All, Organization.Read.All]\n    users:\n{list}    groups:\n      - displayName: All\n"
     )
-}
-
-async fn token(client: &reqwest::Client, base: &str) -> String {
-    let r = client
-        .post(format!("{base}/scale.example/oauth2/v2.0/token"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", "5ca1e000-0000-4000-8000-000000000001"),
-            ("client_secret", "s"),
-            ("scope", "https://graph.microsoft.com/.default"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    read(r).await.ok()["access_token"].as_str().unwrap().to_owned()
-}
-
-async fn consumed(client: &reqwest::Client, base: &str, t: &str) -> i64 {
-    let v = read(
-        client
-            .get(format!("{base}/v1.0/subscribedSkus"))
-            .bearer_auth(t)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-    .ok();
-    v["value"][0]["consumedUnits"].as_i64().unwrap()
 }
 
 fn check(url: &str) -> (bool, String) {
@@ -116,11 +46,18 @@ async fn two_nodes_400_concurrent_assignments_for_100_units() {
         .apply_tenant_file(&TenantFile::parse(&tenant_file(400, 100)).unwrap())
         .await
         .unwrap();
-    let (a, b) = (node(&db.url, 0), node(&db.url, 0));
+    let (a, b) = (Node::start(&db.url, 0), Node::start(&db.url, 0));
     let client = reqwest::Client::new();
     // A token minted through node A is accepted by node B.
-    let t = token(&client, &a.1).await;
-    assert_eq!(consumed(&client, &b.1, &t).await, 0);
+    let t = node_token(
+        &client,
+        &a.1,
+        "scale.example",
+        "5ca1e000-0000-4000-8000-000000000001",
+        "s",
+    )
+    .await;
+    assert_eq!(first_sku_consumed(&client, &b.1, &t).await, 0);
     let body = json!({"addLicenses": [{"skuId": EMS, "disabledPlans": []}], "removeLicenses": []});
     let mut tasks = Vec::new();
     for i in 0..400 {
@@ -151,8 +88,8 @@ async fn two_nodes_400_concurrent_assignments_for_100_units() {
         }
     }
     assert_eq!((ok, refused), (100, 300));
-    assert_eq!(consumed(&client, &a.1, &t).await, 100);
-    assert_eq!(consumed(&client, &b.1, &t).await, 100);
+    assert_eq!(first_sku_consumed(&client, &a.1, &t).await, 100);
+    assert_eq!(first_sku_consumed(&client, &b.1, &t).await, 100);
     let (passed, report) = check(&db.url);
     assert!(passed, "{report}");
     assert!(report.contains("all invariants hold"), "{report}");
@@ -191,8 +128,8 @@ async fn the_other_node_finishes_a_fan_out_when_the_holder_dies() {
     db.store.bulk_add_members(tenant, group, &ids).await.unwrap();
 
     let client = reqwest::Client::new();
-    let a = node(&db.url, 400);
-    let b = node(&db.url, 400);
+    let a = Node::start(&db.url, 400);
+    let b = Node::start(&db.url, 400);
     let names = [&a, &b].map(|n| {
         let url = format!("{}/healthz", n.1);
         (n.1.clone(), url)
@@ -202,7 +139,14 @@ async fn the_other_node_finishes_a_fan_out_when_the_holder_dies() {
         let v: Value = read(client.get(url).send().await.unwrap()).await.ok();
         node_ids.push(v["node"].as_str().unwrap().to_owned());
     }
-    let t = token(&client, &a.1).await;
+    let t = node_token(
+        &client,
+        &a.1,
+        "scale.example",
+        "5ca1e000-0000-4000-8000-000000000001",
+        "s",
+    )
+    .await;
     let body = json!({"addLicenses": [{"skuId": EMS, "disabledPlans": []}], "removeLicenses": []});
     let r = read(
         client
@@ -220,7 +164,7 @@ async fn the_other_node_finishes_a_fan_out_when_the_holder_dies() {
     let holder = loop {
         let leases = db.job_leases().await.unwrap();
         let owner = leases.first().and_then(|(_, o)| o.clone());
-        let c = consumed(&client, &a.1, &t).await;
+        let c = first_sku_consumed(&client, &a.1, &t).await;
         if let Some(o) = owner.filter(|_| c > 0) {
             break o;
         }
@@ -231,7 +175,7 @@ async fn the_other_node_finishes_a_fan_out_when_the_holder_dies() {
     assert!(node_ids.contains(&holder), "holder {holder} is one of the nodes");
     victim.0.kill().unwrap();
     victim.0.wait().unwrap();
-    let done_before = consumed(&client, &survivor.1, &t).await;
+    let done_before = first_sku_consumed(&client, &survivor.1, &t).await;
     assert!(done_before < 20_000, "killed mid-way: {done_before}");
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
@@ -257,7 +201,7 @@ async fn the_other_node_finishes_a_fan_out_when_the_holder_dies() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(consumed(&client, &survivor.1, &t).await, 20_000);
+    assert_eq!(first_sku_consumed(&client, &survivor.1, &t).await, 20_000);
     let all = db.store.assignments_for(tenant, &ids).await.unwrap();
     assert!(
         all.len() == 20_000

@@ -1,0 +1,435 @@
+//! Groups and membership in the store: the group records, their members (users and nested
+//! groups) and the licensing work a membership change of a licensed group enqueues.
+
+use allot_core::ids::{GroupId, TenantId, UserId};
+use sqlx::AssertSqlSafe;
+use uuid::Uuid;
+
+use super::{NIL, retry};
+use crate::db::Tx;
+use crate::dbid::DbId;
+use crate::error::StoreError;
+use crate::group_licensing::{JobKind, enqueue};
+use crate::records::{GROUP_COLS, Group, GroupRow, MemberRef, to_json};
+use crate::store::Store;
+use crate::{on_db, on_tx, sql};
+
+impl Store {
+    // ---- groups and membership ---------------------------------------------------------------
+
+    pub async fn insert_group(&self, g: &Group) -> Result<(), StoreError> {
+        self.create_group(g, &[]).await
+    }
+
+    pub async fn group(&self, tenant: TenantId, id: GroupId) -> Result<Option<Group>, StoreError> {
+        let sql = format!("SELECT {GROUP_COLS} FROM groups WHERE tenant_id = $1 AND id = $2");
+        let row = on_db!(&self.db, |p| sqlx::query_as::<_, GroupRow>(AssertSqlSafe(sql))
+            .bind(DbId::from(tenant))
+            .bind(DbId::from(id))
+            .fetch_optional(p)
+            .await)?;
+        row.map(Group::try_from).transpose()
+    }
+
+    pub async fn groups_page(
+        &self,
+        tenant: TenantId,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<Group>, StoreError> {
+        let sql =
+            format!("SELECT {GROUP_COLS} FROM groups WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3");
+        let rows = on_db!(&self.db, |p| sqlx::query_as::<_, GroupRow>(AssertSqlSafe(sql))
+            .bind(DbId::from(tenant))
+            .bind(after.map_or(NIL, DbId))
+            .bind(limit)
+            .fetch_all(p)
+            .await)?;
+        rows.into_iter().map(Group::try_from).collect()
+    }
+
+    pub async fn groups_by_ids(&self, tenant: TenantId, ids: &[GroupId]) -> Result<Vec<Group>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {GROUP_COLS} FROM groups WHERE tenant_id = $1 AND id IN {} ORDER BY id",
+            sql::ids_in(self.db.backend(), 2)
+        );
+        let rows = on_db!(&self.db, |p| sqlx::query_as::<_, GroupRow>(AssertSqlSafe(sql))
+            .bind(DbId::from(tenant))
+            .bind(sql::ids_json(ids.iter().map(|g| g.as_uuid())))
+            .fetch_all(p)
+            .await)?;
+        rows.into_iter().map(Group::try_from).collect()
+    }
+
+    /// Read-modify-write of one group under its row lock.
+    pub async fn update_group<F>(&self, tenant: TenantId, id: GroupId, edit: F) -> Result<Group, StoreError>
+    where
+        F: Fn(&mut Group) -> Result<(), StoreError>,
+    {
+        retry(|| async {
+            let mut tx = self.db.begin().await?;
+            lock_group(&mut tx, tenant, id).await?;
+            let sql = format!("SELECT {GROUP_COLS} FROM groups WHERE tenant_id = $1 AND id = $2");
+            let row = on_tx!(&mut tx, |c| sqlx::query_as::<_, GroupRow>(AssertSqlSafe(sql))
+                .bind(DbId::from(tenant))
+                .bind(DbId::from(id))
+                .fetch_one(c)
+                .await)?;
+            let mut group = Group::try_from(row)?;
+            edit(&mut group)?;
+            let sql = "UPDATE groups SET display_name = $3, description = $4, mail_nickname = $5, mail_enabled = $6, \
+                       security_enabled = $7, group_types = $8 WHERE tenant_id = $1 AND id = $2";
+            on_tx!(&mut tx, |c| sqlx::query(sql)
+                .bind(DbId::from(tenant))
+                .bind(DbId::from(id))
+                .bind(&group.display_name)
+                .bind(&group.description)
+                .bind(&group.mail_nickname)
+                .bind(group.mail_enabled)
+                .bind(group.security_enabled)
+                .bind(to_json(&group.group_types))
+                .execute(c)
+                .await.map(|r| r.rows_affected()))?;
+            tx.commit().await?;
+            Ok(group)
+        })
+        .await
+    }
+
+    /// Deletes a group; refused while it still assigns licenses (spec §3.7).
+    pub async fn delete_group(&self, tenant: TenantId, id: GroupId) -> Result<(), StoreError> {
+        retry(|| async {
+            let mut tx = self.db.begin().await?;
+            lock_group(&mut tx, tenant, id).await?;
+            let licenses = on_tx!(&mut tx, |c| sqlx::query_scalar::<_, String>(
+                "SELECT assigned_licenses FROM groups WHERE tenant_id = $1 AND id = $2"
+            )
+            .bind(DbId::from(tenant))
+            .bind(DbId::from(id))
+            .fetch_one(c)
+            .await)?;
+            if licenses.trim() != "[]" || group_has_rows(&mut tx, id).await? {
+                return Err(StoreError::Invalid("group has licenses".into()));
+            }
+            for sql in [
+                "DELETE FROM group_members WHERE tenant_id = $1 AND (group_id = $2 OR member_id = $2)",
+                "DELETE FROM groups WHERE tenant_id = $1 AND id = $2",
+            ] {
+                on_tx!(&mut tx, |c| sqlx::query(sql)
+                    .bind(DbId::from(tenant))
+                    .bind(DbId::from(id))
+                    .execute(c)
+                    .await
+                    .map(|r| r.rows_affected()))?;
+            }
+            tx.commit().await
+        })
+        .await
+    }
+
+    /// Adds members to a group, all or none: `Conflict` if one is already a member, `NotFound` if
+    /// one does not exist in the tenant.
+    pub async fn add_members(
+        &self,
+        tenant: TenantId,
+        group: GroupId,
+        members: &[MemberRef],
+    ) -> Result<(), StoreError> {
+        retry(|| async {
+            let mut tx = self.db.begin().await?;
+            lock_group(&mut tx, tenant, group).await?;
+            add_members_in_tx(&mut tx, tenant, group, members).await?;
+            tx.commit().await
+        })
+        .await
+    }
+
+    /// Removes one member; `NotFound` if it is not a member.
+    pub async fn remove_member(
+        &self,
+        tenant: TenantId,
+        group: GroupId,
+        member: Uuid,
+    ) -> Result<(), StoreError> {
+        retry(|| async {
+            let mut tx = self.db.begin().await?;
+            lock_group(&mut tx, tenant, group).await?;
+            let done = on_tx!(&mut tx, |c| sqlx::query(
+                "DELETE FROM group_members WHERE tenant_id = $1 AND group_id = $2 AND member_id = $3"
+            )
+            .bind(DbId::from(tenant))
+            .bind(DbId::from(group))
+            .bind(DbId(member))
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+            if done == 0 {
+                return Err(StoreError::NotFound);
+            }
+            let holds = on_tx!(&mut tx, |c| sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM license_assignments WHERE user_id = $1 AND source_group_id = $2"
+            )
+            .bind(DbId(member))
+            .bind(DbId::from(group))
+            .fetch_one(c)
+            .await)?;
+            if holds > 0 {
+                enqueue(&mut tx, tenant, JobKind::User(UserId::from_uuid(member)), 0).await?;
+            }
+            tx.commit().await
+        })
+        .await
+    }
+
+    /// Direct members above `after`, in id order.
+    pub async fn members_page(
+        &self,
+        tenant: TenantId,
+        group: GroupId,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<MemberRef>, StoreError> {
+        let rows = on_db!(&self.db, |p| {
+            sqlx::query_as::<_, (DbId, String)>(
+            "SELECT member_id, member_type FROM group_members WHERE tenant_id = $1 AND group_id = $2 AND member_id > $3 \
+             ORDER BY member_id LIMIT $4"
+        )
+        .bind(DbId::from(tenant))
+        .bind(DbId::from(group))
+        .bind(after.map_or(NIL, DbId))
+        .bind(limit)
+        .fetch_all(p)
+        .await
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, kind)| member_ref(id.0, &kind))
+            .collect())
+    }
+
+    /// Groups `member` is a direct member of, above `after`, in id order.
+    pub async fn member_of_page(
+        &self,
+        tenant: TenantId,
+        member: Uuid,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<Group>, StoreError> {
+        let cols = GROUP_COLS
+            .split(", ")
+            .map(|c| format!("g.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT {cols} FROM groups g JOIN group_members m ON m.group_id = g.id \
+             WHERE m.tenant_id = $1 AND m.member_id = $2 AND g.id > $3 ORDER BY g.id LIMIT $4"
+        );
+        let rows = on_db!(&self.db, |p| sqlx::query_as::<_, GroupRow>(AssertSqlSafe(sql))
+            .bind(DbId::from(tenant))
+            .bind(DbId(member))
+            .bind(after.map_or(NIL, DbId))
+            .bind(limit)
+            .fetch_all(p)
+            .await)?;
+        rows.into_iter().map(Group::try_from).collect()
+    }
+
+    pub async fn count_users(&self, tenant: TenantId) -> Result<i64, StoreError> {
+        self.count("SELECT COUNT(*) FROM users WHERE tenant_id = $1", tenant)
+            .await
+    }
+
+    pub async fn count_groups(&self, tenant: TenantId) -> Result<i64, StoreError> {
+        self.count("SELECT COUNT(*) FROM groups WHERE tenant_id = $1", tenant)
+            .await
+    }
+
+    pub async fn count_members(&self, tenant: TenantId, group: GroupId) -> Result<i64, StoreError> {
+        Ok(on_db!(&self.db, |p| sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM group_members WHERE tenant_id = $1 AND group_id = $2"
+        )
+        .bind(DbId::from(tenant))
+        .bind(DbId::from(group))
+        .fetch_one(p)
+        .await)?)
+    }
+
+    async fn count(&self, sql: &'static str, tenant: TenantId) -> Result<i64, StoreError> {
+        Ok(on_db!(&self.db, |p| sqlx::query_scalar::<_, i64>(sql)
+            .bind(DbId::from(tenant))
+            .fetch_one(p)
+            .await)?)
+    }
+
+    /// Creates a group with its first members in one transaction (`members@odata.bind`): if one
+    /// member is refused, the group is not created either.
+    pub async fn create_group(&self, g: &Group, members: &[MemberRef]) -> Result<(), StoreError> {
+        retry(|| async {
+            let mut tx = self.db.begin().await?;
+            insert_group_in_tx(&mut tx, g).await?;
+            add_members_in_tx(&mut tx, g.tenant_id, g.id, members).await?;
+            tx.commit().await
+        })
+        .await
+    }
+
+    pub async fn is_member(
+        &self,
+        tenant: TenantId,
+        group: GroupId,
+        member: Uuid,
+    ) -> Result<bool, StoreError> {
+        let n = on_db!(&self.db, |p| sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM group_members WHERE tenant_id = $1 AND group_id = $2 AND member_id = $3"
+        )
+        .bind(DbId::from(tenant))
+        .bind(DbId::from(group))
+        .bind(DbId(member))
+        .fetch_one(p)
+        .await)?;
+        Ok(n > 0)
+    }
+}
+
+async fn insert_group_in_tx(tx: &mut Tx, g: &Group) -> Result<(), StoreError> {
+    let sql = "INSERT INTO groups (id, tenant_id, display_name, description, mail_nickname, mail_enabled, \
+               security_enabled, group_types, assigned_licenses, version, created_at) \
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10)";
+    on_tx!(tx, |c| sqlx::query(sql)
+        .bind(DbId::from(g.id))
+        .bind(DbId::from(g.tenant_id))
+        .bind(&g.display_name)
+        .bind(&g.description)
+        .bind(&g.mail_nickname)
+        .bind(g.mail_enabled)
+        .bind(g.security_enabled)
+        .bind(to_json(&g.group_types))
+        .bind(to_json(&g.assigned_licenses))
+        .bind(g.created_at)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Adds members, all or none: `Conflict` if one is already a member, `NotFound` if one does not
+/// exist in the tenant (or is the group itself).
+async fn add_members_in_tx(
+    tx: &mut Tx,
+    tenant: TenantId,
+    group: GroupId,
+    members: &[MemberRef],
+) -> Result<(), StoreError> {
+    let now = crate::now();
+    for m in members {
+        let (table, kind) = match m {
+            MemberRef::User(_) => ("users", "user"),
+            MemberRef::Group(_) => ("groups", "group"),
+        };
+        let sql = format!("SELECT COUNT(*) FROM {table} WHERE tenant_id = $1 AND id = $2");
+        let exists = on_tx!(tx, |c| sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql))
+            .bind(DbId::from(tenant))
+            .bind(DbId(m.uuid()))
+            .fetch_one(c)
+            .await)?;
+        if exists == 0 || m.uuid() == group.as_uuid() {
+            return Err(StoreError::NotFound);
+        }
+        let inserted = on_tx!(tx, |c| sqlx::query(
+            "INSERT INTO group_members (tenant_id, group_id, member_id, member_type, added_at, seq) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (group_id, member_id) DO NOTHING"
+        )
+        .bind(DbId::from(tenant))
+        .bind(DbId::from(group))
+        .bind(DbId(m.uuid()))
+        .bind(kind)
+        .bind(now)
+        .bind(now.timestamp_micros())
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        if inserted == 0 {
+            return Err(StoreError::Conflict("members".into()));
+        }
+    }
+    let users: Vec<UserId> = members
+        .iter()
+        .filter_map(|m| {
+            if let MemberRef::User(u) = m {
+                Some(*u)
+            } else {
+                None
+            }
+        })
+        .collect();
+    if !users.is_empty() && group_has_licenses(tx, tenant, group).await? {
+        // A few new members are evaluated one by one; many at once by one pass over the group.
+        if users.len() <= 20 {
+            for u in users {
+                enqueue(tx, tenant, JobKind::User(u), 0).await?;
+            }
+        } else {
+            let version = group_version(tx, group).await?;
+            enqueue(tx, tenant, JobKind::Group(group), version).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn group_has_licenses(tx: &mut Tx, tenant: TenantId, group: GroupId) -> Result<bool, StoreError> {
+    let licenses = on_tx!(tx, |c| sqlx::query_scalar::<_, String>(
+        "SELECT assigned_licenses FROM groups WHERE tenant_id = $1 AND id = $2"
+    )
+    .bind(DbId::from(tenant))
+    .bind(DbId::from(group))
+    .fetch_optional(c)
+    .await)?;
+    Ok(licenses.is_some_and(|l| l.trim() != "[]"))
+}
+
+async fn group_version(tx: &mut Tx, group: GroupId) -> Result<i64, StoreError> {
+    Ok(on_tx!(tx, |c| sqlx::query_scalar::<_, i64>(
+        "SELECT processing_version FROM groups WHERE id = $1"
+    )
+    .bind(DbId::from(group))
+    .fetch_one(c)
+    .await)?)
+}
+
+/// Whether any user still holds (or is in error for) a license from `group`.
+async fn group_has_rows(tx: &mut Tx, group: GroupId) -> Result<bool, StoreError> {
+    let n = on_tx!(tx, |c| sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM license_assignments WHERE source_group_id = $1"
+    )
+    .bind(DbId::from(group))
+    .fetch_one(c)
+    .await)?;
+    Ok(n > 0)
+}
+
+fn member_ref(id: Uuid, kind: &str) -> MemberRef {
+    if kind == "group" {
+        MemberRef::Group(GroupId::from_uuid(id))
+    } else {
+        MemberRef::User(UserId::from_uuid(id))
+    }
+}
+
+async fn lock_group(tx: &mut Tx, tenant: TenantId, group: GroupId) -> Result<(), StoreError> {
+    let done = on_tx!(tx, |c| sqlx::query(
+        "UPDATE groups SET version = version + 1 WHERE tenant_id = $1 AND id = $2"
+    )
+    .bind(DbId::from(tenant))
+    .bind(DbId::from(group))
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    if done == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,169 @@
+//! Users in the store: create, read, page, update under the row lock, delete (freeing units).
+
+use allot_core::ids::{TenantId, UserId};
+use sqlx::AssertSqlSafe;
+use uuid::Uuid;
+
+use super::{NIL, assignments_in_tx, lock_user, release_unit, retry};
+use crate::dbid::DbId;
+use crate::error::StoreError;
+use crate::records::{USER_COLS, User, UserRow, to_json};
+use crate::store::Store;
+use crate::{on_db, on_tx, sql};
+use allot_core::licensing;
+
+impl Store {
+    // ---- users -------------------------------------------------------------------------------
+
+    /// Inserts a new user; `Conflict` when the UPN (case-insensitive) is taken in the tenant.
+    pub async fn insert_user(&self, u: &User) -> Result<(), StoreError> {
+        let sql = "INSERT INTO users (id, tenant_id, upn, upn_lower, display_name, given_name, surname, mail_nickname, mail, \
+                   job_title, usage_location, account_enabled, password_hash, directory_roles, version, created_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 0, $15)";
+        on_db!(&self.db, |p| sqlx::query(sql)
+            .bind(DbId::from(u.id))
+            .bind(DbId::from(u.tenant_id))
+            .bind(&u.user_principal_name)
+            .bind(u.user_principal_name.to_lowercase())
+            .bind(&u.display_name)
+            .bind(&u.given_name)
+            .bind(&u.surname)
+            .bind(&u.mail_nickname)
+            .bind(&u.mail)
+            .bind(&u.job_title)
+            .bind(&u.usage_location)
+            .bind(u.account_enabled)
+            .bind(&u.password_hash)
+            .bind(to_json(&u.directory_roles))
+            .bind(u.created_at)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    pub async fn user(&self, tenant: TenantId, id: UserId) -> Result<Option<User>, StoreError> {
+        let sql = format!("SELECT {USER_COLS} FROM users WHERE tenant_id = $1 AND id = $2");
+        let row = on_db!(&self.db, |p| sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql))
+            .bind(DbId::from(tenant))
+            .bind(DbId::from(id))
+            .fetch_optional(p)
+            .await)?;
+        row.map(User::try_from).transpose()
+    }
+
+    pub async fn user_by_upn(&self, tenant: TenantId, upn: &str) -> Result<Option<User>, StoreError> {
+        if upn.contains('\0') {
+            return Ok(None);
+        }
+        let sql = format!("SELECT {USER_COLS} FROM users WHERE tenant_id = $1 AND upn_lower = $2");
+        let row = on_db!(&self.db, |p| sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql))
+            .bind(DbId::from(tenant))
+            .bind(upn.to_lowercase())
+            .fetch_optional(p)
+            .await)?;
+        row.map(User::try_from).transpose()
+    }
+
+    /// Users with an id above `after`, in id order (keyset paging: stable under inserts).
+    pub async fn users_page(
+        &self,
+        tenant: TenantId,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<User>, StoreError> {
+        let sql =
+            format!("SELECT {USER_COLS} FROM users WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3");
+        let rows = on_db!(&self.db, |p| sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql))
+            .bind(DbId::from(tenant))
+            .bind(after.map_or(NIL, DbId))
+            .bind(limit)
+            .fetch_all(p)
+            .await)?;
+        rows.into_iter().map(User::try_from).collect()
+    }
+
+    pub async fn users_by_ids(&self, tenant: TenantId, ids: &[UserId]) -> Result<Vec<User>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {USER_COLS} FROM users WHERE tenant_id = $1 AND id IN {} ORDER BY id",
+            sql::ids_in(self.db.backend(), 2)
+        );
+        let rows = on_db!(&self.db, |p| sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql))
+            .bind(DbId::from(tenant))
+            .bind(sql::ids_json(ids.iter().map(|u| u.as_uuid())))
+            .fetch_all(p)
+            .await)?;
+        rows.into_iter().map(User::try_from).collect()
+    }
+
+    /// Read-modify-write of one user under its row lock; `edit` may refuse with an error.
+    pub async fn update_user<F>(&self, tenant: TenantId, id: UserId, edit: F) -> Result<User, StoreError>
+    where
+        F: Fn(&mut User) -> Result<(), StoreError>,
+    {
+        retry(|| async {
+            let mut tx = self.db.begin().await?;
+            lock_user(&mut tx, tenant, id).await?;
+            let sql = format!("SELECT {USER_COLS} FROM users WHERE tenant_id = $1 AND id = $2");
+            let row = on_tx!(&mut tx, |c| sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql))
+                .bind(DbId::from(tenant))
+                .bind(DbId::from(id))
+                .fetch_one(c)
+                .await)?;
+            let mut user = User::try_from(row)?;
+            edit(&mut user)?;
+            let sql = "UPDATE users SET upn = $3, upn_lower = $4, display_name = $5, given_name = $6, surname = $7, \
+                       mail_nickname = $8, mail = $9, job_title = $10, usage_location = $11, account_enabled = $12, \
+                       password_hash = $13, directory_roles = $14 WHERE tenant_id = $1 AND id = $2";
+            on_tx!(&mut tx, |c| sqlx::query(sql)
+                .bind(DbId::from(tenant))
+                .bind(DbId::from(id))
+                .bind(&user.user_principal_name)
+                .bind(user.user_principal_name.to_lowercase())
+                .bind(&user.display_name)
+                .bind(&user.given_name)
+                .bind(&user.surname)
+                .bind(&user.mail_nickname)
+                .bind(&user.mail)
+                .bind(&user.job_title)
+                .bind(&user.usage_location)
+                .bind(user.account_enabled)
+                .bind(&user.password_hash)
+                .bind(to_json(&user.directory_roles))
+                .execute(c)
+                .await.map(|r| r.rows_affected()))?;
+            tx.commit().await?;
+            Ok(user)
+        })
+        .await
+    }
+
+    /// Deletes a user: its units go back to the pools, its memberships and assignments go.
+    pub async fn delete_user(&self, tenant: TenantId, id: UserId) -> Result<(), StoreError> {
+        retry(|| async {
+            let mut tx = self.db.begin().await?;
+            lock_user(&mut tx, tenant, id).await?;
+            let held = assignments_in_tx(&mut tx, id).await?;
+            for sku in licensing::held_skus(&held) {
+                release_unit(&mut tx, tenant, sku).await?;
+            }
+            for sql in [
+                "DELETE FROM license_assignments WHERE tenant_id = $1 AND user_id = $2",
+                "DELETE FROM group_members WHERE tenant_id = $1 AND member_id = $2",
+                "DELETE FROM users WHERE tenant_id = $1 AND id = $2",
+            ] {
+                on_tx!(&mut tx, |c| sqlx::query(sql)
+                    .bind(DbId::from(tenant))
+                    .bind(DbId::from(id))
+                    .execute(c)
+                    .await
+                    .map(|r| r.rows_affected()))?;
+            }
+            tx.commit().await
+        })
+        .await
+    }
+}
