@@ -13,15 +13,15 @@ use allot_core::licensing::{self, AddLicense, Assignment, LicenseChange, UserCon
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
-use crate::db::{Backend, Tx};
+use crate::db::Tx;
 use crate::dbid::DbId;
 use crate::error::StoreError;
-use crate::records::{
-    ASSIGNMENT_COLS, AssignmentRow, GROUP_COLS, Group, GroupLicense, GroupRow, USER_COLS, User, UserRow,
-    to_json,
-};
+use crate::records::{ASSIGNMENT_COLS, AssignmentRow, GROUP_COLS, Group, GroupLicense, GroupRow, to_json};
 use crate::store::{Store, catalog_from_doc, retry};
 use crate::{on_db, on_tx, sql};
+
+mod queue;
+mod views;
 
 const NIL: DbId = DbId(Uuid::nil());
 /// Members evaluated per transaction.
@@ -458,175 +458,6 @@ impl Store {
         .flatten())
     }
 
-    /// Claims the oldest job whose lease is free or expired, for `owner`, for `lease_micros`.
-    /// `tenant`: only that tenant's jobs; `include_manual`: also tenants in manual mode.
-    pub async fn claim_job(
-        &self,
-        owner: &str,
-        lease_micros: i64,
-        default_mode: ProcessingMode,
-        tenant: Option<TenantId>,
-        include_manual: bool,
-    ) -> Result<Option<Job>, StoreError> {
-        let now = micros_now();
-        let lock = match self.db().backend() {
-            Backend::Postgres => "FOR UPDATE OF j SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
-        let sql = format!(
-            "UPDATE jobs SET lease_owner = $1, lease_until = $2, attempts = attempts + 1 WHERE id = (\
-             SELECT j.id FROM jobs j JOIN tenants t ON t.id = j.tenant_id \
-             WHERE (j.lease_until IS NULL OR j.lease_until < $3) \
-             AND ($4 = 1 OR COALESCE(t.processing_mode, $5) <> 'manual') \
-             AND ($6 = 0 OR j.tenant_id = $7) ORDER BY j.seq, j.id LIMIT 1 {lock}) RETURNING {JOB_COLS}"
-        );
-        let row = retry(|| async {
-            let mut tx = self.db().begin().await?;
-            let row = on_tx!(&mut tx, |c| sqlx::query_as::<_, JobRow>(AssertSqlSafe(
-                sql.clone()
-            ))
-            .bind(owner)
-            .bind(now + lease_micros)
-            .bind(now)
-            .bind(i64::from(include_manual))
-            .bind(default_mode.as_str())
-            .bind(i64::from(tenant.is_some()))
-            .bind(tenant.map_or(NIL, DbId::from))
-            .fetch_optional(c)
-            .await)?;
-            if let Some(r) = &row
-                && r.kind == "group"
-            {
-                on_tx!(&mut tx, |c| sqlx::query(
-                    "UPDATE groups SET processing_state = $2 WHERE id = $1 AND processing_version <= $3"
-                )
-                .bind(r.target_id)
-                .bind(IN_PROGRESS)
-                .bind(r.group_version)
-                .execute(c)
-                .await
-                .map(|r| r.rows_affected()))?;
-            }
-            tx.commit().await?;
-            Ok(row)
-        })
-        .await?;
-        Ok(row.map(|r| Job {
-            id: r.id.0,
-            tenant: TenantId::from_uuid(r.tenant_id.0),
-            kind: if r.kind == "group" {
-                JobKind::Group(GroupId::from_uuid(r.target_id.0))
-            } else {
-                JobKind::User(UserId::from_uuid(r.target_id.0))
-            },
-            group_version: r.group_version,
-            cursor_seq: r.cursor_seq,
-            cursor_id: r.cursor_id.0,
-            sweeping: r.phase == "sweep",
-            owner: owner.to_owned(),
-        }))
-    }
-
-    /// Runs one step of `job` (up to [`CHUNK`] members) and, when nothing is left, completes it.
-    /// `Err(StoreError::NotFound)` means the lease was lost to another worker.
-    pub async fn run_job_step(&self, job: &mut Job, lease_micros: i64) -> Result<StepReport, StoreError> {
-        let snapshot = job.clone();
-        let (report, next) = retry(|| {
-            let job = snapshot.clone();
-            async move {
-                let mut tx = self.db().begin().await?;
-                let kept = on_tx!(&mut tx, |c| sqlx::query(
-                    "UPDATE jobs SET lease_until = $3 WHERE id = $1 AND lease_owner = $2"
-                )
-                .bind(DbId(job.id))
-                .bind(&job.owner)
-                .bind(micros_now() + lease_micros)
-                .execute(c)
-                .await
-                .map(|r| r.rows_affected()))?;
-                if kept == 0 {
-                    return Err(StoreError::NotFound);
-                }
-                let (report, next) = match job.kind {
-                    JobKind::User(user) => {
-                        evaluate_user_in_tx(&mut tx, job.tenant, user).await?;
-                        (
-                            StepReport {
-                                members: 1,
-                                done: true,
-                            },
-                            job.clone(),
-                        )
-                    }
-                    JobKind::Group(group) => group_step(&mut tx, &job, group).await?,
-                };
-                if report.done {
-                    finish_job(&mut tx, &job).await?;
-                } else {
-                    on_tx!(&mut tx, |c| sqlx::query(
-                        "UPDATE jobs SET cursor_seq = $2, cursor_id = $3, phase = $4 WHERE id = $1"
-                    )
-                    .bind(DbId(job.id))
-                    .bind(next.cursor_seq)
-                    .bind(DbId(next.cursor_id))
-                    .bind(if next.sweeping { "sweep" } else { "members" })
-                    .execute(c)
-                    .await
-                    .map(|r| r.rows_affected()))?;
-                }
-                tx.commit().await?;
-                Ok((report, next))
-            }
-        })
-        .await?;
-        *job = next;
-        Ok(report)
-    }
-
-    /// Gives a claimed job back (graceful shutdown): another worker may take it at once.
-    pub async fn release_job(&self, job: &Job) -> Result<(), StoreError> {
-        on_db!(self.db(), |p| sqlx::query(
-            "UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2"
-        )
-        .bind(DbId(job.id))
-        .bind(&job.owner)
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected()))?;
-        Ok(())
-    }
-
-    /// Frees every lease (SQLite at start: one node, so no lease can belong to a live worker).
-    pub async fn release_all_leases(&self) -> Result<u64, StoreError> {
-        Ok(on_db!(self.db(), |p| sqlx::query(
-            "UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL"
-        )
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected()))?)
-    }
-
-    /// Jobs not yet done, for a tenant or all.
-    pub async fn pending_jobs(&self, tenant: Option<TenantId>) -> Result<i64, StoreError> {
-        Ok(on_db!(self.db(), |p| sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM jobs WHERE ($1 = 0 OR tenant_id = $2)"
-        )
-        .bind(i64::from(tenant.is_some()))
-        .bind(tenant.map_or(NIL, DbId::from))
-        .fetch_one(p)
-        .await)?)
-    }
-
-    /// Pending jobs and the age of the oldest one in microseconds (for `/metrics`).
-    pub async fn queue_stats(&self) -> Result<(i64, Option<i64>), StoreError> {
-        let (n, oldest) = on_db!(self.db(), |p| sqlx::query_as::<_, (i64, Option<i64>)>(
-            "SELECT COUNT(*), MIN(seq) FROM jobs"
-        )
-        .fetch_one(p)
-        .await)?;
-        Ok((n, oldest.map(|s| micros_now() - s)))
-    }
-
     /// Re-evaluates every group assignment of one user now (`reprocessLicenseAssignment`).
     pub async fn reprocess_user(&self, tenant: TenantId, user: UserId) -> Result<(), StoreError> {
         retry(|| async {
@@ -635,97 +466,6 @@ impl Store {
             tx.commit().await
         })
         .await
-    }
-
-    /// The processing mode of a tenant (its own, else the server default).
-    pub async fn processing_mode(&self, tenant: TenantId) -> Result<ProcessingMode, StoreError> {
-        let own = on_db!(self.db(), |p| sqlx::query_scalar::<_, Option<String>>(
-            "SELECT processing_mode FROM tenants WHERE id = $1"
-        )
-        .bind(DbId::from(tenant))
-        .fetch_optional(p)
-        .await)?
-        .flatten();
-        if let Some(m) = own.as_deref().and_then(ProcessingMode::parse) {
-            return Ok(m);
-        }
-        self.default_processing_mode().await
-    }
-
-    pub async fn default_processing_mode(&self) -> Result<ProcessingMode, StoreError> {
-        Ok(self
-            .setting("processing_mode")
-            .await?
-            .as_deref()
-            .and_then(ProcessingMode::parse)
-            .unwrap_or(ProcessingMode::Async))
-    }
-
-    pub async fn set_default_processing_mode(&self, mode: ProcessingMode) -> Result<(), StoreError> {
-        self.set_setting("processing_mode", mode.as_str()).await
-    }
-
-    /// Sets (or with `None` clears) a tenant's own processing mode.
-    pub async fn set_tenant_processing_mode(
-        &self,
-        tenant: TenantId,
-        mode: Option<ProcessingMode>,
-    ) -> Result<(), StoreError> {
-        let n = on_db!(self.db(), |p| sqlx::query(
-            "UPDATE tenants SET processing_mode = $2 WHERE id = $1"
-        )
-        .bind(DbId::from(tenant))
-        .bind(mode.map(ProcessingMode::as_str))
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected()))?;
-        if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
-    }
-
-    /// Groups with at least one member in error from the group's own licenses, above `after`.
-    pub async fn groups_with_errors_page(
-        &self,
-        tenant: TenantId,
-        after: Option<Uuid>,
-        limit: i64,
-        with: bool,
-    ) -> Result<Vec<Group>, StoreError> {
-        let not = if with { "" } else { "NOT " };
-        let sql = format!(
-            "SELECT {GROUP_COLS} FROM groups g WHERE g.tenant_id = $1 AND g.id > $2 AND {not}EXISTS \
-             (SELECT 1 FROM license_assignments a WHERE a.source_group_id = g.id AND a.state IN {ERROR_STATES}) \
-             ORDER BY g.id LIMIT $3"
-        );
-        let rows = on_db!(self.db(), |p| sqlx::query_as::<_, GroupRow>(AssertSqlSafe(sql))
-            .bind(DbId::from(tenant))
-            .bind(after.map_or(NIL, DbId))
-            .bind(limit)
-            .fetch_all(p)
-            .await)?;
-        rows.into_iter().map(Group::try_from).collect()
-    }
-
-    /// Users in error from `group`'s licenses, above `after` (`membersWithLicenseErrors`).
-    pub async fn members_with_errors_page(
-        &self,
-        tenant: TenantId,
-        group: GroupId,
-        after: Option<Uuid>,
-        limit: i64,
-    ) -> Result<Vec<User>, StoreError> {
-        let sql = format!(
-            "SELECT {USER_COLS} FROM users u WHERE u.tenant_id = $1 AND u.id > $2 AND EXISTS \
-             (SELECT 1 FROM license_assignments a WHERE a.user_id = u.id AND a.source_group_id = $3 AND a.state IN {ERROR_STATES}) \
-             ORDER BY u.id LIMIT $4"
-        );
-        let rows = on_db!(self.db(), |p| sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql))
-            .bind(DbId::from(tenant))
-            .bind(after.map_or(NIL, DbId))
-            .bind(DbId::from(group))
-            .bind(limit)
-            .fetch_all(p)
-            .await)?;
-        rows.into_iter().map(User::try_from).collect()
     }
 }
 

@@ -1,0 +1,106 @@
+//! What group licensing shows: processing modes (server default and per tenant) and the groups
+//! and members in error.
+
+use allot_core::ids::{GroupId, TenantId};
+use sqlx::AssertSqlSafe;
+use uuid::Uuid;
+
+use super::{ERROR_STATES, NIL, ProcessingMode};
+use crate::dbid::DbId;
+use crate::error::StoreError;
+use crate::on_db;
+use crate::records::{GROUP_COLS, Group, GroupRow, USER_COLS, User, UserRow};
+use crate::store::Store;
+
+impl Store {
+    /// The processing mode of a tenant (its own, else the server default).
+    pub async fn processing_mode(&self, tenant: TenantId) -> Result<ProcessingMode, StoreError> {
+        let own = on_db!(self.db(), |p| sqlx::query_scalar::<_, Option<String>>(
+            "SELECT processing_mode FROM tenants WHERE id = $1"
+        )
+        .bind(DbId::from(tenant))
+        .fetch_optional(p)
+        .await)?
+        .flatten();
+        if let Some(m) = own.as_deref().and_then(ProcessingMode::parse) {
+            return Ok(m);
+        }
+        self.default_processing_mode().await
+    }
+
+    pub async fn default_processing_mode(&self) -> Result<ProcessingMode, StoreError> {
+        Ok(self
+            .setting("processing_mode")
+            .await?
+            .as_deref()
+            .and_then(ProcessingMode::parse)
+            .unwrap_or(ProcessingMode::Async))
+    }
+
+    pub async fn set_default_processing_mode(&self, mode: ProcessingMode) -> Result<(), StoreError> {
+        self.set_setting("processing_mode", mode.as_str()).await
+    }
+
+    /// Sets (or with `None` clears) a tenant's own processing mode.
+    pub async fn set_tenant_processing_mode(
+        &self,
+        tenant: TenantId,
+        mode: Option<ProcessingMode>,
+    ) -> Result<(), StoreError> {
+        let n = on_db!(self.db(), |p| sqlx::query(
+            "UPDATE tenants SET processing_mode = $2 WHERE id = $1"
+        )
+        .bind(DbId::from(tenant))
+        .bind(mode.map(ProcessingMode::as_str))
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?;
+        if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
+    /// Groups with at least one member in error from the group's own licenses, above `after`.
+    pub async fn groups_with_errors_page(
+        &self,
+        tenant: TenantId,
+        after: Option<Uuid>,
+        limit: i64,
+        with: bool,
+    ) -> Result<Vec<Group>, StoreError> {
+        let not = if with { "" } else { "NOT " };
+        let sql = format!(
+            "SELECT {GROUP_COLS} FROM groups g WHERE g.tenant_id = $1 AND g.id > $2 AND {not}EXISTS \
+             (SELECT 1 FROM license_assignments a WHERE a.source_group_id = g.id AND a.state IN {ERROR_STATES}) \
+             ORDER BY g.id LIMIT $3"
+        );
+        let rows = on_db!(self.db(), |p| sqlx::query_as::<_, GroupRow>(AssertSqlSafe(sql))
+            .bind(DbId::from(tenant))
+            .bind(after.map_or(NIL, DbId))
+            .bind(limit)
+            .fetch_all(p)
+            .await)?;
+        rows.into_iter().map(Group::try_from).collect()
+    }
+
+    /// Users in error from `group`'s licenses, above `after` (`membersWithLicenseErrors`).
+    pub async fn members_with_errors_page(
+        &self,
+        tenant: TenantId,
+        group: GroupId,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<User>, StoreError> {
+        let sql = format!(
+            "SELECT {USER_COLS} FROM users u WHERE u.tenant_id = $1 AND u.id > $2 AND EXISTS \
+             (SELECT 1 FROM license_assignments a WHERE a.user_id = u.id AND a.source_group_id = $3 AND a.state IN {ERROR_STATES}) \
+             ORDER BY u.id LIMIT $4"
+        );
+        let rows = on_db!(self.db(), |p| sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql))
+            .bind(DbId::from(tenant))
+            .bind(after.map_or(NIL, DbId))
+            .bind(DbId::from(group))
+            .bind(limit)
+            .fetch_all(p)
+            .await)?;
+        rows.into_iter().map(User::try_from).collect()
+    }
+}
