@@ -43,6 +43,14 @@ pub const HELPDESK_ADMINISTRATOR: Role = Role {
     name: "Helpdesk Administrator",
     template_id: "729827e3-9c14-49f7-bb1b-9608f156bbb8",
 };
+pub const PRIVILEGED_AUTHENTICATION_ADMINISTRATOR: Role = Role {
+    name: "Privileged Authentication Administrator",
+    template_id: "7be44c8a-adaf-4e2a-84d6-ab2649e08a13",
+};
+pub const PRIVILEGED_ROLE_ADMINISTRATOR: Role = Role {
+    name: "Privileged Role Administrator",
+    template_id: "e8611ab8-c189-46e8-94e1-60213ab1f814",
+};
 
 /// Every role a tenant file may grant.
 pub const ROLES: &[Role] = &[
@@ -55,6 +63,8 @@ pub const ROLES: &[Role] = &[
     GLOBAL_READER,
     GUEST_INVITER,
     HELPDESK_ADMINISTRATOR,
+    PRIVILEGED_AUTHENTICATION_ADMINISTRATOR,
+    PRIVILEGED_ROLE_ADMINISTRATOR,
 ];
 
 /// Finds a role by display name (case-insensitive) or template id.
@@ -88,10 +98,16 @@ pub const GRAPH_PERMISSIONS: &[&str] = &[
     "CloudLicensing.Read.All",
 ];
 
+/// The delegated scopes of the Partner Center API (resource `https://api.partnercenter.microsoft.com`).
+pub const PARTNER_CENTER_SCOPES: &[&str] = &["user_impersonation"];
+
 /// Whether `name` is a permission Allot knows (case-insensitive, as Entra compares them).
 #[must_use]
 pub fn is_known_permission(name: &str) -> bool {
-    GRAPH_PERMISSIONS.iter().any(|p| p.eq_ignore_ascii_case(name))
+    GRAPH_PERMISSIONS
+        .iter()
+        .chain(PARTNER_CENTER_SCOPES)
+        .any(|p| p.eq_ignore_ascii_case(name))
 }
 
 #[cfg(test)]

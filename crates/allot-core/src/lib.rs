@@ -5,5 +5,6 @@ pub mod catalog;
 pub mod directory;
 pub mod ids;
 pub mod licensing;
+pub mod partner;
 pub mod secret;
 pub mod tenant_file;

@@ -40,6 +40,25 @@ pub struct TenantDef {
     pub users: Vec<UserDef>,
     #[serde(default)]
     pub groups: Vec<GroupDef>,
+    /// Partner Center: the customers this tenant, as a partner, has a relationship with.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub customers: Vec<CustomerDef>,
+}
+
+/// A partner's relationship with one customer tenant and the GDAP roles it grants.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CustomerDef {
+    /// The customer tenant: its id or default domain.
+    pub tenant: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// GDAP roles by name or template id.
+    pub roles: Vec<String>,
+    /// The partner users (UPN or object id) the roles are granted to; empty: every user of the
+    /// partner tenant.
+    #[serde(default)]
+    pub users: Vec<String>,
 }
 
 fn default_country() -> String {
@@ -233,6 +252,41 @@ impl TenantFile {
                                 u.user_principal_name, sku.part_number
                             ));
                         }
+                    }
+                }
+            }
+            for c in &t.customers {
+                if c.tenant.eq_ignore_ascii_case(&t.default_domain)
+                    || c.tenant.eq_ignore_ascii_case(&t.tenant_id().to_string())
+                {
+                    return bad(format!(
+                        "tenant {}: a tenant cannot be its own customer",
+                        t.default_domain
+                    ));
+                }
+                if c.roles.is_empty() {
+                    return bad(format!(
+                        "tenant {}: the relationship with {} grants no role",
+                        t.default_domain, c.tenant
+                    ));
+                }
+                for r in &c.roles {
+                    if !crate::partner::GDAP_ROLES
+                        .iter()
+                        .any(|g| Some(*g) == directory::role(r))
+                    {
+                        return bad(format!(
+                            "tenant {}: '{r}' is not a GDAP role Allot grants",
+                            t.default_domain
+                        ));
+                    }
+                }
+                for u in &c.users {
+                    if t.member_id(u).is_none() {
+                        return bad(format!(
+                            "tenant {}: relationship user '{u}' is not a user of the tenant",
+                            t.default_domain
+                        ));
                     }
                 }
             }

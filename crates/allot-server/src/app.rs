@@ -226,6 +226,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/v1.0", graph::router().layer(axum::Extension(ApiVersion::V1)))
         .nest("/beta", graph::router().layer(axum::Extension(ApiVersion::Beta)))
+        .nest("/v1", crate::partner::router(state.clone()))
         .merge(auth::oauth::router())
         .merge(crate::ops::router())
         .nest("/_allot", admin::router())

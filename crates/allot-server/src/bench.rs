@@ -160,6 +160,8 @@ async fn fanout(members: usize, database_url: Option<String>) -> anyhow::Result<
             account_enabled: true,
             password_hash: None,
             directory_roles: vec![],
+            immutable_id: None,
+            phone_number: None,
             created_at: allot_store::now(),
         })
         .collect();

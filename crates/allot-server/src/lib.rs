@@ -10,5 +10,6 @@ pub mod config;
 pub mod context;
 pub mod graph;
 pub mod ops;
+pub mod partner;
 pub mod state;
 pub mod worker;

@@ -183,11 +183,15 @@ pub struct User {
     pub password_hash: Option<String>,
     /// Role template ids (the `wids` claim).
     pub directory_roles: Vec<String>,
+    /// Partner Center's `immutableId` (the on-premises anchor).
+    pub immutable_id: Option<String>,
+    /// Partner Center's `phoneNumber`.
+    pub phone_number: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
 pub(crate) const USER_COLS: &str = "id, tenant_id, upn, display_name, given_name, surname, mail_nickname, mail, \
-     job_title, usage_location, account_enabled, password_hash, directory_roles, created_at";
+     job_title, usage_location, account_enabled, password_hash, directory_roles, immutable_id, phone_number, created_at";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct UserRow {
@@ -204,6 +208,8 @@ pub(crate) struct UserRow {
     account_enabled: bool,
     password_hash: Option<String>,
     directory_roles: String,
+    immutable_id: Option<String>,
+    phone_number: Option<String>,
     created_at: DateTime<Utc>,
 }
 
@@ -224,6 +230,8 @@ impl TryFrom<UserRow> for User {
             account_enabled: r.account_enabled,
             password_hash: r.password_hash,
             directory_roles: json("users.directory_roles", &r.directory_roles)?,
+            immutable_id: r.immutable_id,
+            phone_number: r.phone_number,
             created_at: r.created_at,
         })
     }
@@ -331,6 +339,85 @@ impl TryFrom<AssignmentRow> for Assignment {
                 .ok_or_else(|| StoreError::Corrupt(format!("license_assignments.error '{}'", r.error)))?,
             assigned_at: r.assigned_at,
             updated_at: r.updated_at,
+        })
+    }
+}
+
+/// A partner's relationship with a customer tenant (Partner Center, GDAP).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Relationship {
+    pub id: Uuid,
+    pub partner: TenantId,
+    pub customer: TenantId,
+    pub display_name: String,
+    /// Role template ids.
+    pub roles: Vec<String>,
+    /// The partner users the roles are granted to; empty: every user of the partner tenant.
+    pub users: Vec<UserId>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Relationship {
+    /// The roles `user` of the partner tenant holds in the customer tenant.
+    #[must_use]
+    pub fn roles_of(&self, user: UserId) -> &[String] {
+        if self.users.is_empty() || self.users.contains(&user) {
+            &self.roles
+        } else {
+            &[]
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct RelationshipRow {
+    id: DbId,
+    partner_tenant_id: DbId,
+    customer_tenant_id: DbId,
+    display_name: String,
+    roles: String,
+    users: String,
+    created_at: DateTime<Utc>,
+}
+
+pub(crate) const RELATIONSHIP_COLS: &str =
+    "id, partner_tenant_id, customer_tenant_id, display_name, roles, users, created_at";
+
+impl TryFrom<RelationshipRow> for Relationship {
+    type Error = StoreError;
+    fn try_from(r: RelationshipRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: r.id.0,
+            partner: r.partner_tenant_id.0.into(),
+            customer: r.customer_tenant_id.0.into(),
+            display_name: r.display_name,
+            roles: json("partner_relationships.roles", &r.roles)?,
+            users: json("partner_relationships.users", &r.users)?,
+            created_at: r.created_at,
+        })
+    }
+}
+
+/// A user in the 30-day window after deletion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeletedUser {
+    pub user: User,
+    pub deleted_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct DeletedUserRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    deleted_at: DateTime<Utc>,
+}
+
+impl TryFrom<DeletedUserRow> for DeletedUser {
+    type Error = StoreError;
+    fn try_from(r: DeletedUserRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            user: User::try_from(r.user)?,
+            deleted_at: r.deleted_at,
         })
     }
 }

@@ -11,7 +11,7 @@ use allot_core::tenant_file::{TenantDef, TenantFile};
 use uuid::Uuid;
 
 use crate::error::StoreError;
-use crate::records::{App, Group, MemberRef, Subscription, Tenant, User};
+use crate::records::{App, Group, MemberRef, Relationship, Subscription, Tenant, User};
 use crate::store::Store;
 
 /// What applying a file did, for the CLI and the admin API.
@@ -33,7 +33,50 @@ impl Store {
             self.apply_tenant(t, &mut report).await?;
             report.tenants.push(t.tenant_id().to_string());
         }
+        // Relationships last: a partner may name a customer declared after it.
+        for t in &file.tenants {
+            self.apply_relationships(t, &mut report).await?;
+        }
         Ok(report)
+    }
+
+    /// Brings the partner relationships of `def` to what it declares.
+    async fn apply_relationships(&self, def: &TenantDef, report: &mut SeedReport) -> Result<(), StoreError> {
+        let partner = def.tenant_id();
+        let existing = self.relationships(partner).await?;
+        let mut keep = Vec::new();
+        for c in &def.customers {
+            let customer = self
+                .find_tenant(&c.tenant)
+                .await?
+                .ok_or_else(|| StoreError::Invalid(format!("customer tenant {} does not exist", c.tenant)))?;
+            let roles: Vec<String> = c
+                .roles
+                .iter()
+                .filter_map(|r| directory::role(r))
+                .map(|r| r.template_id.to_owned())
+                .collect();
+            let users = c.users.iter().filter_map(|u| def.member_id(u)).collect();
+            let old = existing.iter().find(|r| r.customer == customer.id);
+            let wanted = Relationship {
+                id: Uuid::new_v5(&partner.as_uuid(), customer.id.as_uuid().as_bytes()),
+                partner,
+                customer: customer.id,
+                display_name: c
+                    .display_name
+                    .clone()
+                    .unwrap_or_else(|| format!("{} - {}", def.display_name, customer.display_name)),
+                roles,
+                users,
+                created_at: old.map_or_else(crate::now, |o| o.created_at),
+            };
+            count(report, old.map(|o| *o == wanted));
+            if old != Some(&wanted) {
+                self.upsert_relationship(&wanted).await?;
+            }
+            keep.push(customer.id);
+        }
+        self.prune_relationships(partner, &keep).await
     }
 
     /// Deletes every object of the tenant and applies its seed again. `NotFound` when the tenant
@@ -46,6 +89,7 @@ impl Store {
         self.clear_tenant(tenant).await?;
         let mut report = SeedReport::default();
         self.apply_tenant(&seed, &mut report).await?;
+        self.apply_relationships(&seed, &mut report).await?;
         report.tenants.push(tenant.to_string());
         Ok(report)
     }
@@ -154,6 +198,8 @@ impl Store {
                 account_enabled: u.account_enabled,
                 password_hash: u.password.as_ref().map(|p| hash_secret(&id.to_string(), p)),
                 directory_roles: roles,
+                immutable_id: None,
+                phone_number: None,
                 created_at: now,
             };
             match self.user(tid, id).await? {

@@ -22,6 +22,7 @@ use crate::records::{
 use crate::{on_db, on_tx, sql};
 
 mod groups;
+pub mod partner;
 mod users;
 
 pub(crate) const NIL: DbId = DbId(Uuid::nil());
@@ -229,7 +230,16 @@ impl Store {
     pub async fn clear_tenant(&self, tenant: TenantId) -> Result<(), StoreError> {
         retry(|| async {
             let mut tx = self.db.begin().await?;
+            on_tx!(&mut tx, |c| sqlx::query(
+                "DELETE FROM partner_relationships WHERE partner_tenant_id = $1"
+            )
+            .bind(DbId::from(tenant))
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
             for table in [
+                "request_replays",
+                "deleted_users",
                 "license_assignments",
                 "group_members",
                 "groups",

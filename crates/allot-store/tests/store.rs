@@ -73,6 +73,8 @@ fn new_user(tenant: TenantId, upn: &str, location: Option<&str>) -> User {
         account_enabled: true,
         password_hash: None,
         directory_roles: vec![],
+        immutable_id: None,
+        phone_number: None,
         created_at: allot_store::now(),
     }
 }

@@ -16,7 +16,10 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::keys;
-use super::tokens::{GRAPH_APP_ID, GRAPH_RESOURCE, TOKEN_LIFETIME_SECS, TokenService};
+use super::tokens::{
+    GRAPH_APP_ID, GRAPH_RESOURCE, PARTNER_CENTER_APP_ID, PARTNER_CENTER_RESOURCE, TOKEN_LIFETIME_SECS,
+    TokenService,
+};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -108,8 +111,22 @@ pub struct ScopeRequest {
 
 const OIDC_SCOPES: &[&str] = &["openid", "profile", "offline_access", "email"];
 
+/// The resource a scope prefix names: Graph or Partner Center (by URI or application id).
+fn resource_of(prefix: &str) -> Option<&'static str> {
+    let p = prefix.trim_end_matches('/');
+    if p.eq_ignore_ascii_case(GRAPH_APP_ID) || p.eq_ignore_ascii_case(GRAPH_RESOURCE) {
+        Some(GRAPH_RESOURCE)
+    } else if p.eq_ignore_ascii_case(PARTNER_CENTER_APP_ID) || p.eq_ignore_ascii_case(PARTNER_CENTER_RESOURCE)
+    {
+        Some(PARTNER_CENTER_RESOURCE)
+    } else {
+        None
+    }
+}
+
 /// Parses an OAuth v2 `scope` parameter: `https://graph.microsoft.com/.default`,
-/// `https://graph.microsoft.com/User.Read`, or bare Graph permission names.
+/// `https://graph.microsoft.com/User.Read`, bare Graph permission names, or the Partner Center
+/// API's `https://api.partnercenter.microsoft.com/user_impersonation` (or `/.default`).
 pub fn parse_scope(raw: &str) -> Result<ScopeRequest, OAuthError> {
     let mut audience: Option<String> = None;
     let mut scopes = Vec::new();
@@ -119,21 +136,16 @@ pub fn parse_scope(raw: &str) -> Result<ScopeRequest, OAuthError> {
             continue;
         }
         let (resource, perm) = match item.rsplit_once('/') {
-            Some((r, p)) if r.contains("://") || r.eq_ignore_ascii_case(GRAPH_APP_ID) => {
-                (r.trim_end_matches('/'), p)
-            }
+            Some((r, p)) if r.contains("://") || resource_of(r).is_some() => (r.trim_end_matches('/'), p),
             _ => (GRAPH_RESOURCE, item),
         };
-        let resource =
-            if resource.eq_ignore_ascii_case(GRAPH_APP_ID) || resource.eq_ignore_ascii_case(GRAPH_RESOURCE) {
-                GRAPH_RESOURCE.to_owned()
-            } else {
-                return Err(OAuthError::bad(
-                    "invalid_resource",
-                    500_011,
-                    format!("The resource principal named {resource} was not found in the tenant."),
-                ));
-            };
+        let Some(resource) = resource_of(resource).map(str::to_owned) else {
+            return Err(OAuthError::bad(
+                "invalid_resource",
+                500_011,
+                format!("The resource principal named {resource} was not found in the tenant."),
+            ));
+        };
         if audience.as_ref().is_some_and(|a| *a != resource) {
             return Err(OAuthError::bad(
                 "invalid_scope",
@@ -165,24 +177,39 @@ pub fn parse_scope(raw: &str) -> Result<ScopeRequest, OAuthError> {
 /// The delegated scopes a user token through `app` carries for `req` (AADSTS65001 when one was
 /// not granted to the app).
 pub fn granted_scopes(app: &App, req: &ScopeRequest) -> Result<Vec<String>, OAuthError> {
-    if req.default {
-        return Ok(app.delegated_scopes.clone());
+    // Each resource has its own scopes; an app's grant lists both kinds in one list.
+    let of_resource = |s: &&String| {
+        let partner = allot_core::directory::PARTNER_CENTER_SCOPES
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case(s));
+        partner == (req.audience == PARTNER_CENTER_RESOURCE)
+    };
+    let granted: Vec<&String> = app.delegated_scopes.iter().filter(of_resource).collect();
+    if req.default && !(granted.is_empty() && req.audience == PARTNER_CENTER_RESOURCE) {
+        return Ok(granted.into_iter().cloned().collect());
+    }
+    if granted.is_empty() {
+        return Err(not_consented(app));
     }
     let mut out = Vec::new();
     for s in &req.scopes {
-        let Some(g) = app.delegated_scopes.iter().find(|g| g.eq_ignore_ascii_case(s)) else {
-            return Err(OAuthError::bad(
-                "invalid_grant",
-                65001,
-                format!(
-                    "The user or administrator has not consented to use the application with ID '{}' named '{}'. Send an interactive authorization request for this user and resource.",
-                    app.client_id, app.display_name
-                ),
-            ));
+        let Some(g) = granted.iter().find(|g| g.eq_ignore_ascii_case(s)) else {
+            return Err(not_consented(app));
         };
-        out.push(g.clone());
+        out.push((*g).clone());
     }
     Ok(out)
+}
+
+fn not_consented(app: &App) -> OAuthError {
+    OAuthError::bad(
+        "invalid_grant",
+        65001,
+        format!(
+            "The user or administrator has not consented to use the application with ID '{}' named '{}'. Send an interactive authorization request for this user and resource.",
+            app.client_id, app.display_name
+        ),
+    )
 }
 
 async fn find_tenant(store: &Store, key: &str) -> Result<Option<Tenant>, OAuthError> {
@@ -352,7 +379,7 @@ async fn issue(state: &AppState, tenant_key: &str, req: Request) -> Result<Value
                 .tokens
                 .mint_user(&app, &user, &scopes, &scope.audience)
                 .map_err(|_| signing_failed())?;
-            Ok(token_body(&token, Some(&scopes)))
+            Ok(token_body(&token, Some((&scope.audience, &scopes))))
         }
         other => Err(OAuthError::bad(
             "unsupported_grant_type",
@@ -383,17 +410,17 @@ fn signing_failed() -> OAuthError {
     )
 }
 
-fn token_body(token: &str, scopes: Option<&[String]>) -> Value {
+fn token_body(token: &str, scopes: Option<(&str, &[String])>) -> Value {
     let mut v = json!({
         "token_type": "Bearer",
         "expires_in": TOKEN_LIFETIME_SECS - 1,
         "ext_expires_in": TOKEN_LIFETIME_SECS - 1,
         "access_token": token,
     });
-    if let Some(s) = scopes {
+    if let Some((audience, s)) = scopes {
         v["scope"] = json!(
             s.iter()
-                .map(|p| format!("{GRAPH_RESOURCE}/{p}"))
+                .map(|p| format!("{audience}/{p}"))
                 .collect::<Vec<_>>()
                 .join(" ")
         );
@@ -481,6 +508,21 @@ mod tests {
             500_011
         );
         assert!(parse_scope("").unwrap().default);
+        let s =
+            parse_scope("https://api.partnercenter.microsoft.com/user_impersonation offline_access").unwrap();
+        assert_eq!(
+            (s.audience.as_str(), s.scopes.as_slice()),
+            (
+                PARTNER_CENTER_RESOURCE,
+                ["user_impersonation".to_owned()].as_slice()
+            )
+        );
+        assert_eq!(
+            parse_scope("fa3d9a0c-3fb0-42cc-9193-47c7ecd2edbd/.default")
+                .unwrap()
+                .audience,
+            PARTNER_CENTER_RESOURCE
+        );
     }
 
     #[test]

@@ -15,6 +15,10 @@ use super::keys::SigningKey;
 pub const GRAPH_RESOURCE: &str = "https://graph.microsoft.com";
 /// Graph's well-known application id, accepted as a synonym of [`GRAPH_RESOURCE`] in scopes.
 pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
+/// The Partner Center API's resource (the `aud` of its tokens).
+pub const PARTNER_CENTER_RESOURCE: &str = "https://api.partnercenter.microsoft.com";
+/// The Partner Center API's well-known application id, a synonym of [`PARTNER_CENTER_RESOURCE`].
+pub const PARTNER_CENTER_APP_ID: &str = "fa3d9a0c-3fb0-42cc-9193-47c7ecd2edbd";
 pub const TOKEN_LIFETIME_SECS: i64 = 3600;
 
 /// The claims Allot puts in (and reads from) an access token.
@@ -43,6 +47,9 @@ pub struct Claims {
     pub upn: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// How the user signed in (`pwd`, `mfa`); Partner Center refuses App+User tokens without `mfa`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
 }
 
 /// Who is calling, as proven by a valid token.
@@ -63,6 +70,8 @@ pub enum Caller {
 pub struct Principal {
     pub tenant: TenantId,
     pub caller: Caller,
+    /// The token says the user passed multi-factor authentication (`amr` has `mfa`).
+    pub mfa: bool,
 }
 
 /// Why a token was refused. The messages are Graph's `InvalidAuthenticationToken` texts.
@@ -149,6 +158,7 @@ impl TokenService {
             wids: Vec::new(),
             upn: None,
             name: None,
+            amr: Vec::new(),
         }
     }
 
@@ -175,6 +185,8 @@ impl TokenService {
         c.wids.clone_from(&user.directory_roles);
         c.upn = Some(user.user_principal_name.clone());
         c.name = Some(user.display_name.clone());
+        // Allot's sign-in stands for a completed MFA sign-in (Partner Center requires one).
+        c.amr = vec!["pwd".into(), "mfa".into()];
         self.sign(&c)
     }
 
@@ -220,6 +232,7 @@ impl TokenService {
             return Err(TokenError::Audience);
         }
         let app = AppId::parse(&c.appid).map_err(|_| TokenError::Malformed)?;
+        let mfa = c.amr.iter().any(|m| m == "mfa");
         let caller = match c.scp {
             Some(scp) => Caller::User {
                 app,
@@ -233,6 +246,6 @@ impl TokenService {
             },
             None => Caller::App { app, roles: c.roles },
         };
-        Ok(Principal { tenant, caller })
+        Ok(Principal { tenant, caller, mfa })
     }
 }

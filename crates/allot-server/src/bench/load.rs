@@ -50,6 +50,8 @@ fn bench_user(tenant: allot_core::ids::TenantId, i: usize) -> User {
         account_enabled: true,
         password_hash: None,
         directory_roles: vec![],
+        immutable_id: None,
+        phone_number: None,
         created_at: allot_store::now(),
     }
 }

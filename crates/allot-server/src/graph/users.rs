@@ -291,6 +291,8 @@ pub async fn create_user(
         account_enabled,
         password_hash: Some(hash_secret(&id.to_string(), &pw)),
         directory_roles: Vec::new(),
+        immutable_id: None,
+        phone_number: None,
         created_at: allot_store::now(),
     };
     match state.store.insert_user(&user).await {

@@ -61,7 +61,11 @@ e2e!(create_a_tenant_from_a_file_twice_changes_nothing, |app| {
         "{again}"
     );
     let list = app.admin(Method::GET, "/_allot/tenants", None).await.ok();
-    assert_eq!(list["value"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        list["value"].as_array().unwrap().len(),
+        3,
+        "the two demo tenants and the new one"
+    );
     let bad = app
         .admin(
             Method::POST,

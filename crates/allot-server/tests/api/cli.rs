@@ -153,6 +153,38 @@ async fn serve_then_token_then_subscribed_skus(db_args: Vec<String>) {
     )
     .await;
     assert_eq!(r.ok()["userPrincipalName"], "admin@contoso.example");
+    // The demo partner's App+User token, exactly as the README prints the command.
+    let (ok, pc_token, err) = run(allot()
+        .args([
+            "token",
+            "--tenant",
+            "partner.example",
+            "--user",
+            "admin@partner.example",
+            "--scope",
+            "https://api.partnercenter.microsoft.com/user_impersonation",
+        ])
+        .args(&args));
+    assert!(ok, "{err}");
+    let c = claims(pc_token.trim());
+    assert_eq!(
+        (c["aud"].as_str(), c["scp"].as_str()),
+        (
+            Some("https://api.partnercenter.microsoft.com"),
+            Some("user_impersonation")
+        )
+    );
+    let r = read(
+        client
+            .get(format!("{}/v1/customers", server.1))
+            .bearer_auth(pc_token.trim())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let v = r.ok();
+    assert_eq!(v["items"][0]["companyProfile"]["domain"], "contoso.example");
     let (ok, _, err) = run(allot().args(["token", "--tenant", "nowhere.example"]).args(&args));
     assert!(!ok && err.contains("no tenant"), "{err}");
     // SIGTERM stops the server cleanly.

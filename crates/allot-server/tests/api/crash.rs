@@ -66,6 +66,8 @@ async fn killed_mid_fan_out_finishes_after_restart(backend: Backend) {
             account_enabled: true,
             password_hash: None,
             directory_roles: vec![],
+            immutable_id: None,
+            phone_number: None,
             created_at: allot_store::now(),
         })
         .collect();

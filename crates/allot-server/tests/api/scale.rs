@@ -120,6 +120,8 @@ async fn the_other_node_finishes_a_fan_out_when_the_holder_dies() {
             account_enabled: true,
             password_hash: None,
             directory_roles: vec![],
+            immutable_id: None,
+            phone_number: None,
             created_at: allot_store::now(),
         })
         .collect();

@@ -18,8 +18,9 @@ impl Store {
     /// Inserts a new user; `Conflict` when the UPN (case-insensitive) is taken in the tenant.
     pub async fn insert_user(&self, u: &User) -> Result<(), StoreError> {
         let sql = "INSERT INTO users (id, tenant_id, upn, upn_lower, display_name, given_name, surname, mail_nickname, mail, \
-                   job_title, usage_location, account_enabled, password_hash, directory_roles, version, created_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 0, $15)";
+                   job_title, usage_location, account_enabled, password_hash, directory_roles, immutable_id, phone_number, \
+                   version, created_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 0, $17)";
         on_db!(&self.db, |p| sqlx::query(sql)
             .bind(DbId::from(u.id))
             .bind(DbId::from(u.tenant_id))
@@ -35,6 +36,8 @@ impl Store {
             .bind(u.account_enabled)
             .bind(&u.password_hash)
             .bind(to_json(&u.directory_roles))
+            .bind(&u.immutable_id)
+            .bind(&u.phone_number)
             .bind(u.created_at)
             .execute(p)
             .await
@@ -117,7 +120,8 @@ impl Store {
             edit(&mut user)?;
             let sql = "UPDATE users SET upn = $3, upn_lower = $4, display_name = $5, given_name = $6, surname = $7, \
                        mail_nickname = $8, mail = $9, job_title = $10, usage_location = $11, account_enabled = $12, \
-                       password_hash = $13, directory_roles = $14 WHERE tenant_id = $1 AND id = $2";
+                       password_hash = $13, directory_roles = $14, immutable_id = $15, phone_number = $16 \
+                       WHERE tenant_id = $1 AND id = $2";
             on_tx!(&mut tx, |c| sqlx::query(sql)
                 .bind(DbId::from(tenant))
                 .bind(DbId::from(id))
@@ -133,6 +137,8 @@ impl Store {
                 .bind(user.account_enabled)
                 .bind(&user.password_hash)
                 .bind(to_json(&user.directory_roles))
+                .bind(&user.immutable_id)
+                .bind(&user.phone_number)
                 .execute(c)
                 .await.map(|r| r.rows_affected()))?;
             tx.commit().await?;
@@ -141,12 +147,14 @@ impl Store {
         .await
     }
 
-    /// Deletes a user: its units go back to the pools, its memberships and assignments go.
+    /// Deletes a user: its units go back to the pools, its memberships and assignments go, and
+    /// the user waits 30 days in `deleted_users` with what it had, ready for a restore.
     pub async fn delete_user(&self, tenant: TenantId, id: UserId) -> Result<(), StoreError> {
         retry(|| async {
             let mut tx = self.db.begin().await?;
             lock_user(&mut tx, tenant, id).await?;
             let held = assignments_in_tx(&mut tx, id).await?;
+            super::partner::keep_deleted_user(&mut tx, tenant, id, &held).await?;
             for sku in licensing::held_skus(&held) {
                 release_unit(&mut tx, tenant, sku).await?;
             }
