@@ -33,6 +33,10 @@ pub fn router() -> Router<AppState> {
             "/tenants/{tenant}/processing",
             get(get_tenant_processing).put(set_tenant_processing),
         )
+        .route(
+            "/tenants/{tenant}/throttle",
+            get(get_throttle).put(set_throttle).delete(clear_throttle),
+        )
 }
 
 #[derive(Debug)]
@@ -297,4 +301,54 @@ pub async fn run_processing(
     let ran = state.worker.drain(tenant_id, true).await?;
     let pending = state.store.pending_jobs(tenant_id).await?;
     Ok(axum::Json(json!({"jobsRun": ran, "pendingJobs": pending})).into_response())
+}
+
+/// # `GET /_allot/tenants/{tenant}/throttle`
+pub async fn get_throttle(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+) -> Result<Response, AdminError> {
+    let t = tenant(&state, &key).await?;
+    let (requests, secs) = state.throttles.get(t.id);
+    Ok(axum::Json(json!({"requests": requests, "retryAfterSeconds": secs})).into_response())
+}
+
+/// # `PUT /_allot/tenants/{tenant}/throttle`
+/// `{"requests": N, "retryAfterSeconds": S}`: the tenant's next N Graph or Partner Center
+/// requests (on this node) answer 429 with `Retry-After: S` (default 1).
+pub async fn set_throttle(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    body: String,
+) -> Result<Response, AdminError> {
+    let t = tenant(&state, &key).await?;
+    let bad = |m: &str| AdminError(StatusCode::BAD_REQUEST, "invalidRequest", m.to_owned());
+    let v: Value = serde_json::from_str(&body).map_err(|_| bad("The body must be a JSON object."))?;
+    let requests = v["requests"]
+        .as_u64()
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or_else(|| bad("requests must be a whole number."))?;
+    let secs = match &v["retryAfterSeconds"] {
+        Value::Null => 1,
+        n => n
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| (1..=3600).contains(n))
+            .ok_or_else(|| bad("retryAfterSeconds must be from 1 to 3600."))?,
+    };
+    state.throttles.set(t.id, requests, secs);
+    Ok(axum::Json(json!({"requests": requests, "retryAfterSeconds": secs})).into_response())
+}
+
+/// # `DELETE /_allot/tenants/{tenant}/throttle`
+pub async fn clear_throttle(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+) -> Result<Response, AdminError> {
+    let t = tenant(&state, &key).await?;
+    state.throttles.set(t.id, 0, 0);
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -105,6 +105,7 @@ impl Application {
             tokens: Arc::new(tokens),
             config: Arc::new(config),
             admin_key_hash: Arc::new(admin_key_hash),
+            throttles: Arc::default(),
         };
         Ok(Self {
             listener,
@@ -224,8 +225,24 @@ pub(crate) async fn shutdown_signal() {
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .nest("/v1.0", graph::router().layer(axum::Extension(ApiVersion::V1)))
-        .nest("/beta", graph::router().layer(axum::Extension(ApiVersion::Beta)))
+        .nest(
+            "/v1.0",
+            graph::router()
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    crate::throttle::graph,
+                ))
+                .layer(axum::Extension(ApiVersion::V1)),
+        )
+        .nest(
+            "/beta",
+            graph::router()
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    crate::throttle::graph,
+                ))
+                .layer(axum::Extension(ApiVersion::Beta)),
+        )
         .nest("/v1", crate::partner::router(state.clone()))
         .merge(auth::oauth::router())
         .merge(crate::ops::router())

@@ -12,4 +12,5 @@ pub mod graph;
 pub mod ops;
 pub mod partner;
 pub mod state;
+pub mod throttle;
 pub mod worker;

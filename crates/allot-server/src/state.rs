@@ -16,4 +16,6 @@ pub struct AppState {
     /// SHA-256 of the admin key (`sha256:<hex>`).
     pub admin_key_hash: Arc<String>,
     pub worker: Arc<Worker>,
+    /// 429s armed through the admin API.
+    pub throttles: Arc<crate::throttle::Throttles>,
 }

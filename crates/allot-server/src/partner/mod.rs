@@ -151,7 +151,14 @@ pub fn router(state: AppState) -> Router<AppState> {
         get(licenses::list_subscribed_skus),
     );
     r.fallback(unknown_path)
-        .layer(axum::middleware::from_fn_with_state(state, replay::middleware))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            replay::middleware,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            crate::throttle::partner_center,
+        ))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             |_: Box<dyn std::any::Any + Send>| {
                 tracing::error!("a Partner Center handler panicked");

@@ -1345,3 +1345,72 @@ e2e!(every_failure_under_v1_is_a_partner_center_error, |app| {
         .await
         .graph_error(404, "Request_ResourceNotFound");
 });
+
+e2e!(
+    an_armed_throttle_answers_429_with_retry_after_on_both_surfaces,
+    |app| {
+        let token = pc_token(&app).await;
+        let r = app
+            .admin(
+                Method::PUT,
+                "/_allot/tenants/partner.example/throttle",
+                Some(r#"{"requests": 2, "retryAfterSeconds": 7}"#.into()),
+            )
+            .await;
+        assert_eq!(r.ok(), json!({"requests": 2, "retryAfterSeconds": 7}));
+        for _ in 0..2 {
+            let r = pc(
+                &app,
+                Method::GET,
+                "/v1/customers",
+                &token,
+                None,
+                &[("MS-RequestId", "r-429")],
+            )
+            .await;
+            assert_eq!(r.status, 429, "{}", r.text);
+            assert_eq!(r.headers["retry-after"], "7");
+            assert_eq!(r.headers["ms-requestid"], "r-429");
+            assert_eq!(
+                r.json(),
+                json!({"statusCode": 429, "message": "Rate limit is exceeded. Try again in 7 seconds."})
+            );
+        }
+        assert_eq!(pc_get(&app, "/v1/customers", &token).await.status, 200);
+        // Graph, for the customer tenant: its own error shape; other tenants are not affected.
+        let r = app
+            .admin(
+                Method::PUT,
+                "/_allot/tenants/contoso.example/throttle",
+                Some(r#"{"requests": 1}"#.into()),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        pc_get(&app, "/v1/customers", &token).await.ok();
+        let r = app.get("/v1.0/subscribedSkus").await;
+        r.graph_error(429, "TooManyRequests");
+        assert_eq!(r.headers["retry-after"], "1");
+        app.get("/v1.0/subscribedSkus").await.ok();
+        // Cleared before use.
+        app.admin(
+            Method::PUT,
+            "/_allot/tenants/contoso.example/throttle",
+            Some(r#"{"requests": 5}"#.into()),
+        )
+        .await
+        .ok();
+        let r = app
+            .admin(Method::DELETE, "/_allot/tenants/contoso.example/throttle", None)
+            .await;
+        assert_eq!(r.status, 204);
+        app.get("/v1.0/subscribedSkus").await.ok();
+        let bad = app
+            .admin(
+                Method::PUT,
+                "/_allot/tenants/contoso.example/throttle",
+                Some(r#"{"requests": -1}"#.into()),
+            )
+            .await;
+        assert_eq!(bad.status, 400, "{}", bad.text);
+    }
+);
