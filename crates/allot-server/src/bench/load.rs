@@ -25,7 +25,7 @@ async fn bench_tenant(
     let store = Store::connect(&url).await?;
     store.migrate().await?;
     let file = TenantFile::parse(&format!(
-        "tenants:\n  - displayName: Bench\n    defaultDomain: {BENCH_TENANT}\n    subscriptions: [{{sku: EMS, enabled: {units}}}]\n    apps:\n      - clientId: {BENCH_APP}\n        displayName: bench\n        clientSecret: bench\n        applicationPermissions: [Directory.ReadWrite.All, Organization.Read.All]\n    groups:\n      - displayName: Everyone\n"
+        "tenants:\n  - displayName: Bench\n    defaultDomain: {BENCH_TENANT}\n    subscriptions: [{{sku: EMS, enabled: {units}}}]\n    apps:\n      - clientId: {BENCH_APP}\n        displayName: bench\n        clientSecret: bench\n        applicationPermissions: [Directory.ReadWrite.All, Organization.Read.All]\n    groups:\n      - displayName: Everyone\n  - displayName: Bench partner\n    defaultDomain: {BENCH_PARTNER}\n    apps:\n      - clientId: {BENCH_PARTNER_APP}\n        displayName: bench partner\n        clientSecret: bench\n        delegatedScopes: [user_impersonation]\n    users:\n      - userPrincipalName: agent@{BENCH_PARTNER}\n        displayName: Agent\n        password: bench\n    customers:\n      - tenant: {BENCH_TENANT}\n        roles: [License Administrator]\n"
     ))?;
     store.apply_tenant_file(&file).await?;
     let tenant = file.tenants[0].tenant_id();
@@ -54,6 +54,35 @@ fn bench_user(tenant: allot_core::ids::TenantId, i: usize) -> User {
         phone_number: None,
         created_at: allot_store::now(),
     }
+}
+
+/// The bench partner (a Partner Center partner of the bench tenant) and its app.
+const BENCH_PARTNER: &str = "partner.bench.example";
+const BENCH_PARTNER_APP: &str = "be9c0000-0000-4000-8000-000000000002";
+
+/// An App+User Partner Center token of the bench partner's agent.
+async fn partner_token(base: &str) -> anyhow::Result<String> {
+    let token: Value = reqwest::Client::new()
+        .post(format!("{base}/{BENCH_PARTNER}/oauth2/v2.0/token"))
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", BENCH_PARTNER_APP),
+            ("client_secret", "bench"),
+            ("username", &format!("agent@{BENCH_PARTNER}")),
+            ("password", "bench"),
+            (
+                "scope",
+                "https://api.partnercenter.microsoft.com/user_impersonation",
+            ),
+        ])
+        .send()
+        .await?
+        .json()
+        .await?;
+    Ok(token["access_token"]
+        .as_str()
+        .context("no partner token")?
+        .to_owned())
 }
 
 /// The server in-process on a loopback port; returns its base URL, a token and a stop handle.
@@ -252,19 +281,48 @@ pub(super) async fn reads(users: usize, connections: usize, seconds: Duration) -
         seconds.as_secs()
     );
     let (base, token, stop) = start_server(&scratch, &url).await?;
+    let pc_token = partner_token(&base).await?;
+    let customer = file.tenants[0].tenant_id();
     let client = reqwest::Client::new();
     let mut rows = Vec::new();
     let ids = std::sync::Arc::new(ids);
-    for (name, path) in [
-        ("licenseDetails", None),
-        ("subscribedSkus", Some("/v1.0/subscribedSkus".to_owned())),
-    ] {
-        let sample_path = path
-            .clone()
-            .unwrap_or_else(|| format!("/v1.0/users/{}/licenseDetails", ids[0]));
+    // Each scenario: a name, the path for request i, and the token it is sent with.
+    type PathFn = std::sync::Arc<dyn Fn(usize) -> String + Send + Sync>;
+    let scenarios: Vec<(&str, PathFn, String)> = vec![
+        (
+            "licenseDetails",
+            {
+                let ids = std::sync::Arc::clone(&ids);
+                std::sync::Arc::new(move |i| {
+                    format!("/v1.0/users/{}/licenseDetails", ids[(i * 7919) % ids.len()])
+                })
+            },
+            token.clone(),
+        ),
+        (
+            "subscribedSkus",
+            std::sync::Arc::new(|_| "/v1.0/subscribedSkus".to_owned()),
+            token.clone(),
+        ),
+        (
+            "Partner Center licenses",
+            {
+                let ids = std::sync::Arc::clone(&ids);
+                std::sync::Arc::new(move |i| {
+                    format!(
+                        "/v1/customers/{customer}/users/{}/licenses",
+                        ids[(i * 7919) % ids.len()]
+                    )
+                })
+            },
+            pc_token,
+        ),
+    ];
+    for (name, path, tok) in scenarios {
+        let sample_path = path(0);
         let body = client
             .get(format!("{base}{sample_path}"))
-            .bearer_auth(&token)
+            .bearer_auth(&tok)
             .send()
             .await?
             .bytes()
@@ -276,17 +334,9 @@ pub(super) async fn reads(users: usize, connections: usize, seconds: Duration) -
         })
         .await;
         let _ = cstop.send(());
-        let (b, t, p, ids) = (
-            base.clone(),
-            token.clone(),
-            path.clone(),
-            std::sync::Arc::clone(&ids),
-        );
+        let b = base.clone();
         let real = drive(connections, seconds, usize::MAX, 200, move |c, i| {
-            let path = p
-                .clone()
-                .unwrap_or_else(|| format!("/v1.0/users/{}/licenseDetails", ids[(i * 7919) % ids.len()]));
-            c.get(format!("{b}{path}")).bearer_auth(&t)
+            c.get(format!("{b}{}", path(i))).bearer_auth(&tok)
         })
         .await;
         let c_rps = rate(ceiling.requests, ceiling.elapsed);
