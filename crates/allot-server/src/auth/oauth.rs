@@ -107,6 +107,8 @@ pub struct ScopeRequest {
     /// Empty when the request used `/.default` (everything granted).
     pub scopes: Vec<String>,
     pub default: bool,
+    /// `offline_access` was asked for: a user token comes with a refresh token.
+    pub offline: bool,
 }
 
 const OIDC_SCOPES: &[&str] = &["openid", "profile", "offline_access", "email"];
@@ -131,8 +133,10 @@ pub fn parse_scope(raw: &str) -> Result<ScopeRequest, OAuthError> {
     let mut audience: Option<String> = None;
     let mut scopes = Vec::new();
     let mut default = false;
+    let mut offline = false;
     for item in raw.split_whitespace() {
         if OIDC_SCOPES.iter().any(|s| s.eq_ignore_ascii_case(item)) {
+            offline |= item.eq_ignore_ascii_case("offline_access");
             continue;
         }
         let (resource, perm) = match item.rsplit_once('/') {
@@ -171,6 +175,7 @@ pub fn parse_scope(raw: &str) -> Result<ScopeRequest, OAuthError> {
         audience: audience.unwrap_or_else(|| GRAPH_RESOURCE.to_owned()),
         default: default || scopes.is_empty(),
         scopes,
+        offline,
     })
 }
 
@@ -379,7 +384,76 @@ async fn issue(state: &AppState, tenant_key: &str, req: Request) -> Result<Value
                 .tokens
                 .mint_user(&app, &user, &scopes, &scope.audience)
                 .map_err(|_| signing_failed())?;
-            Ok(token_body(&token, Some((&scope.audience, &scopes))))
+            let mut body = token_body(&token, Some((&scope.audience, &scopes)));
+            if scope.offline {
+                let refresh = state
+                    .tokens
+                    .mint_refresh(&app, &user)
+                    .map_err(|_| signing_failed())?;
+                body["refresh_token"] = json!(refresh);
+            }
+            Ok(body)
+        }
+        "refresh_token" => {
+            // The secure application model: a partner app trades its refresh token for access
+            // tokens of any resource it is granted (Graph or Partner Center).
+            if client_secret.is_some() && !secret_ok {
+                return Err(invalid_secret(&app));
+            }
+            let raw = get("refresh_token").ok_or_else(|| {
+                OAuthError::bad(
+                    "invalid_request",
+                    900_144,
+                    "The request body must contain the following parameter: 'refresh_token'.",
+                )
+            })?;
+            let bad_token = || {
+                OAuthError::bad(
+                    "invalid_grant",
+                    9_002_313,
+                    "Invalid request. Request is malformed or invalid.",
+                )
+            };
+            let (tid, uid, issued_to) = match state.tokens.validate_refresh(&raw) {
+                Ok(v) => v,
+                Err(super::tokens::TokenError::Expired) => {
+                    return Err(OAuthError::bad(
+                        "invalid_grant",
+                        700_082,
+                        "The refresh token has expired due to inactivity.",
+                    ));
+                }
+                Err(_) => return Err(bad_token()),
+            };
+            if tid != tenant.id || issued_to != app.client_id {
+                return Err(OAuthError::bad(
+                    "invalid_grant",
+                    70000,
+                    "Provided grant is invalid or malformed: the refresh token was issued to another client or tenant.",
+                ));
+            }
+            let Some(user) = state.store.user(tid, uid).await? else {
+                return Err(bad_token());
+            };
+            if !user.account_enabled {
+                return Err(OAuthError::bad(
+                    "invalid_grant",
+                    50057,
+                    "The user account is disabled.",
+                ));
+            }
+            let scopes = granted_scopes(&app, &scope)?;
+            let token = state
+                .tokens
+                .mint_user(&app, &user, &scopes, &scope.audience)
+                .map_err(|_| signing_failed())?;
+            let refresh = state
+                .tokens
+                .mint_refresh(&app, &user)
+                .map_err(|_| signing_failed())?;
+            let mut body = token_body(&token, Some((&scope.audience, &scopes)));
+            body["refresh_token"] = json!(refresh);
+            Ok(body)
         }
         other => Err(OAuthError::bad(
             "unsupported_grant_type",
@@ -467,7 +541,7 @@ pub async fn openid_configuration(State(state): State<AppState>, Path(key): Path
         "jwks_uri": format!("{base}/{t}/discovery/v2.0/keys"),
         "authorization_endpoint": format!("{base}/{t}/oauth2/v2.0/authorize"),
         "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
-        "grant_types_supported": ["client_credentials", "password"],
+        "grant_types_supported": ["client_credentials", "password", "refresh_token"],
         "response_types_supported": ["token"],
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
         "subject_types_supported": ["pairwise"],

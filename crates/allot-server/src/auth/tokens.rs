@@ -20,6 +20,24 @@ pub const PARTNER_CENTER_RESOURCE: &str = "https://api.partnercenter.microsoft.c
 /// The Partner Center API's well-known application id, a synonym of [`PARTNER_CENTER_RESOURCE`].
 pub const PARTNER_CENTER_APP_ID: &str = "fa3d9a0c-3fb0-42cc-9193-47c7ecd2edbd";
 pub const TOKEN_LIFETIME_SECS: i64 = 3600;
+/// Refresh tokens last 90 days, as Entra's do.
+pub const REFRESH_LIFETIME_SECS: i64 = 90 * 24 * 3600;
+/// The `aud` of Allot's refresh tokens (no API accepts them as access tokens).
+const REFRESH_AUDIENCE: &str = "urn:allot:refresh";
+
+/// What a refresh token proves: this user signed in through this app.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshClaims {
+    pub aud: String,
+    pub iss: String,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+    pub tid: String,
+    pub oid: String,
+    pub appid: String,
+    pub uti: String,
+}
 
 /// The claims Allot puts in (and reads from) an access token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -188,6 +206,64 @@ impl TokenService {
         // Allot's sign-in stands for a completed MFA sign-in (Partner Center requires one).
         c.amr = vec!["pwd".into(), "mfa".into()];
         self.sign(&c)
+    }
+
+    /// A refresh token for `user` through `app` (a signed JWT the token endpoint alone accepts).
+    pub fn mint_refresh(&self, app: &App, user: &User) -> Result<String, jsonwebtoken::errors::Error> {
+        let now = chrono::Utc::now().timestamp();
+        let c = RefreshClaims {
+            aud: REFRESH_AUDIENCE.to_owned(),
+            iss: self.issuer(user.tenant_id),
+            iat: now,
+            nbf: now - 5 * 60,
+            exp: now + REFRESH_LIFETIME_SECS,
+            tid: user.tenant_id.to_string(),
+            oid: user.id.to_string(),
+            appid: app.client_id.to_string(),
+            uti: Uuid::new_v4().simple().to_string(),
+        };
+        let key = self
+            .keys
+            .first()
+            .ok_or(jsonwebtoken::errors::ErrorKind::InvalidKeyFormat)?;
+        let header = Header {
+            kid: Some(key.kid.clone()),
+            typ: Some("JWT".into()),
+            ..Header::new(Algorithm::RS256)
+        };
+        jsonwebtoken::encode(&header, &c, &key.encoding)
+    }
+
+    /// Checks a refresh token: the tenant, user and app it was issued to.
+    pub fn validate_refresh(&self, token: &str) -> Result<(TenantId, UserId, AppId), TokenError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+        let key = header
+            .kid
+            .as_ref()
+            .and_then(|kid| self.keys.iter().find(|k| &k.kid == kid))
+            .ok_or(TokenError::Signature)?;
+        let mut v = Validation::new(Algorithm::RS256);
+        v.algorithms = vec![Algorithm::RS256];
+        v.leeway = 60;
+        v.set_audience(&[REFRESH_AUDIENCE]);
+        let data = jsonwebtoken::decode::<RefreshClaims>(token, &key.decoding, &v).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind;
+            match e.kind() {
+                ErrorKind::ExpiredSignature | ErrorKind::ImmatureSignature => TokenError::Expired,
+                ErrorKind::InvalidSignature => TokenError::Signature,
+                _ => TokenError::Malformed,
+            }
+        })?;
+        let c = data.claims;
+        let tenant = TenantId::parse(&c.tid).map_err(|_| TokenError::Malformed)?;
+        if c.iss != self.issuer(tenant) {
+            return Err(TokenError::Issuer);
+        }
+        Ok((
+            tenant,
+            UserId::parse(&c.oid).map_err(|_| TokenError::Malformed)?,
+            AppId::parse(&c.appid).map_err(|_| TokenError::Malformed)?,
+        ))
     }
 
     /// Checks signature, lifetime, issuer and audience, and says who the caller is.

@@ -1414,3 +1414,96 @@ e2e!(
         assert_eq!(bad.status, 400, "{}", bad.text);
     }
 );
+
+e2e!(
+    the_secure_application_model_trades_refresh_tokens_for_access_tokens,
+    |app| {
+        // Sign in once with offline_access, then trade the refresh token, as partner tooling does.
+        let r = app
+            .token_request(
+                "partner.example",
+                &[
+                    ("grant_type", "password"),
+                    ("client_id", PARTNER_APP),
+                    ("client_secret", PARTNER_SECRET),
+                    ("username", "admin@partner.example"),
+                    ("password", DEMO_PASSWORD),
+                    (
+                        "scope",
+                        "https://api.partnercenter.microsoft.com/user_impersonation offline_access",
+                    ),
+                ],
+            )
+            .await;
+        let refresh = r.ok()["refresh_token"]
+            .as_str()
+            .expect("refresh_token")
+            .to_owned();
+        let trade = |scope: &'static str, client: &'static str, token: String| {
+            let app = &app;
+            async move {
+                app.token_request(
+                    "partner.example",
+                    &[
+                        ("grant_type", "refresh_token"),
+                        ("client_id", client),
+                        ("client_secret", PARTNER_SECRET),
+                        ("refresh_token", &token),
+                        ("scope", scope),
+                    ],
+                )
+                .await
+            }
+        };
+        let r = trade(PC_SCOPE, PARTNER_APP, refresh.clone()).await;
+        let v = r.ok();
+        let access = v["access_token"].as_str().unwrap().to_owned();
+        assert!(
+            v["refresh_token"].as_str().is_some_and(|t| t != refresh),
+            "rotated"
+        );
+        assert_eq!(
+            v["scope"],
+            "https://api.partnercenter.microsoft.com/user_impersonation"
+        );
+        assert_eq!(pc_get(&app, "/v1/customers", &access).await.status, 200);
+        // The same refresh token for Graph (the app's Graph scope).
+        let v = trade(
+            "https://graph.microsoft.com/.default",
+            PARTNER_APP,
+            refresh.clone(),
+        )
+        .await
+        .ok();
+        let graph = v["access_token"].as_str().unwrap().to_owned();
+        assert_eq!(claims(&graph)["scp"], "User.Read");
+        assert_eq!(
+            app.send(Method::GET, "/v1.0/me", Some(&graph), None).await.ok()["userPrincipalName"],
+            "admin@partner.example"
+        );
+        // Refused: garbage, a token of another client, a refresh token used as an access token.
+        let r = trade(PC_SCOPE, PARTNER_APP, "garbage".into()).await;
+        assert_eq!(
+            (r.status.as_u16(), r.json()["error_codes"][0].as_u64()),
+            (400, Some(9_002_313))
+        );
+        let r = trade(PC_SCOPE, DEMO_APP, refresh.clone()).await;
+        assert_eq!(r.status, 400, "{}", r.text);
+        pc_error(&pc_get(&app, "/v1/customers", &refresh).await, 401, 400);
+        // Without offline_access there is no refresh token.
+        let r = app
+            .token_request(
+                "partner.example",
+                &[
+                    ("grant_type", "password"),
+                    ("client_id", PARTNER_APP),
+                    ("client_secret", PARTNER_SECRET),
+                    ("username", "admin@partner.example"),
+                    ("password", DEMO_PASSWORD),
+                    ("scope", PC_SCOPE),
+                ],
+            )
+            .await;
+        assert!(r.ok().get("refresh_token").is_none());
+    }
+);
