@@ -1507,3 +1507,81 @@ e2e!(
         assert!(r.ok().get("refresh_token").is_none());
     }
 );
+
+e2e!(a_partner_with_many_customers_pages_through_them, |app| {
+    let mut yaml = String::from("tenants:\n");
+    for i in 0..5 {
+        yaml.push_str(&format!(
+            "  - {{displayName: Customer {i}, defaultDomain: c{i}.example}}\n"
+        ));
+    }
+    yaml.push_str(
+        "  - displayName: Big Partner\n    defaultDomain: bigpartner.example\n    apps: [{clientId: 5a1d0000-c0de-4a99-a000-00000000b002, displayName: p, clientSecret: s, delegatedScopes: [user_impersonation]}]\n    users: [{userPrincipalName: a@bigpartner.example, displayName: A, password: allot-demo-password}, {userPrincipalName: b@bigpartner.example, displayName: B, password: allot-demo-password}]\n    customers:\n",
+    );
+    for i in 0..5 {
+        // Customer 4's roles go to user b only.
+        let users = if i == 4 {
+            ", users: [b@bigpartner.example]"
+        } else {
+            ""
+        };
+        yaml.push_str(&format!(
+            "      - {{tenant: c{i}.example, roles: [Directory Readers]{users}}}\n"
+        ));
+    }
+    let file = TenantFile::parse(&yaml).expect("file");
+    app.state.store.apply_tenant_file(&file).await.expect("seeded");
+    let token = pc_token_for(
+        &app,
+        "bigpartner.example",
+        "5a1d0000-c0de-4a99-a000-00000000b002",
+        "s",
+        "a@bigpartner.example",
+    )
+    .await;
+    let mut ids = Vec::new();
+    let mut r = pc_get(&app, "/v1/customers?size=2", &token).await.ok();
+    loop {
+        ids.extend(
+            r["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["id"].as_str().unwrap().to_owned()),
+        );
+        let Some(next) = r["links"].get("next").cloned() else {
+            break;
+        };
+        let t = next["headers"][0]["value"].as_str().unwrap().to_owned();
+        r = pc(
+            &app,
+            Method::GET,
+            &format!("/v1{}", next["uri"].as_str().unwrap()),
+            &token,
+            None,
+            &[("MS-ContinuationToken", &t)],
+        )
+        .await
+        .ok();
+    }
+    let expected: Vec<String> = (0..4).map(|i| file.tenants[i].tenant_id().to_string()).collect();
+    let mut sorted = expected.clone();
+    sorted.sort();
+    assert_eq!(ids, sorted, "user a sees customers 0-3 in id order, page by page");
+    let c4 = file.tenants[4].tenant_id();
+    pc_error(
+        &pc_get(&app, &format!("/v1/customers/{c4}"), &token).await,
+        403,
+        900_150,
+    );
+    let b = pc_token_for(
+        &app,
+        "bigpartner.example",
+        "5a1d0000-c0de-4a99-a000-00000000b002",
+        "s",
+        "b@bigpartner.example",
+    )
+    .await;
+    assert_eq!(pc_get(&app, "/v1/customers", &b).await.ok()["totalCount"], 5);
+    assert_eq!(pc_get(&app, &format!("/v1/customers/{c4}"), &b).await.status, 200);
+});
