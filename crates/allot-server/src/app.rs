@@ -276,21 +276,24 @@ async fn unknown_path(uri: axum::http::Uri) -> GraphError {
     )
 }
 
-/// axum answers a wrong method (405) and some rejections with an empty or plain-text body; give
-/// them Graph's error envelope so that no response leaves in another shape.
-async fn graph_bodies_for_bare_errors(resp: Response) -> Response {
+/// An error status whose body is not JSON: axum's own 404/405/413/415 and rejections.
+pub(crate) fn is_bare_error(resp: &Response) -> bool {
     let status = resp.status();
-    if !(status.is_client_error() || status.is_server_error()) {
-        return resp;
-    }
     let is_json = resp
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    if is_json {
+    (status.is_client_error() || status.is_server_error()) && !is_json
+}
+
+/// axum answers a wrong method (405) and some rejections with an empty or plain-text body; give
+/// them Graph's error envelope so that no response leaves in another shape.
+async fn graph_bodies_for_bare_errors(resp: Response) -> Response {
+    if !is_bare_error(&resp) {
         return resp;
     }
+    let status = resp.status();
     let err = match status {
         StatusCode::METHOD_NOT_ALLOWED => GraphError::new(
             status,

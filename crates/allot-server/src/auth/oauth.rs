@@ -379,20 +379,7 @@ async fn issue(state: &AppState, tenant_key: &str, req: Request) -> Result<Value
                     "The user account is disabled.",
                 ));
             }
-            let scopes = granted_scopes(&app, &scope)?;
-            let token = state
-                .tokens
-                .mint_user(&app, &user, &scopes, &scope.audience)
-                .map_err(|_| signing_failed())?;
-            let mut body = token_body(&token, Some((&scope.audience, &scopes)));
-            if scope.offline {
-                let refresh = state
-                    .tokens
-                    .mint_refresh(&app, &user)
-                    .map_err(|_| signing_failed())?;
-                body["refresh_token"] = json!(refresh);
-            }
-            Ok(body)
+            user_token(state, &app, &user, &scope, scope.offline)
         }
         "refresh_token" => {
             // The secure application model: a partner app trades its refresh token for access
@@ -442,18 +429,7 @@ async fn issue(state: &AppState, tenant_key: &str, req: Request) -> Result<Value
                     "The user account is disabled.",
                 ));
             }
-            let scopes = granted_scopes(&app, &scope)?;
-            let token = state
-                .tokens
-                .mint_user(&app, &user, &scopes, &scope.audience)
-                .map_err(|_| signing_failed())?;
-            let refresh = state
-                .tokens
-                .mint_refresh(&app, &user)
-                .map_err(|_| signing_failed())?;
-            let mut body = token_body(&token, Some((&scope.audience, &scopes)));
-            body["refresh_token"] = json!(refresh);
-            Ok(body)
+            user_token(state, &app, &user, &scope, true)
         }
         other => Err(OAuthError::bad(
             "unsupported_grant_type",
@@ -461,6 +437,31 @@ async fn issue(state: &AppState, tenant_key: &str, req: Request) -> Result<Value
             format!("The app requested an unsupported grant type '{other}'."),
         )),
     }
+}
+
+/// The token response of a delegated grant: an access token with the scopes granted for the
+/// requested resource, and a refresh token when asked for.
+fn user_token(
+    state: &AppState,
+    app: &App,
+    user: &allot_store::records::User,
+    scope: &ScopeRequest,
+    with_refresh: bool,
+) -> Result<Value, OAuthError> {
+    let scopes = granted_scopes(app, scope)?;
+    let token = state
+        .tokens
+        .mint_user(app, user, &scopes, &scope.audience)
+        .map_err(|_| signing_failed())?;
+    let mut body = token_body(&token, Some((&scope.audience, &scopes)));
+    if with_refresh {
+        let refresh = state
+            .tokens
+            .mint_refresh(app, user)
+            .map_err(|_| signing_failed())?;
+        body["refresh_token"] = json!(refresh);
+    }
+    Ok(body)
 }
 
 fn invalid_secret(app: &App) -> OAuthError {

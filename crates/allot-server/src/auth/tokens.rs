@@ -142,7 +142,7 @@ impl TokenService {
     }
 
     /// Signs arbitrary claims with the current key (tests use it to forge expired or odd tokens).
-    pub fn sign(&self, claims: &Claims) -> Result<String, jsonwebtoken::errors::Error> {
+    pub fn sign<C: Serialize>(&self, claims: &C) -> Result<String, jsonwebtoken::errors::Error> {
         let key = self
             .keys
             .first()
@@ -153,6 +153,35 @@ impl TokenService {
             ..Header::new(Algorithm::RS256)
         };
         jsonwebtoken::encode(&header, claims, &key.encoding)
+    }
+
+    /// Decodes `token` with the key its `kid` names (RS256 only, 60 s leeway), mapping failures
+    /// to [`TokenError`].
+    fn decode<C: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+        mut v: Validation,
+    ) -> Result<C, TokenError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+        if header.alg != Algorithm::RS256 {
+            return Err(TokenError::Signature);
+        }
+        let key = header
+            .kid
+            .as_ref()
+            .and_then(|kid| self.keys.iter().find(|k| &k.kid == kid))
+            .ok_or(TokenError::Signature)?;
+        v.algorithms = vec![Algorithm::RS256];
+        v.leeway = 60;
+        let data = jsonwebtoken::decode::<C>(token, &key.decoding, &v).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind;
+            match e.kind() {
+                ErrorKind::ExpiredSignature | ErrorKind::ImmatureSignature => TokenError::Expired,
+                ErrorKind::InvalidSignature => TokenError::Signature,
+                _ => TokenError::Malformed,
+            }
+        })?;
+        Ok(data.claims)
     }
 
     pub fn base_claims(&self, tenant: TenantId, app: &App, audience: &str) -> Claims {
@@ -222,39 +251,14 @@ impl TokenService {
             appid: app.client_id.to_string(),
             uti: Uuid::new_v4().simple().to_string(),
         };
-        let key = self
-            .keys
-            .first()
-            .ok_or(jsonwebtoken::errors::ErrorKind::InvalidKeyFormat)?;
-        let header = Header {
-            kid: Some(key.kid.clone()),
-            typ: Some("JWT".into()),
-            ..Header::new(Algorithm::RS256)
-        };
-        jsonwebtoken::encode(&header, &c, &key.encoding)
+        self.sign(&c)
     }
 
     /// Checks a refresh token: the tenant, user and app it was issued to.
     pub fn validate_refresh(&self, token: &str) -> Result<(TenantId, UserId, AppId), TokenError> {
-        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
-        let key = header
-            .kid
-            .as_ref()
-            .and_then(|kid| self.keys.iter().find(|k| &k.kid == kid))
-            .ok_or(TokenError::Signature)?;
         let mut v = Validation::new(Algorithm::RS256);
-        v.algorithms = vec![Algorithm::RS256];
-        v.leeway = 60;
         v.set_audience(&[REFRESH_AUDIENCE]);
-        let data = jsonwebtoken::decode::<RefreshClaims>(token, &key.decoding, &v).map_err(|e| {
-            use jsonwebtoken::errors::ErrorKind;
-            match e.kind() {
-                ErrorKind::ExpiredSignature | ErrorKind::ImmatureSignature => TokenError::Expired,
-                ErrorKind::InvalidSignature => TokenError::Signature,
-                _ => TokenError::Malformed,
-            }
-        })?;
-        let c = data.claims;
+        let c: RefreshClaims = self.decode(token, v)?;
         let tenant = TenantId::parse(&c.tid).map_err(|_| TokenError::Malformed)?;
         if c.iss != self.issuer(tenant) {
             return Err(TokenError::Issuer);
@@ -268,21 +272,7 @@ impl TokenService {
 
     /// Checks signature, lifetime, issuer and audience, and says who the caller is.
     pub fn validate(&self, token: &str, audience: &str) -> Result<Principal, TokenError> {
-        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
-        if header.alg != Algorithm::RS256 {
-            return Err(TokenError::Signature);
-        }
-        let key = match &header.kid {
-            Some(kid) => self
-                .keys
-                .iter()
-                .find(|k| &k.kid == kid)
-                .ok_or(TokenError::Signature)?,
-            None => return Err(TokenError::Signature),
-        };
         let mut v = Validation::new(Algorithm::RS256);
-        v.algorithms = vec![Algorithm::RS256];
-        v.leeway = 60;
         v.validate_nbf = true;
         v.validate_aud = false;
         v.required_spec_claims = HashSet::from([
@@ -291,15 +281,7 @@ impl TokenService {
             "iss".to_owned(),
             "aud".to_owned(),
         ]);
-        let data = jsonwebtoken::decode::<Claims>(token, &key.decoding, &v).map_err(|e| {
-            use jsonwebtoken::errors::ErrorKind;
-            match e.kind() {
-                ErrorKind::ExpiredSignature | ErrorKind::ImmatureSignature => TokenError::Expired,
-                ErrorKind::InvalidSignature => TokenError::Signature,
-                _ => TokenError::Malformed,
-            }
-        })?;
-        let c = data.claims;
+        let c: Claims = self.decode(token, v)?;
         let tenant = TenantId::parse(&c.tid).map_err(|_| TokenError::Malformed)?;
         if c.iss != self.issuer(tenant) {
             return Err(TokenError::Issuer);

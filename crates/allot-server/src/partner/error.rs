@@ -214,18 +214,10 @@ impl IntoResponse for PcError {
 /// Gives the bare errors axum produces under `/v1` (405, 413, 415, unknown paths) Partner
 /// Center's error body.
 pub async fn bodies_for_bare_errors(resp: Response) -> Response {
+    if !crate::app::is_bare_error(&resp) {
+        return resp;
+    }
     let status = resp.status();
-    if !(status.is_client_error() || status.is_server_error()) {
-        return resp;
-    }
-    let is_json = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if is_json {
-        return resp;
-    }
     let err = match status {
         StatusCode::METHOD_NOT_ALLOWED => PcError::new(
             status,

@@ -97,6 +97,13 @@ pub enum Claim {
     Mismatch,
 }
 
+/// One deleted user still in its window: `$1` tenant, `$2` id, `$3` the window's start.
+fn deleted_user_sql() -> String {
+    format!(
+        "SELECT {USER_COLS}, deleted_at FROM deleted_users WHERE tenant_id = $1 AND id = $2 AND deleted_at > $3"
+    )
+}
+
 fn escape_like(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for ch in s.to_lowercase().chars() {
@@ -273,9 +280,7 @@ impl Store {
         tenant: TenantId,
         id: UserId,
     ) -> Result<Option<DeletedUser>, StoreError> {
-        let sql = format!(
-            "SELECT {USER_COLS}, deleted_at FROM deleted_users WHERE tenant_id = $1 AND id = $2 AND deleted_at > $3"
-        );
+        let sql = deleted_user_sql();
         let row = on_db!(&self.db, |p| sqlx::query_as::<_, DeletedUserRow>(AssertSqlSafe(
             sql
         ))
@@ -292,9 +297,7 @@ impl Store {
     pub async fn restore_user(&self, tenant: TenantId, id: UserId) -> Result<User, StoreError> {
         retry(|| async {
             let mut tx = self.db.begin().await?;
-            let sql = format!(
-                "SELECT {USER_COLS}, deleted_at FROM deleted_users WHERE tenant_id = $1 AND id = $2 AND deleted_at > $3"
-            );
+            let sql = deleted_user_sql();
             let row = on_tx!(&mut tx, |c| sqlx::query_as::<_, DeletedUserRow>(AssertSqlSafe(sql))
                 .bind(DbId::from(tenant))
                 .bind(DbId::from(id))
