@@ -225,7 +225,12 @@ pub(crate) async fn shutdown_signal() {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/v1.0", graph::router().layer(axum::Extension(ApiVersion::V1)))
-        .nest("/beta", graph::router().layer(axum::Extension(ApiVersion::Beta)))
+        .nest(
+            "/beta",
+            graph::router()
+                .merge(graph::cloud_licensing::router())
+                .layer(axum::Extension(ApiVersion::Beta)),
+        )
         .merge(auth::oauth::router())
         .merge(crate::ops::router())
         .nest("/_allot", admin::router())
