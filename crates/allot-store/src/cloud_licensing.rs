@@ -108,15 +108,16 @@ const WAITING: &str = "error = 'CountViolation' AND state = 'Error'";
 /// Queues a `seat` job for (tenant, SKU) when the SKU has waiting members and no seat job is
 /// queued yet. Called in every transaction that frees units or adds them.
 pub(crate) async fn seat_if_waiting(tx: &mut Tx, tenant: TenantId, sku: SkuId) -> Result<(), StoreError> {
+    // One index probe (the partial waiting-room index), however many members wait.
     let sql = format!(
-        "SELECT COUNT(*) FROM license_assignments WHERE tenant_id = $1 AND sku_id = $2 AND {WAITING}"
+        "SELECT 1 FROM license_assignments WHERE tenant_id = $1 AND sku_id = $2 AND {WAITING} LIMIT 1"
     );
-    let waiting = on_tx!(tx, |c| sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql))
+    let waiting = on_tx!(tx, |c| sqlx::query_scalar::<_, i32>(AssertSqlSafe(sql))
         .bind(DbId::from(tenant))
         .bind(DbId::from(sku))
-        .fetch_one(c)
+        .fetch_optional(c)
         .await)?;
-    if waiting == 0 {
+    if waiting.is_none() {
         return Ok(());
     }
     let queued = on_tx!(tx, |c| {
