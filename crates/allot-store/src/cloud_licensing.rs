@@ -27,7 +27,7 @@ use crate::error::StoreError;
 use crate::group_licensing::{assign_group_licenses_in_tx, evaluate_user_in_tx, free_units, micros_now};
 use crate::records::{ASSIGNMENT_COLS, AssignmentRow, GROUP_COLS, Group, GroupRow, MemberRef};
 use crate::store::{NIL, Store, direct_change_in_tx, lock_user, retry};
-use crate::{on_db, on_tx};
+use crate::{on_db, on_tx, sql};
 
 /// A direct (user) assignment: the user's direct row for one SKU.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -292,23 +292,31 @@ impl Store {
     }
 
     /// Group rows in error for a reason other than units (those wait) or a sibling SKU's failure
-    /// (`Other`), of the tenant or of one user, by user then SKU.
+    /// (`Other`), of the tenant or of one user, by user then SKU; `skus` restricts the SKUs in
+    /// SQL (a `$filter=skuId …` pushed down: the place a WHERE fragment of the OData layer goes).
     pub async fn license_error_rows(
         &self,
         tenant: TenantId,
         user: Option<UserId>,
+        skus: Option<&[SkuId]>,
     ) -> Result<Vec<ErrorRow>, StoreError> {
+        let sku_clause = match skus {
+            Some(_) => format!("AND sku_id IN {}", sql::ids_in(self.db().backend(), 4)),
+            None => "AND $4 = '[]'".to_owned(),
+        };
         let sql = format!(
             "SELECT {ASSIGNMENT_COLS} FROM license_assignments WHERE tenant_id = $1 \
              AND state IN ('Error', 'ActiveWithError') AND error NOT IN ('None', 'CountViolation', 'Other') \
-             AND ($2 = 0 OR user_id = $3) ORDER BY user_id, sku_id, source_group_id"
+             AND ($2 = 0 OR user_id = $3) {sku_clause} ORDER BY user_id, sku_id, source_group_id"
         );
+        let skus_json = sql::ids_json(skus.unwrap_or_default().iter().map(|s| s.as_uuid()));
         let rows = on_db!(self.db(), |p| sqlx::query_as::<_, AssignmentRow>(AssertSqlSafe(
             sql
         ))
         .bind(DbId::from(tenant))
         .bind(i64::from(user.is_some()))
         .bind(user.map_or(NIL, DbId::from))
+        .bind(&skus_json)
         .fetch_all(p)
         .await)?;
         rows.into_iter()

@@ -633,6 +633,6 @@ dual_backend_test!(
             .cloud_write(tenant, MemberRef::User(ann), e3, &CloudWrite::Delete)
             .await;
         assert!(matches!(gone, Err(StoreError::NotFound)), "{gone:?}");
-        assert!(s.license_error_rows(tenant, None).await.unwrap().is_empty());
+        assert!(s.license_error_rows(tenant, None, None).await.unwrap().is_empty());
     }
 );

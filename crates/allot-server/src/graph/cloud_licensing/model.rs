@@ -403,8 +403,9 @@ impl View {
         &self,
         store: &Store,
         user: Option<UserId>,
+        skus: Option<&[SkuId]>,
     ) -> Result<Vec<AssignmentError>, StoreError> {
-        let rows = store.license_error_rows(self.tenant, user).await?;
+        let rows = store.license_error_rows(self.tenant, user, skus).await?;
         let mut by_user: BTreeMap<UserId, Vec<allot_core::licensing::Assignment>> = BTreeMap::new();
         let users: Vec<UserId> = rows
             .iter()

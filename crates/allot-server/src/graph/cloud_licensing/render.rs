@@ -922,7 +922,7 @@ const ERROR_NAVS: &[&str] = &["assignedTo", "usageRight"];
 async fn one_error(ctx: &Ctx) -> GraphResult<AssignmentError> {
     let id = ctx.param("id");
     ctx.view
-        .errors(&ctx.state.store, ctx.scope_user())
+        .errors(&ctx.state.store, ctx.scope_user(), None)
         .await?
         .into_iter()
         .find(|e| e.id == id)
@@ -941,13 +941,13 @@ pub async fn list_errors(
 ) -> GraphResult<Response> {
     let ctx = Ctx::new(&state, &auth, version, &matched, params, super::Kind::read).await?;
     let o = ListOptions::parse(&q, "assignmentError", ERROR_PROPS, ERROR_NAVS, Some(false), &[])?;
+    // The skuId condition is applied in SQL (the store's pushdown slot).
+    let skus: Option<Vec<allot_core::ids::SkuId>> =
+        o.filter.skus.as_ref().map(|s| s.iter().copied().collect());
     let items: Vec<AssignmentError> = ctx
         .view
-        .errors(&ctx.state.store, ctx.scope_user())
-        .await?
-        .into_iter()
-        .filter(|e| o.filter.matches(e.sku, &[]))
-        .collect();
+        .errors(&ctx.state.store, ctx.scope_user(), skus.as_deref())
+        .await?;
     let (rows, next) = page(items, |e| e.id.clone(), o.top, o.after.as_deref());
     let values = errors_json(&ctx, &rows, o.select.as_deref(), &o.expand).await?;
     Ok(json_response(
