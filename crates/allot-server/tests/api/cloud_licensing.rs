@@ -1095,6 +1095,34 @@ e2e!(
         assert_eq!(v["value"].as_array().unwrap().len(), 1);
         let v = cl.get("/beta/admin/cloudLicensing/assignments").await.ok();
         assert_eq!(v["value"].as_array().unwrap().len(), 2);
+        // Updating the group assignment changes what the group (and so its members) disable.
+        let r = cl
+            .patch(
+                &format!(
+                    "/beta/groups/{g}/cloudLicensing/assignments/{}",
+                    ga["id"].as_str().unwrap()
+                ),
+                json!({"disabledServicePlanIds": [SWAY]}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.json()["disabledServicePlanIds"], json!([SWAY]));
+        let v = cl
+            .get(&format!("/v1.0/groups/{g}?$select=assignedLicenses"))
+            .await
+            .ok();
+        assert_eq!(
+            v["assignedLicenses"],
+            json!([{"disabledPlans": [SWAY], "skuId": E3}])
+        );
+        let v = cl
+            .get("/v1.0/users/bob@cloud.example?$select=assignedLicenses")
+            .await
+            .ok();
+        assert_eq!(
+            v["assignedLicenses"],
+            json!([{"disabledPlans": [SWAY], "skuId": E3}])
+        );
         // Deleting the group assignment takes the license from bob, not from ann (direct).
         let r = cl
             .delete(&format!(
