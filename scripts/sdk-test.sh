@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# End-to-end test of the allot server with Microsoft's Python Graph SDK (msgraph-sdk).
+# End-to-end tests of the allot server with Microsoft's Python Graph SDKs (msgraph-sdk for
+# v1.0, msgraph-beta-sdk for beta cloudLicensing), both pinned in tests/sdk/requirements.txt.
 #
 # Creates (or reuses) a virtualenv in .venv-sdk, installs tests/sdk/requirements.txt,
 # builds the server binary and runs pytest on tests/sdk. Exits with pytest's status.

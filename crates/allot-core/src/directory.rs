@@ -96,6 +96,19 @@ pub const GRAPH_PERMISSIONS: &[&str] = &[
     "User.ReadWrite.All",
     "CloudLicensing.Read",
     "CloudLicensing.Read.All",
+    "CloudLicensing.AssignLicenses",
+    "CloudLicensing.AssignLicenses.Organization",
+    "User-CloudLicensing.Read",
+    "User-CloudLicensing.Read.All",
+    "User-CloudLicensing.AssignLicenses",
+    "User-CloudLicensing.AssignLicenses.Organization",
+    "Group-CloudLicensing.Read",
+    "Group-CloudLicensing.Read.All",
+    "Group-CloudLicensing.AssignLicenses",
+    "Group-CloudLicensing.AssignLicenses.Organization",
+    "User-UsageRight.Read",
+    "User-UsageRight.Read.All",
+    "Group-UsageRight.Read.All",
 ];
 
 /// The delegated scopes of the Partner Center API (resource `https://api.partnercenter.microsoft.com`).

@@ -215,6 +215,8 @@ pub async fn update_subscription(
         }
     }
     state.store.upsert_subscription(&sub).await?;
+    // Units raised: waiting members are seated (or queued for the worker, by processing mode).
+    state.worker.after_write(t.id).await?;
     Ok(axum::Json(subscription_json(&sub)).into_response())
 }
 

@@ -237,6 +237,7 @@ pub fn router(state: AppState) -> Router {
         .nest(
             "/beta",
             graph::router()
+                .merge(graph::cloud_licensing::router())
                 .layer(axum::middleware::from_fn_with_state(
                     state.clone(),
                     crate::throttle::graph,

@@ -66,6 +66,8 @@ impl ProcessingMode {
 pub enum JobKind {
     Group(GroupId),
     User(UserId),
+    /// Seat the longest-waiting members of the SKU's waiting room while it has free units.
+    Seat(SkuId),
 }
 
 /// A claimed job.
@@ -103,7 +105,7 @@ struct JobRow {
 const JOB_COLS: &str = "id, tenant_id, kind, target_id, group_version, cursor_seq, cursor_id, phase";
 const ERROR_STATES: &str = "('Error', 'ActiveWithError')";
 
-fn micros_now() -> i64 {
+pub(crate) fn micros_now() -> i64 {
     crate::now().timestamp_micros()
 }
 
@@ -117,6 +119,7 @@ pub(crate) async fn enqueue(
     let (kind_s, target) = match kind {
         JobKind::Group(g) => ("group", g.as_uuid()),
         JobKind::User(u) => ("user", u.as_uuid()),
+        JobKind::Seat(s) => ("seat", s.as_uuid()),
     };
     let waiting = on_tx!(tx, |c| sqlx::query_scalar::<_, i64>(
         "SELECT COUNT(*) FROM jobs WHERE target_id = $1 AND kind = $2 AND lease_owner IS NULL"
@@ -200,7 +203,7 @@ async fn rows_of(tx: &mut Tx, users: &[UserId]) -> Result<HashMap<UserId, Vec<As
 }
 
 /// Locks the pools of `skus` (in SKU order) and returns their free units.
-async fn free_units(
+pub(crate) async fn free_units(
     tx: &mut Tx,
     tenant: TenantId,
     skus: &BTreeSet<SkuId>,
@@ -311,6 +314,9 @@ async fn write_outcomes(
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?;
+        if *delta < 0 {
+            crate::cloud_licensing::seat_if_waiting(tx, tenant, *sku).await?;
+        }
     }
     Ok(())
 }
@@ -408,34 +414,7 @@ impl Store {
     ) -> Result<Group, StoreError> {
         retry(|| async {
             let mut tx = self.db().begin().await?;
-            let row = on_tx!(&mut tx, |c| sqlx::query_as::<_, GroupRow>(AssertSqlSafe(format!(
-                "UPDATE groups SET processing_version = processing_version + 1 WHERE tenant_id = $1 AND id = $2 RETURNING {GROUP_COLS}"
-            )))
-            .bind(DbId::from(tenant))
-            .bind(DbId::from(group))
-            .fetch_optional(&mut *c)
-            .await)?
-            .ok_or(StoreError::NotFound)?;
-            let mut g = Group::try_from(row)?;
-            if !g.security_enabled {
-                return Err(StoreError::GroupLicense(licensing::GroupLicenseError::NotSecurityEnabled));
-            }
-            let ctx = tenant_context(&mut tx, tenant).await?;
-            let current: Vec<AddLicense> =
-                g.assigned_licenses.iter().map(|l| AddLicense { sku: l.sku_id, disabled_plans: l.disabled_plans.clone() }).collect();
-            let next = licensing::plan_group_change(&ctx.catalog, &ctx.subscribed, &current, change)
-                .map_err(StoreError::GroupLicense)?;
-            g.assigned_licenses = next.into_iter().map(|a| GroupLicense { sku_id: a.sku, disabled_plans: a.disabled_plans }).collect();
-            let version = on_tx!(&mut tx, |c| sqlx::query_scalar::<_, i64>(
-                "UPDATE groups SET assigned_licenses = $3, processing_state = $4 WHERE tenant_id = $1 AND id = $2 RETURNING processing_version"
-            )
-            .bind(DbId::from(tenant))
-            .bind(DbId::from(group))
-            .bind(to_json(&g.assigned_licenses))
-            .bind(QUEUED)
-            .fetch_one(c)
-            .await)?;
-            enqueue(&mut tx, tenant, JobKind::Group(group), version).await?;
+            let g = assign_group_licenses_in_tx(&mut tx, tenant, group, change, &|_| Ok(())).await?;
             tx.commit().await?;
             Ok(g)
         })
@@ -467,6 +446,67 @@ impl Store {
         })
         .await
     }
+}
+
+/// The body of [`Store::assign_group_licenses`] inside the caller's transaction. `check` sees
+/// the group (row locked) before anything changes and may refuse (cloudLicensing's existence
+/// checks run under the same lock).
+pub(crate) async fn assign_group_licenses_in_tx(
+    tx: &mut Tx,
+    tenant: TenantId,
+    group: GroupId,
+    change: &LicenseChange,
+    check: &(dyn Fn(&Group) -> Result<(), StoreError> + Sync),
+) -> Result<Group, StoreError> {
+    let row = on_tx!(tx, |c| sqlx::query_as::<_, GroupRow>(AssertSqlSafe(format!(
+        "UPDATE groups SET processing_version = processing_version + 1 WHERE tenant_id = $1 AND id = $2 RETURNING {GROUP_COLS}"
+    )))
+    .bind(DbId::from(tenant))
+    .bind(DbId::from(group))
+    .fetch_optional(&mut *c)
+    .await)?
+    .ok_or(StoreError::NotFound)?;
+    let mut g = Group::try_from(row)?;
+    check(&g)?;
+    if !g.security_enabled {
+        return Err(StoreError::GroupLicense(
+            licensing::GroupLicenseError::NotSecurityEnabled,
+        ));
+    }
+    let ctx = tenant_context(tx, tenant).await?;
+    let current: Vec<AddLicense> = g
+        .assigned_licenses
+        .iter()
+        .map(|l| AddLicense {
+            sku: l.sku_id,
+            disabled_plans: l.disabled_plans.clone(),
+        })
+        .collect();
+    let next = licensing::plan_group_change(&ctx.catalog, &ctx.subscribed, &current, change)
+        .map_err(StoreError::GroupLicense)?;
+    g.assigned_licenses = next
+        .into_iter()
+        .map(|a| GroupLicense {
+            sku_id: a.sku,
+            disabled_plans: a.disabled_plans,
+        })
+        .collect();
+    let version = on_tx!(tx, |c| {
+        sqlx::query_scalar::<_, i64>(
+        "UPDATE groups SET assigned_licenses = $3, processing_state = $4 WHERE tenant_id = $1 AND id = $2 RETURNING processing_version"
+    )
+    .bind(DbId::from(tenant))
+    .bind(DbId::from(group))
+    .bind(to_json(&g.assigned_licenses))
+    .bind(QUEUED)
+    .fetch_one(c)
+    .await
+    })?;
+    for sku in &change.remove {
+        crate::cloud_licensing::forget_allotment(tx, group.as_uuid(), *sku).await?;
+    }
+    enqueue(tx, tenant, JobKind::Group(group), version).await?;
+    Ok(g)
 }
 
 /// One step of a group job: the next chunk of members in membership order, then the former

@@ -3,6 +3,7 @@
 
 pub mod bulk;
 pub mod check;
+pub mod cloud_licensing;
 pub mod db;
 pub mod dbid;
 pub mod error;

@@ -241,6 +241,7 @@ impl Store {
                 "request_replays",
                 "deleted_users",
                 "license_assignments",
+                "cloud_assignment_allotments",
                 "group_members",
                 "groups",
                 "users",
@@ -291,6 +292,8 @@ impl Store {
             .bind(s.created_at)
             .execute(c)
             .await.map(|r| r.rows_affected()))?;
+            // Units raised: the waiting room may be seated.
+            crate::cloud_licensing::seat_if_waiting(&mut tx, s.tenant_id, s.sku_id).await?;
             tx.commit().await
         })
         .await
@@ -454,59 +457,87 @@ impl Store {
     ) -> Result<(), StoreError> {
         retry(|| async {
             let mut tx = self.db.begin().await?;
-            let usage_location = lock_user(&mut tx, tenant, user).await?;
-            let doc = on_tx!(&mut tx, |c| sqlx::query_scalar::<_, String>("SELECT catalog_doc FROM tenants WHERE id = $1")
-                .bind(DbId::from(tenant))
-                .fetch_one(c)
-                .await)?;
-            let catalog = catalog_from_doc(&doc)?;
-            let subscribed: BTreeSet<SkuId> = on_tx!(&mut tx, |c| sqlx::query_scalar::<_, DbId>(
-                "SELECT DISTINCT sku_id FROM subscriptions WHERE tenant_id = $1"
-            )
-            .bind(DbId::from(tenant))
-            .fetch_all(c)
-            .await)?
-            .into_iter()
-            .map(|d| SkuId::from_uuid(d.0))
-            .collect();
-            let current = assignments_in_tx(&mut tx, user).await?;
-            let ctx = UserContext { catalog: &catalog, subscribed: &subscribed, usage_location: usage_location.as_deref() };
-            let plan = licensing::plan_direct_change(ctx, &current, change)?;
-
-            // Pool rows are locked in SKU order, after the user row: one global order, no deadlock.
-            let mut deltas: BTreeMap<SkuId, i8> = BTreeMap::new();
-            for s in &plan.gained {
-                deltas.insert(*s, 1);
-            }
-            for s in &plan.lost {
-                deltas.insert(*s, -1);
-            }
-            for (sku, delta) in deltas {
-                if delta > 0 {
-                    take_unit(&mut tx, tenant, sku).await?;
-                } else {
-                    release_unit(&mut tx, tenant, sku).await?;
-                }
-            }
-            for sku in &plan.deletes {
-                on_tx!(&mut tx, |c| sqlx::query(
-                    "DELETE FROM license_assignments WHERE user_id = $1 AND sku_id = $2 AND source_group_id = $3"
-                )
-                .bind(DbId::from(user))
-                .bind(DbId::from(*sku))
-                .bind(NIL)
-                .execute(c)
-                .await.map(|r| r.rows_affected()))?;
-            }
-            let now = crate::now();
-            for add in &plan.upserts {
-                upsert_assignment(&mut tx, tenant, user, add.sku, Source::Direct, &to_json(&add.disabled_plans), now)
-                    .await?;
-            }
+            direct_change_in_tx(&mut tx, tenant, user, change).await?;
             tx.commit().await
         })
         .await
     }
+}
+
+/// The body of [`Store::assign_direct`], inside the caller's transaction (cloudLicensing adds its
+/// own checks under the same locks).
+pub(crate) async fn direct_change_in_tx(
+    tx: &mut Tx,
+    tenant: TenantId,
+    user: UserId,
+    change: &LicenseChange,
+) -> Result<(), StoreError> {
+    let usage_location = lock_user(tx, tenant, user).await?;
+    let doc = on_tx!(tx, |c| sqlx::query_scalar::<_, String>(
+        "SELECT catalog_doc FROM tenants WHERE id = $1"
+    )
+    .bind(DbId::from(tenant))
+    .fetch_one(c)
+    .await)?;
+    let catalog = catalog_from_doc(&doc)?;
+    let subscribed: BTreeSet<SkuId> = on_tx!(tx, |c| sqlx::query_scalar::<_, DbId>(
+        "SELECT DISTINCT sku_id FROM subscriptions WHERE tenant_id = $1"
+    )
+    .bind(DbId::from(tenant))
+    .fetch_all(c)
+    .await)?
+    .into_iter()
+    .map(|d| SkuId::from_uuid(d.0))
+    .collect();
+    let current = assignments_in_tx(tx, user).await?;
+    let ctx = UserContext {
+        catalog: &catalog,
+        subscribed: &subscribed,
+        usage_location: usage_location.as_deref(),
+    };
+    let plan = licensing::plan_direct_change(ctx, &current, change)?;
+
+    // Pool rows are locked in SKU order, after the user row: one global order, no deadlock.
+    let mut deltas: BTreeMap<SkuId, i8> = BTreeMap::new();
+    for s in &plan.gained {
+        deltas.insert(*s, 1);
+    }
+    for s in &plan.lost {
+        deltas.insert(*s, -1);
+    }
+    for (sku, delta) in deltas {
+        if delta > 0 {
+            take_unit(tx, tenant, sku).await?;
+        } else {
+            release_unit(tx, tenant, sku).await?;
+        }
+    }
+    for sku in &plan.deletes {
+        on_tx!(tx, |c| sqlx::query(
+            "DELETE FROM license_assignments WHERE user_id = $1 AND sku_id = $2 AND source_group_id = $3"
+        )
+        .bind(DbId::from(user))
+        .bind(DbId::from(*sku))
+        .bind(NIL)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        crate::cloud_licensing::forget_allotment(tx, user.as_uuid(), *sku).await?;
+    }
+    let now = crate::now();
+    for add in &plan.upserts {
+        upsert_assignment(
+            tx,
+            tenant,
+            user,
+            add.sku,
+            Source::Direct,
+            &to_json(&add.disabled_plans),
+            now,
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 pub(crate) fn catalog_from_doc(doc: &str) -> Result<TenantCatalog, StoreError> {
@@ -573,7 +604,8 @@ pub(crate) async fn release_unit(tx: &mut Tx, tenant: TenantId, sku: SkuId) -> R
     .execute(c)
     .await
     .map(|r| r.rows_affected()))?;
-    Ok(())
+    // A freed unit goes to the longest-waiting member, if any (cloudLicensing waiting room).
+    crate::cloud_licensing::seat_if_waiting(tx, tenant, sku).await
 }
 
 pub(crate) async fn assignments_in_tx(tx: &mut Tx, user: UserId) -> Result<Vec<Assignment>, StoreError> {

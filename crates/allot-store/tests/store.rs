@@ -543,3 +543,98 @@ dual_backend_test!(reset_restores_the_seed, |db| {
         Err(StoreError::NotFound)
     ));
 });
+
+/// Runs every queued licensing job to its end (what the worker does).
+async fn drain(store: &Store) {
+    use allot_store::group_licensing::ProcessingMode;
+    while let Some(mut job) = store
+        .claim_job("test", 10_000_000, ProcessingMode::Async, None, true)
+        .await
+        .unwrap()
+    {
+        while !store.run_job_step(&mut job, 10_000_000).await.unwrap().done {}
+    }
+}
+
+dual_backend_test!(
+    cloud_writes_are_direct_rows_and_freed_units_seat_the_waiting_room,
+    |db| {
+        use allot_store::cloud_licensing::CloudWrite;
+        let (tenant, ann, bob, cy) = seeded(&db.store).await;
+        let s = &db.store;
+        let e3 = sku(E3);
+        let sub = s
+            .subscriptions(tenant)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|x| x.sku_id == e3)
+            .unwrap()
+            .id;
+        let create = CloudWrite::Create {
+            allotment: sub,
+            disabled_plans: vec![],
+        };
+        // E3 has two units and Ann holds one: Cy takes the last, a second create is a conflict.
+        s.cloud_write(tenant, MemberRef::User(cy), e3, &create)
+            .await
+            .unwrap();
+        let again = s.cloud_write(tenant, MemberRef::User(cy), e3, &create).await;
+        assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+        let direct = s.direct_assignments(tenant, Some(cy)).await.unwrap();
+        assert_eq!((direct.len(), direct[0].sku), (1, e3));
+        assert_eq!(
+            s.assignments(tenant, cy).await.unwrap()[0].source,
+            Source::Direct,
+            "the row assignLicense writes"
+        );
+        assert_eq!(
+            s.allotment_choices(tenant)
+                .await
+                .unwrap()
+                .get(&(cy.as_uuid(), e3)),
+            Some(&sub)
+        );
+        // The team (Ann, Bob) gets E3: no unit is left, Bob waits.
+        let team = s.groups_page(tenant, None, 10).await.unwrap()[0].id;
+        s.cloud_write(tenant, MemberRef::Group(team), e3, &create)
+            .await
+            .unwrap();
+        drain(s).await;
+        let waiting = s.waiting_rows(tenant, None).await.unwrap();
+        assert_eq!(
+            waiting.iter().map(|w| (w.user, w.group)).collect::<Vec<_>>(),
+            [(bob, team)]
+        );
+        assert_eq!(s.licensed_groups(tenant, None).await.unwrap().len(), 1);
+        assert_eq!(consumed(s, tenant, E3).await, 2);
+        // Deleting Cy frees the unit: the seat job gives it to Bob.
+        s.delete_user(tenant, cy).await.unwrap();
+        drain(s).await;
+        assert!(s.waiting_rows(tenant, None).await.unwrap().is_empty());
+        assert_eq!(consumed(s, tenant, E3).await, 2);
+        assert!(
+            s.assignments(tenant, bob)
+                .await
+                .unwrap()
+                .iter()
+                .any(|a| a.sku == e3 && a.state.holds_license())
+        );
+        assert!(
+            !s.allotment_choices(tenant)
+                .await
+                .unwrap()
+                .contains_key(&(cy.as_uuid(), e3))
+        );
+        // Deleting Ann's direct assignment keeps her unit (the team still gives E3).
+        s.cloud_write(tenant, MemberRef::User(ann), e3, &CloudWrite::Delete)
+            .await
+            .unwrap();
+        assert_eq!(consumed(s, tenant, E3).await, 2);
+        let gone = s
+            .cloud_write(tenant, MemberRef::User(ann), e3, &CloudWrite::Delete)
+            .await;
+        assert!(matches!(gone, Err(StoreError::NotFound)), "{gone:?}");
+        assert!(s.license_error_rows(tenant, None, None).await.unwrap().is_empty());
+    }
+);

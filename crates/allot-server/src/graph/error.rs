@@ -1,6 +1,8 @@
 //! The Graph error renderer: every failure on `/v1.0` and `/beta` (and every rejection, 404, 405,
 //! oversized or malformed body, panic) leaves as
 //! `{"error":{"code","message","innerError":{"date","request-id","client-request-id"}}}`.
+//! Beta `cloudLicensing` errors (spec §3.12) use the same envelope with camelCase codes and a more
+//! specific `innerError.code` (plus `propertyName` or `ids` where the case has them).
 
 use std::borrow::Cow;
 
@@ -17,6 +19,8 @@ pub struct GraphError {
     pub status: StatusCode,
     pub code: Cow<'static, str>,
     pub message: String,
+    /// Extra `innerError` members before `date` (`code`, `propertyName`, `ids`): cloudLicensing.
+    pub inner: Vec<(&'static str, serde_json::Value)>,
 }
 
 pub type GraphResult<T> = Result<T, GraphError>;
@@ -27,7 +31,27 @@ impl GraphError {
             status,
             code: Cow::Borrowed(code),
             message: message.into(),
+            inner: Vec::new(),
         }
+    }
+
+    /// A cloudLicensing error: `error.code` and the more specific `innerError.code`.
+    pub fn cloud(
+        status: StatusCode,
+        code: &'static str,
+        inner_code: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        let mut e = Self::new(status, code, message);
+        e.inner.push(("code", serde_json::Value::from(inner_code)));
+        e
+    }
+
+    /// Adds an `innerError` member (`propertyName`, `ids`).
+    #[must_use]
+    pub fn with_inner(mut self, key: &'static str, value: serde_json::Value) -> Self {
+        self.inner.push((key, value));
+        self
     }
 
     /// 400 `Request_BadRequest`: the directory's code for invalid requests.
@@ -125,15 +149,21 @@ impl IntoResponse for GraphError {
             .as_ref()
             .map(|c| c.client_request_id.clone())
             .unwrap_or_default();
+        let mut inner = serde_json::Map::new();
+        for (k, v) in self.inner {
+            inner.insert(k.to_owned(), v);
+        }
+        inner.insert(
+            "date".into(),
+            json!(chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string()),
+        );
+        inner.insert("request-id".into(), json!(request_id));
+        inner.insert("client-request-id".into(), json!(client_request_id));
         let body = json!({
             "error": {
                 "code": self.code,
                 "message": self.message,
-                "innerError": {
-                    "date": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string(),
-                    "request-id": request_id,
-                    "client-request-id": client_request_id,
-                }
+                "innerError": inner,
             }
         });
         let mut resp = (self.status, super::json_body(&body)).into_response();

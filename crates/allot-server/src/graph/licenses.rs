@@ -128,6 +128,11 @@ async fn assign(
         Err(StoreError::NotFound) => return Err(GraphError::resource_not_found(key)),
         Err(e) => return Err(e.into()),
     }
+    // A unit freed here may seat a waiting member (cloudLicensing waiting room). Only removals
+    // free units, so additions skip the processing-mode lookup (the hot path of the benchmarks).
+    if !change.remove.is_empty() {
+        state.worker.after_write(auth.0.tenant).await?;
+    }
     // The response is the user's default property set plus its licenses (as the docs' examples).
     let mut m = user_entity(state, version, &user, None).await?;
     let assignments = state.store.assignments(auth.0.tenant, user.id).await?;

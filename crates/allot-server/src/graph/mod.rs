@@ -2,6 +2,7 @@
 //! <https://learn.microsoft.com/en-us/graph/api/overview>
 
 pub mod body;
+pub mod cloud_licensing;
 pub mod error;
 pub mod extract;
 pub mod groups;

@@ -246,6 +246,230 @@ pub const ME_MEMBER_OF: Access = Access {
     roles: None,
 };
 
+// ---- beta cloudLicensing (spec §1.3 C1–C22) ---------------------------------------------------
+// The published tables differ between revisions; each set is the union of the least privileged
+// and higher permissions the spec lists for the operation. (inferred) Delegated reads of the
+// whole organization need a reader or licensing role, delegated writes a licensing role, as for
+// subscribedSkus and assignLicense; reads of one principal need no role.
+
+const CL_READ_ROLES: &[Role] = &[
+    GLOBAL_READER,
+    DIRECTORY_READERS,
+    DIRECTORY_WRITERS,
+    LICENSE_ADMINISTRATOR,
+    USER_ADMINISTRATOR,
+];
+const CL_WRITE_ROLES: &[Role] = &[DIRECTORY_WRITERS, LICENSE_ADMINISTRATOR, USER_ADMINISTRATOR];
+
+/// C1, C2 (admin), C3 (admin), C4, C9/C13 (admin), C14/C15 (admin), C20, C22 (admin).
+pub const CL_ADMIN_READ: Access = Access {
+    app: &[
+        "CloudLicensing.Read.All",
+        "Directory.Read.All",
+        "Directory.ReadWrite.All",
+    ],
+    delegated: &[
+        "CloudLicensing.Read",
+        "CloudLicensing.Read.All",
+        "Directory.Read.All",
+        "Directory.ReadWrite.All",
+    ],
+    roles: Some(CL_READ_ROLES),
+};
+/// C3, C9, C13, C14, C15, C19, C21, C22 and C2 under a user.
+pub const CL_USER_READ: Access = Access {
+    app: &[
+        "CloudLicensing.Read.All",
+        "User-CloudLicensing.Read.All",
+        "User.Read.All",
+        "User.ReadWrite.All",
+        "Directory.Read.All",
+        "Directory.ReadWrite.All",
+    ],
+    delegated: &[
+        "CloudLicensing.Read",
+        "CloudLicensing.Read.All",
+        "User-CloudLicensing.Read",
+        "User-CloudLicensing.Read.All",
+        "User.Read.All",
+        "User.ReadWrite.All",
+        "Directory.Read.All",
+        "Directory.ReadWrite.All",
+    ],
+    roles: None,
+};
+/// As [`CL_USER_READ`], under `/me` (a signed-in user may read their own with `User.Read`).
+pub const CL_ME_READ: Access = Access {
+    app: CL_USER_READ.app,
+    delegated: &[
+        "User.Read",
+        "CloudLicensing.Read",
+        "CloudLicensing.Read.All",
+        "User-CloudLicensing.Read",
+        "User-CloudLicensing.Read.All",
+        "User.Read.All",
+        "User.ReadWrite.All",
+        "Directory.Read.All",
+        "Directory.ReadWrite.All",
+    ],
+    roles: None,
+};
+/// C16, C18 (user).
+pub const CL_USER_USAGE_RIGHTS: Access = Access {
+    app: &[
+        "User-UsageRight.Read.All",
+        "User-CloudLicensing.Read.All",
+        "CloudLicensing.Read.All",
+        "User.Read.All",
+        "User.ReadWrite.All",
+        "Directory.Read.All",
+        "Directory.ReadWrite.All",
+    ],
+    delegated: &[
+        "User-UsageRight.Read",
+        "User-UsageRight.Read.All",
+        "User-CloudLicensing.Read",
+        "User-CloudLicensing.Read.All",
+        "CloudLicensing.Read",
+        "CloudLicensing.Read.All",
+        "User.Read.All",
+        "User.ReadWrite.All",
+        "Directory.Read.All",
+        "Directory.ReadWrite.All",
+    ],
+    roles: None,
+};
+/// C16, C18 under `/me`.
+pub const CL_ME_USAGE_RIGHTS: Access = Access {
+    app: CL_USER_USAGE_RIGHTS.app,
+    delegated: &[
+        "User.Read",
+        "User-UsageRight.Read",
+        "User-UsageRight.Read.All",
+        "User-CloudLicensing.Read",
+        "User-CloudLicensing.Read.All",
+        "CloudLicensing.Read",
+        "CloudLicensing.Read.All",
+        "User.Read.All",
+        "User.ReadWrite.All",
+        "Directory.Read.All",
+        "Directory.ReadWrite.All",
+    ],
+    roles: None,
+};
+/// C3, C9, C13 and C2 under a group.
+pub const CL_GROUP_READ: Access = Access {
+    app: &[
+        "CloudLicensing.Read.All",
+        "Group-CloudLicensing.Read.All",
+        "Group.Read.All",
+        "Group.ReadWrite.All",
+        "Directory.Read.All",
+        "Directory.ReadWrite.All",
+    ],
+    delegated: &[
+        "CloudLicensing.Read",
+        "CloudLicensing.Read.All",
+        "Group-CloudLicensing.Read",
+        "Group-CloudLicensing.Read.All",
+        "Group.Read.All",
+        "Group.ReadWrite.All",
+        "Directory.Read.All",
+        "Directory.ReadWrite.All",
+    ],
+    roles: None,
+};
+/// C17, C18 (group).
+pub const CL_GROUP_USAGE_RIGHTS: Access = Access {
+    app: &[
+        "Group-UsageRight.Read.All",
+        "Group-CloudLicensing.Read.All",
+        "CloudLicensing.Read.All",
+        "Group.Read.All",
+        "Group.ReadWrite.All",
+        "Directory.Read.All",
+        "Directory.ReadWrite.All",
+    ],
+    delegated: &[
+        "Group-UsageRight.Read.All",
+        "Group-CloudLicensing.Read",
+        "Group-CloudLicensing.Read.All",
+        "CloudLicensing.Read",
+        "CloudLicensing.Read.All",
+        "Group.Read.All",
+        "Group.ReadWrite.All",
+        "Directory.Read.All",
+        "Directory.ReadWrite.All",
+    ],
+    roles: None,
+};
+/// C5, C6, C10, C11 (admin paths).
+pub const CL_ADMIN_ASSIGN: Access = Access {
+    app: &[
+        "CloudLicensing.AssignLicenses.Organization",
+        "User-CloudLicensing.AssignLicenses.Organization",
+        "Group-CloudLicensing.AssignLicenses.Organization",
+        "User.ReadWrite.All",
+        "Group.ReadWrite.All",
+        "Directory.ReadWrite.All",
+    ],
+    delegated: &[
+        "CloudLicensing.AssignLicenses",
+        "CloudLicensing.AssignLicenses.Organization",
+        "User-CloudLicensing.AssignLicenses",
+        "User-CloudLicensing.AssignLicenses.Organization",
+        "Group-CloudLicensing.AssignLicenses",
+        "Group-CloudLicensing.AssignLicenses.Organization",
+        "User.ReadWrite.All",
+        "Group.ReadWrite.All",
+        "Directory.ReadWrite.All",
+    ],
+    roles: Some(CL_WRITE_ROLES),
+};
+/// C7, C10, C11 (user and `/me` paths), C12.
+pub const CL_USER_ASSIGN: Access = Access {
+    app: &[
+        "User-CloudLicensing.AssignLicenses.Organization",
+        "CloudLicensing.AssignLicenses.Organization",
+        "User.ReadWrite.All",
+        "Directory.ReadWrite.All",
+    ],
+    delegated: &[
+        "User-CloudLicensing.AssignLicenses",
+        "User-CloudLicensing.AssignLicenses.Organization",
+        "CloudLicensing.AssignLicenses",
+        "CloudLicensing.AssignLicenses.Organization",
+        "User.ReadWrite.All",
+        "Directory.ReadWrite.All",
+    ],
+    roles: Some(CL_WRITE_ROLES),
+};
+/// C8, C10, C11 (group paths).
+pub const CL_GROUP_ASSIGN: Access = Access {
+    app: &[
+        "CloudLicensing.AssignLicenses.Organization",
+        "Group-CloudLicensing.AssignLicenses.Organization",
+        "Group.ReadWrite.All",
+        "User.ReadWrite.All",
+        "Directory.ReadWrite.All",
+    ],
+    delegated: &[
+        "CloudLicensing.AssignLicenses",
+        "CloudLicensing.AssignLicenses.Organization",
+        "Group-CloudLicensing.AssignLicenses",
+        "Group-CloudLicensing.AssignLicenses.Organization",
+        "Group.ReadWrite.All",
+        "User.ReadWrite.All",
+        "Directory.ReadWrite.All",
+    ],
+    roles: Some(&[
+        DIRECTORY_WRITERS,
+        GROUPS_ADMINISTRATOR,
+        LICENSE_ADMINISTRATOR,
+        USER_ADMINISTRATOR,
+    ]),
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

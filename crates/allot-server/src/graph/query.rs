@@ -135,6 +135,23 @@ impl ODataQuery {
         Ok(Some(out))
     }
 
+    /// The raw value of a system query option (`$expand`, `$apply`, …), if sent.
+    #[must_use]
+    pub fn raw(&self, name: &str) -> Option<&str> {
+        self.get(name)
+    }
+
+    /// The `@odata.nextLink` continuing at an opaque `token` of the caller's choosing.
+    #[must_use]
+    pub fn next_link_token(&self, token: &str) -> String {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        for (n, v) in self.pairs.iter().filter(|(n, _)| n != "$skiptoken") {
+            q.append_pair(n, v);
+        }
+        q.append_pair("$skiptoken", token);
+        format!("{}{}?{}", base_url(), self.path, q.finish())
+    }
+
     /// The raw `$filter`, if sent.
     #[must_use]
     pub fn filter(&self) -> Option<&str> {

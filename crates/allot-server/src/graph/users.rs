@@ -384,7 +384,11 @@ pub async fn delete_user(
     perm::USERS_DELETE.check(&auth.0.caller)?;
     let user = resolve_user(&state, auth.0.tenant, &id).await?;
     match state.store.delete_user(auth.0.tenant, user.id).await {
-        Ok(()) => Ok(no_content()),
+        Ok(()) => {
+            // Freed units may seat waiting members (cloudLicensing waiting room).
+            state.worker.after_write(auth.0.tenant).await?;
+            Ok(no_content())
+        }
         Err(StoreError::NotFound) => Err(GraphError::resource_not_found(&id)),
         Err(e) => Err(e.into()),
     }

@@ -464,7 +464,8 @@ e2e!(
         };
         assert_eq!((errs.len(), pages), (10, 3));
         assert!(errs.iter().all(|u| u["@odata.type"] == "#microsoft.graph.user"));
-        // Removing a licensed member frees its unit; nobody waiting is licensed silently.
+        // Removing a licensed member frees its unit; the longest-waiting member (m20, first in
+        // membership order) gets it at once (the waiting room of issue #4).
         let m00 = app
             .send(Method::GET, "/v1.0/users/m00@race.example", Some(&t), None)
             .await
@@ -487,18 +488,20 @@ e2e!(
             .send(Method::GET, "/v1.0/subscribedSkus", Some(&t), None)
             .await
             .ok();
-        assert_eq!(skus["value"][0]["consumedUnits"], 19);
-        let v = app
-            .send(
-                Method::GET,
-                "/v1.0/users/m20@race.example?$select=licenseAssignmentStates",
-                Some(&t),
-                None,
-            )
-            .await
-            .ok();
-        assert_eq!(v["licenseAssignmentStates"][0]["error"], "CountViolation");
-        // After adding units, reprocessing clears the errors.
+        assert_eq!(skus["value"][0]["consumedUnits"], 20);
+        for (upn, error) in [("m20", "None"), ("m21", "CountViolation")] {
+            let v = app
+                .send(
+                    Method::GET,
+                    &format!("/v1.0/users/{upn}@race.example?$select=licenseAssignmentStates"),
+                    Some(&t),
+                    None,
+                )
+                .await
+                .ok();
+            assert_eq!(v["licenseAssignmentStates"][0]["error"], error, "{upn}");
+        }
+        // After adding units the waiting members are seated; reprocessing keeps them so.
         let subs = app
             .admin(Method::GET, "/_allot/tenants/race.example/subscriptions", None)
             .await

@@ -6,6 +6,7 @@ mod helpers;
 mod admin;
 mod auth;
 mod cli;
+mod cloud_licensing;
 mod crash;
 mod errors;
 mod group_licensing;

@@ -1,7 +1,7 @@
 //! The licensing job queue: claiming a job under a lease (`FOR UPDATE SKIP LOCKED` on
 //! PostgreSQL), running it step by step, releasing it, and its depth.
 
-use allot_core::ids::{GroupId, TenantId, UserId};
+use allot_core::ids::{GroupId, SkuId, TenantId, UserId};
 use sqlx::AssertSqlSafe;
 
 use super::{
@@ -71,10 +71,10 @@ impl Store {
         Ok(row.map(|r| Job {
             id: r.id.0,
             tenant: TenantId::from_uuid(r.tenant_id.0),
-            kind: if r.kind == "group" {
-                JobKind::Group(GroupId::from_uuid(r.target_id.0))
-            } else {
-                JobKind::User(UserId::from_uuid(r.target_id.0))
+            kind: match r.kind.as_str() {
+                "group" => JobKind::Group(GroupId::from_uuid(r.target_id.0)),
+                "seat" => JobKind::Seat(SkuId::from_uuid(r.target_id.0)),
+                _ => JobKind::User(UserId::from_uuid(r.target_id.0)),
             },
             group_version: r.group_version,
             cursor_seq: r.cursor_seq,
@@ -116,6 +116,10 @@ impl Store {
                         )
                     }
                     JobKind::Group(group) => group_step(&mut tx, &job, group).await?,
+                    JobKind::Seat(sku) => {
+                        let members = crate::cloud_licensing::seat_step(&mut tx, job.tenant, sku).await?;
+                        (StepReport { members, done: true }, job.clone())
+                    }
                 };
                 if report.done {
                     finish_job(&mut tx, &job).await?;

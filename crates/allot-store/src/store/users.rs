@@ -160,6 +160,7 @@ impl Store {
             }
             for sql in [
                 "DELETE FROM license_assignments WHERE tenant_id = $1 AND user_id = $2",
+                "DELETE FROM cloud_assignment_allotments WHERE tenant_id = $1 AND principal_id = $2",
                 "DELETE FROM group_members WHERE tenant_id = $1 AND member_id = $2",
                 "DELETE FROM users WHERE tenant_id = $1 AND id = $2",
             ] {
