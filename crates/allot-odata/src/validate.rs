@@ -397,6 +397,41 @@ impl Ctx<'_> {
     }
 }
 
+impl Cond {
+    /// The GUIDs `v` when this condition is exactly `collection/any(x: x/p eq v)` or
+    /// `collection/any(x: x/p in (v, ...))` for a GUID element property `p`: the shape of
+    /// Graph's license filters, which a store may answer from an index of its own.
+    #[must_use]
+    pub fn any_guid_in(&self, collection: &'static Collection) -> Option<Vec<Uuid>> {
+        let Self::Lambda {
+            collection: c,
+            kind: LambdaKind::Any,
+            body: Some(body),
+        } = self
+        else {
+            return None;
+        };
+        if !std::ptr::eq(*c, collection) {
+            return None;
+        }
+        match body.as_ref() {
+            Self::Cmp {
+                op: CmpOp::Eq,
+                value: Param::Uuid(u),
+                ..
+            } => Some(vec![*u]),
+            Self::In { values, .. } => values
+                .iter()
+                .map(|v| match v {
+                    Param::Uuid(u) => Some(*u),
+                    _ => None,
+                })
+                .collect(),
+            _ => None,
+        }
+    }
+}
+
 /// Checks `$select` names against `schema`: canonical names out, duplicates dropped.
 pub fn validate_select(names: &[String], schema: &EntitySchema) -> Result<Vec<&'static str>, QueryError> {
     let mut out: Vec<&'static str> = Vec::new();
@@ -669,6 +704,30 @@ mod tests {
             )
         );
         assert_eq!(graph(&USERS, "shoeSize eq 3", false, c).2, Some("invalidFilter"));
+    }
+
+    #[test]
+    fn license_filters_are_recognised_for_index_paths() {
+        use crate::schema::{GROUP_ASSIGNED_LICENSES, USER_ASSIGNED_LICENSES};
+        let cond = |f: &str| {
+            validate_filter(&parse_filter(f).unwrap(), &USERS, true)
+                .unwrap()
+                .0
+        };
+        let g = Uuid::parse_str(G).unwrap();
+        let c = cond(&format!("assignedLicenses/any(x:x/skuId eq {G})"));
+        assert_eq!(c.any_guid_in(&USER_ASSIGNED_LICENSES), Some(vec![g]));
+        assert_eq!(c.any_guid_in(&GROUP_ASSIGNED_LICENSES), None);
+        let c = cond(&format!("assignedLicenses/any(x:x/skuId in ({G}, {G}))"));
+        assert_eq!(c.any_guid_in(&USER_ASSIGNED_LICENSES), Some(vec![g, g]));
+        for other in [
+            format!("not assignedLicenses/any(x:x/skuId eq {G})"),
+            format!("assignedLicenses/any(x:x/skuId ne {G})"),
+            format!("assignedLicenses/any(x:x/skuId eq {G}) and displayName eq 'a'"),
+            "assignedLicenses/any()".to_owned(),
+        ] {
+            assert_eq!(cond(&other).any_guid_in(&USER_ASSIGNED_LICENSES), None, "{other}");
+        }
     }
 
     #[test]

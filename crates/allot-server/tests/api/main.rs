@@ -11,6 +11,7 @@ mod errors;
 mod group_licensing;
 mod groups;
 mod licensing;
+mod odata;
 mod scale;
 mod skus;
 mod users;
