@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use crate::app::Application;
 use crate::config::Config;
 
+mod filter;
 mod load;
 
 use load::{assign, reads, startup};
@@ -55,6 +56,18 @@ pub enum Scenario {
         users: usize,
         #[arg(long, default_value_t = 10_000)]
         groups: usize,
+    },
+    /// `$filter=assignedLicenses/any(x:x/skuId eq …)` with `$count=true`: latency of the first
+    /// page (`$top=999`, `ConsistencyLevel: eventual`), and of its page and count halves.
+    Filter {
+        #[arg(long, default_value_t = 1_000_000)]
+        users: usize,
+        /// Users holding the SKU filtered on (spread evenly over the id order).
+        #[arg(long, default_value_t = 100_000)]
+        licensed: usize,
+        /// Measured requests per query.
+        #[arg(long, default_value_t = 20)]
+        requests: usize,
     },
     /// Group fan-out of one SKU: time from the 202 of `group: assignLicense` to
     /// `ProcessingComplete`, against the raw insert rate of the same rows.
@@ -109,6 +122,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         } => reads(users, connections, Duration::from_secs(seconds)).await,
         Scenario::Assign { users, connections } => assign(users, connections).await,
         Scenario::Startup { users, groups } => startup(users, groups).await,
+        Scenario::Filter {
+            users,
+            licensed,
+            requests,
+        } => filter::filter(users, licensed, requests).await,
     }
 }
 

@@ -70,3 +70,47 @@ pub(crate) fn cast_param(backend: Backend, n: usize, ty: &str) -> String {
         Backend::Postgres => format!("CAST(${n} AS {ty})"),
     }
 }
+
+/// The OData dialect of `backend`.
+pub(crate) const fn dialect(backend: Backend) -> allot_odata::schema::Dialect {
+    match backend {
+        Backend::Sqlite => allot_odata::schema::Dialect::Sqlite,
+        Backend::Postgres => allot_odata::schema::Dialect::Postgres,
+    }
+}
+
+/// ` AND (<filter>)` for a validated OData condition, its parameters numbered from `$first`
+/// (empty when there is no filter), and the number of the next free parameter.
+pub(crate) fn odata_where(
+    backend: Backend,
+    filter: Option<&allot_odata::validate::Cond>,
+    first: usize,
+) -> (String, Vec<allot_odata::validate::Param>, usize) {
+    match filter {
+        None => (String::new(), Vec::new(), first),
+        Some(c) => {
+            let f = allot_odata::sql::to_sql(c, dialect(backend), first);
+            let next = first + f.params.len();
+            (format!(" AND ({})", f.sql), f.params, next)
+        }
+    }
+}
+
+/// Binds OData parameters to a query in order: UUIDs as [`crate::dbid::DbId`] (TEXT on SQLite,
+/// `uuid` on PostgreSQL), the rest as themselves.
+#[macro_export]
+macro_rules! bind_odata {
+    ($q:expr, $params:expr) => {{
+        let mut q = $q;
+        for p in $params {
+            q = match p {
+                allot_odata::validate::Param::Uuid(u) => q.bind($crate::dbid::DbId(*u)),
+                allot_odata::validate::Param::Text(s) => q.bind(s.clone()),
+                allot_odata::validate::Param::Int(i) => q.bind(*i),
+                allot_odata::validate::Param::Bool(b) => q.bind(*b),
+                allot_odata::validate::Param::DateTime(t) => q.bind(*t),
+            };
+        }
+        q
+    }};
+}

@@ -16,7 +16,7 @@ use crate::config::Config;
 
 /// A fresh SQLite database in a scratch directory with the bench tenant (EMS with `units` units)
 /// and `n` users (usage location US), loaded through the store.
-async fn bench_tenant(
+pub(super) async fn bench_tenant(
     scratch: &Scratch,
     n: usize,
     units: usize,
@@ -86,7 +86,7 @@ async fn partner_token(base: &str) -> anyhow::Result<String> {
 }
 
 /// The server in-process on a loopback port; returns its base URL, a token and a stop handle.
-async fn start_server(
+pub(super) async fn start_server(
     scratch: &Scratch,
     url: &str,
 ) -> anyhow::Result<(String, String, tokio::sync::oneshot::Sender<()>)> {

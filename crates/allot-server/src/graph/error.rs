@@ -131,6 +131,26 @@ impl From<StoreError> for GraphError {
     }
 }
 
+/// An OData query the layer refuses, in the directory's wording (`Request_BadRequest`,
+/// `Request_UnsupportedQuery`; see docs/compat/odata.md).
+impl From<allot_odata::QueryError> for GraphError {
+    fn from(e: allot_odata::QueryError) -> Self {
+        let g = e.graph(allot_odata::Surface::Directory);
+        Self {
+            status: StatusCode::from_u16(g.status).unwrap_or(StatusCode::BAD_REQUEST),
+            code: Cow::Borrowed(g.code),
+            message: g.message,
+            inner: Vec::new(),
+        }
+    }
+}
+
+impl From<allot_odata::ParseError> for GraphError {
+    fn from(e: allot_odata::ParseError) -> Self {
+        allot_odata::QueryError::Parse(e).into()
+    }
+}
+
 impl From<TokenError> for GraphError {
     fn from(e: TokenError) -> Self {
         Self::new(

@@ -4,6 +4,7 @@
 //! <https://learn.microsoft.com/en-us/graph/api/resources/group>
 
 use allot_core::ids::{GroupId, TenantId, UserId};
+use allot_odata::schema;
 use allot_store::StoreError;
 use allot_store::records::{Group, MemberRef, Tenant};
 use axum::Extension;
@@ -140,29 +141,21 @@ pub async fn list_groups(
     q: ODataQuery,
 ) -> GraphResult<Response> {
     perm::GROUPS_READ.check(&auth.0.caller)?;
-    q.only(&["$select", "$top", "$skiptoken", "$count", "$filter"])?;
+    q.only(&["$select", "$top", "$skiptoken", "$count", "$filter", "$search"])?;
     let select = q.select("group", GROUP_PROPS)?;
     let top = q.top(100, 999)?;
-    let errors_filter = match q.filter() {
-        None => None,
-        Some(f) => Some(license_errors_filter(f)?),
-    };
+    let cond = q.conditions(&schema::GROUPS, q.advanced())?;
     let tenant = tenant_of(&state, auth.0.tenant).await?;
     let limit = i64::try_from(top + 1).unwrap_or(1000);
-    let count = if q.count()? && q.is_first_page() && errors_filter.is_none() {
-        Some(state.store.count_groups(tenant.id).await?)
+    let count = if q.count()? && q.is_first_page() {
+        Some(state.store.count_groups_where(tenant.id, cond.as_ref()).await?)
     } else {
         None
     };
-    let mut page = match errors_filter {
-        Some(with) => {
-            state
-                .store
-                .groups_with_errors_page(tenant.id, q.after()?, limit, with)
-                .await?
-        }
-        None => state.store.groups_page(tenant.id, q.after()?, limit).await?,
-    };
+    let mut page = state
+        .store
+        .groups_page_where(tenant.id, cond.as_ref(), q.after()?, limit)
+        .await?;
     let more = page.len() > top;
     page.truncate(top);
     let mut values = Vec::with_capacity(page.len());
@@ -194,17 +187,38 @@ async fn with_processing_state(state: &AppState, g: &Group, m: &mut Map<String, 
     Ok(())
 }
 
-/// The one `$filter` groups support before the OData layer (#4):
-/// `hasMembersWithLicenseErrors eq true|false` (spec §1.1 row 9; works without advanced query).
-fn license_errors_filter(f: &str) -> GraphResult<bool> {
-    let words: Vec<String> = f.split_whitespace().map(str::to_ascii_lowercase).collect();
-    match words.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
-        ["hasmemberswithlicenseerrors", "eq", "true"] => Ok(true),
-        ["hasmemberswithlicenseerrors", "eq", "false"] => Ok(false),
-        _ => Err(GraphError::unsupported_query(format!(
-            "The $filter '{f}' is not supported by this version of Allot; groups accept 'hasMembersWithLicenseErrors eq true'."
-        ))),
-    }
+/// # `GET /groups/$count`
+/// The number of groups (matching `$filter`/`$search`) as `text/plain`; only with
+/// `ConsistencyLevel: eventual` (spec §4.5).
+pub async fn count_groups(State(state): State<AppState>, auth: Auth, q: ODataQuery) -> GraphResult<Response> {
+    perm::GROUPS_READ.check(&auth.0.caller)?;
+    q.only(&["$filter", "$search"])?;
+    let cond = q.count_segment_conditions(&schema::GROUPS)?;
+    let n = state
+        .store
+        .count_groups_where(auth.0.tenant, cond.as_ref())
+        .await?;
+    Ok(super::count_response(n))
+}
+
+/// # `GET /groups/{id}/members/$count`
+/// The number of direct members (matching `$filter` on `id`) as `text/plain`; only with
+/// `ConsistencyLevel: eventual`.
+pub async fn count_members(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    q: ODataQuery,
+) -> GraphResult<Response> {
+    perm::GROUPS_READ.check(&auth.0.caller)?;
+    q.only(&["$filter"])?;
+    let cond = q.count_segment_conditions(&schema::DIRECTORY_OBJECTS)?;
+    let g = resolve_group(&state, auth.0.tenant, &id).await?;
+    let n = state
+        .store
+        .count_members_where(auth.0.tenant, g.id, cond.as_ref())
+        .await?;
+    Ok(super::count_response(n))
 }
 
 pub(crate) fn collection(
@@ -410,15 +424,17 @@ pub async fn list_members(
     q: ODataQuery,
 ) -> GraphResult<Response> {
     perm::GROUPS_READ.check(&auth.0.caller)?;
-    q.only(&["$select", "$top", "$skiptoken", "$count"])?;
+    q.only(&["$select", "$top", "$skiptoken", "$count", "$filter"])?;
     let top = q.top(100, 999)?;
+    let cond = q.conditions(&schema::DIRECTORY_OBJECTS, q.advanced())?;
     let tenant = tenant_of(&state, auth.0.tenant).await?;
     let g = resolve_group(&state, tenant.id, &id).await?;
     let mut refs = state
         .store
-        .members_page(
+        .members_page_where(
             tenant.id,
             g.id,
+            cond.as_ref(),
             q.after()?,
             i64::try_from(top + 1).unwrap_or(1000),
         )
@@ -479,7 +495,12 @@ pub async fn list_members(
         }
     }
     let count = if q.count()? && q.is_first_page() {
-        Some(state.store.count_members(tenant.id, g.id).await?)
+        Some(
+            state
+                .store
+                .count_members_where(tenant.id, g.id, cond.as_ref())
+                .await?,
+        )
     } else {
         None
     };
@@ -604,15 +625,18 @@ pub async fn list_members_with_license_errors(
 ) -> GraphResult<Response> {
     perm::GROUPS_READ.check(&auth.0.caller)?;
     perm::USERS_READ.check(&auth.0.caller)?;
-    q.only(&["$select", "$top", "$skiptoken"])?;
+    q.only(&["$select", "$top", "$skiptoken", "$filter"])?;
     let select = q.select("user", USER_PROPS)?;
     let top = q.top(100, 999)?;
+    // No `$count` here, so no advanced query mode: default-mode filters only.
+    let cond = q.conditions(&schema::USERS, false)?;
     let g = resolve_group(&state, auth.0.tenant, &id).await?;
     let mut page = state
         .store
-        .members_with_errors_page(
+        .members_with_errors_page_where(
             auth.0.tenant,
             g.id,
+            cond.as_ref(),
             q.after()?,
             i64::try_from(top + 1).unwrap_or(1000),
         )

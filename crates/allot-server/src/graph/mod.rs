@@ -68,6 +68,16 @@ pub fn json_response(status: StatusCode, v: &Value) -> Response {
     resp
 }
 
+/// The body of a `/$count` request: the number as `text/plain`.
+pub fn count_response(n: i64) -> Response {
+    let mut resp = (StatusCode::OK, n.to_string()).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain;charset=utf-8"),
+    );
+    resp
+}
+
 pub fn no_content() -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
@@ -76,6 +86,7 @@ pub fn no_content() -> Response {
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/users", get(users::list_users).post(users::create_user))
+        .route("/users/$count", get(users::count_users))
         .route(
             "/users/{id}",
             get(users::get_user)
@@ -98,6 +109,7 @@ pub fn router() -> Router<AppState> {
         .route("/me/licenseDetails", get(licenses::list_license_details_me))
         .route("/me/memberOf", get(users::list_member_of_me))
         .route("/groups", get(groups::list_groups).post(groups::create_group))
+        .route("/groups/$count", get(groups::count_groups))
         .route(
             "/groups/{id}",
             get(groups::get_group)
@@ -105,6 +117,7 @@ pub fn router() -> Router<AppState> {
                 .delete(groups::delete_group),
         )
         .route("/groups/{id}/members", get(groups::list_members))
+        .route("/groups/{id}/members/$count", get(groups::count_members))
         .route("/groups/{id}/assignLicense", post(groups::assign_license))
         .route(
             "/groups/{id}/membersWithLicenseErrors",

@@ -1,12 +1,17 @@
 //! OData system query options on Graph requests: parsing the query string, `$select`, `$top`,
-//! `$skiptoken` paging and `$count`. `$filter`, `$orderby`, `$search` and `$expand` belong to the
-//! OData layer of issue #4; until then they are refused with a clear 400, never ignored.
+//! `$skiptoken` paging, `$count`, and `$filter`/`$search` through the `allot-odata` layer
+//! (validated against the entity's schema, turned into SQL by the store). `$orderby` and
+//! `$expand` are checked for syntax and then refused with a clear 400, never ignored.
 
 use axum::extract::{FromRequestParts, OriginalUri};
 use axum::http::request::Parts;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use uuid::Uuid;
+
+use allot_odata::schema::EntitySchema;
+use allot_odata::validate::{Cond, validate_filter, validate_search};
+use allot_odata::{QueryError, options};
 
 use super::error::{GraphError, GraphResult};
 use super::{ApiVersion, base_url};
@@ -89,8 +94,15 @@ impl ODataQuery {
             .map(|(_, v)| v.as_str())
     }
 
-    /// Refuses any option outside `allowed`.
+    /// Refuses any option outside `allowed`. `$orderby` and `$expand` are read first, so that a
+    /// syntax error in them is reported as one (with its position).
     pub fn only(&self, allowed: &[&str]) -> GraphResult<()> {
+        if let Some(raw) = self.get("$orderby") {
+            options::parse_orderby(raw)?;
+        }
+        if let Some(raw) = self.get("$expand") {
+            options::parse_expand(raw)?;
+        }
         for (name, _) in &self.pairs {
             if !allowed.contains(&name.as_str()) {
                 return Err(match name.as_str() {
@@ -117,12 +129,7 @@ impl ODataQuery {
             return Ok(None);
         };
         let mut out = Vec::new();
-        for name in raw.split(',').map(str::trim) {
-            if name.is_empty() {
-                return Err(GraphError::bad_request(
-                    "Syntax error: an empty property name in '$select'.",
-                ));
-            }
+        for name in &options::parse_select(raw)? {
             let Some(p) = known.iter().find(|k| k.eq_ignore_ascii_case(name)) else {
                 return Err(GraphError::bad_request(format!(
                     "Could not find a property named '{name}' on type 'microsoft.graph.{entity}'."
@@ -158,6 +165,44 @@ impl ODataQuery {
         self.get("$filter")
     }
 
+    /// Advanced query mode (spec §4.5): `ConsistencyLevel: eventual` with `$count=true`, or a
+    /// later page of a query that was in it (clients do not forward the header to
+    /// `@odata.nextLink`; the page token remembers it).
+    #[must_use]
+    pub fn advanced(&self) -> bool {
+        let count = self
+            .get("$count")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+        (self.eventual && count) || self.token().is_some_and(|(_, advanced)| advanced)
+    }
+
+    /// `$filter` and `$search` validated against `schema`, joined by `and`. `advanced`: whether
+    /// operators that need advanced query mode are allowed. `$search` needs
+    /// `ConsistencyLevel: eventual` (not `$count`).
+    pub fn conditions(&self, schema: &EntitySchema, advanced: bool) -> GraphResult<Option<Cond>> {
+        let filter = match self.get("$filter") {
+            None => None,
+            Some(raw) => {
+                let e = allot_odata::parse_filter(raw)?;
+                Some(validate_filter(&e, schema, advanced)?.0)
+            }
+        };
+        let search = match self.get("$search") {
+            None => None,
+            Some(_) if !self.eventual && !self.advanced() => {
+                return Err(QueryError::SearchNeedsEventual.into());
+            }
+            Some(raw) => {
+                let unquoted = raw.trim();
+                Some(validate_search(&options::parse_search(unquoted)?, schema)?)
+            }
+        };
+        Ok(match (filter, search) {
+            (Some(f), Some(s)) => Some(Cond::And(Box::new(f), Box::new(s))),
+            (f, s) => f.or(s),
+        })
+    }
+
     /// `$top`, 1 to `max`, `default` when absent.
     pub fn top(&self, default: usize, max: usize) -> GraphResult<usize> {
         let Some(raw) = self.get("$top") else {
@@ -171,12 +216,26 @@ impl ODataQuery {
         }
     }
 
+    fn token(&self) -> Option<(Uuid, bool)> {
+        self.get("$skiptoken").and_then(decode_token)
+    }
+
+    /// The conditions of a `/$count` path segment request: only with
+    /// `ConsistencyLevel: eventual` (which is advanced mode there), else 400
+    /// `Request_BadRequest` "$count is not currently supported." (spec §4.5).
+    pub fn count_segment_conditions(&self, schema: &EntitySchema) -> GraphResult<Option<Cond>> {
+        if !self.eventual {
+            return Err(GraphError::bad_request("$count is not currently supported."));
+        }
+        self.conditions(schema, true)
+    }
+
     /// The keyset position carried by `$skiptoken`.
     pub fn after(&self) -> GraphResult<Option<Uuid>> {
         let Some(raw) = self.get("$skiptoken") else {
             return Ok(None);
         };
-        decode_token(raw).map(Some).ok_or_else(|| {
+        decode_token(raw).map(|(id, _)| Some(id)).ok_or_else(|| {
             GraphError::new(
                 axum::http::StatusCode::BAD_REQUEST,
                 "Directory_ExpiredPageToken",
@@ -210,7 +269,7 @@ impl ODataQuery {
         for (n, v) in self.pairs.iter().filter(|(n, _)| n != "$skiptoken") {
             q.append_pair(n, v);
         }
-        q.append_pair("$skiptoken", &encode_token(last));
+        q.append_pair("$skiptoken", &encode_token(last, self.advanced()));
         format!("{}{}?{}", base_url(), self.path, q.finish())
     }
 
@@ -224,13 +283,22 @@ impl ODataQuery {
     }
 }
 
-fn encode_token(last: Uuid) -> String {
-    URL_SAFE_NO_PAD.encode(last.as_bytes())
+/// The page token: the last id's 16 bytes, and a 17th (`1`) when the query is in advanced mode.
+fn encode_token(last: Uuid, advanced: bool) -> String {
+    let mut bytes = last.as_bytes().to_vec();
+    if advanced {
+        bytes.push(1);
+    }
+    URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn decode_token(raw: &str) -> Option<Uuid> {
+fn decode_token(raw: &str) -> Option<(Uuid, bool)> {
     let bytes = URL_SAFE_NO_PAD.decode(raw.trim()).ok()?;
-    Uuid::from_slice(&bytes).ok()
+    match bytes.len() {
+        16 => Some((Uuid::from_slice(&bytes).ok()?, false)),
+        17 if bytes[16] == 1 => Some((Uuid::from_slice(&bytes[..16]).ok()?, true)),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -240,8 +308,25 @@ mod tests {
     #[test]
     fn tokens_round_trip_and_garbage_is_refused() {
         let id = Uuid::new_v4();
-        assert_eq!(decode_token(&encode_token(id)), Some(id));
+        assert_eq!(decode_token(&encode_token(id, false)), Some((id, false)));
+        assert_eq!(decode_token(&encode_token(id, true)), Some((id, true)));
+        assert_eq!(encode_token(id, false).len(), 22);
         assert_eq!(decode_token("not a token"), None);
         assert_eq!(decode_token(""), None);
+        let mut odd = id.as_bytes().to_vec();
+        odd.push(7);
+        assert_eq!(decode_token(&URL_SAFE_NO_PAD.encode(odd)), None);
+    }
+
+    /// The server's `$select` lists and the OData schemas name the same properties.
+    #[test]
+    fn select_lists_match_the_schemas() {
+        use super::super::render;
+        use allot_odata::schema;
+        let names = |s: &EntitySchema| s.selectable().collect::<Vec<_>>();
+        assert_eq!(names(&schema::USERS), render::USER_PROPS);
+        assert_eq!(names(&schema::GROUPS), render::GROUP_PROPS);
+        assert_eq!(names(&schema::SUBSCRIBED_SKUS), render::SKU_PROPS);
+        assert_eq!(names(&schema::LICENSE_DETAILS), render::LICENSE_DETAILS_PROPS);
     }
 }

@@ -20,6 +20,7 @@ use super::query::ODataQuery;
 use super::render::{self, Licenses, USER_PROPS};
 use super::{ApiVersion, context_url, json_response, no_content, perm};
 use crate::state::AppState;
+use allot_odata::schema;
 
 const WRITABLE: &[&str] = &[
     "accountEnabled",
@@ -83,7 +84,8 @@ pub(crate) async fn user_entity(
 
 /// # `GET /users`
 /// <https://learn.microsoft.com/en-us/graph/api/user-list>. Keyset paging by object id; `$top`
-/// up to 999 (default 100); `$select`; `$count=true` with `ConsistencyLevel: eventual`.
+/// up to 999 (default 100); `$select`; `$filter` and `$search` (docs/compat/odata.md);
+/// `$count=true` with `ConsistencyLevel: eventual`.
 pub async fn list_users(
     State(state): State<AppState>,
     auth: Auth,
@@ -91,18 +93,24 @@ pub async fn list_users(
     q: ODataQuery,
 ) -> GraphResult<Response> {
     perm::USERS_READ.check(&auth.0.caller)?;
-    q.only(&["$select", "$top", "$skiptoken", "$count"])?;
+    q.only(&["$select", "$top", "$skiptoken", "$count", "$filter", "$search"])?;
     let select = q.select("user", USER_PROPS)?;
     let top = q.top(100, 999)?;
+    let cond = q.conditions(&schema::USERS, q.advanced())?;
     let tenant = auth.0.tenant;
     let count = if q.count()? && q.is_first_page() {
-        Some(state.store.count_users(tenant).await?)
+        Some(state.store.count_users_where(tenant, cond.as_ref()).await?)
     } else {
         None
     };
     let mut page = state
         .store
-        .users_page(tenant, q.after()?, i64::try_from(top + 1).unwrap_or(1000))
+        .users_page_where(
+            tenant,
+            cond.as_ref(),
+            q.after()?,
+            i64::try_from(top + 1).unwrap_or(1000),
+        )
         .await?;
     let more = page.len() > top;
     page.truncate(top);
@@ -145,6 +153,20 @@ pub async fn list_users(
     }
     body.insert("value".into(), Value::Array(values));
     Ok(json_response(StatusCode::OK, &Value::Object(body)))
+}
+
+/// # `GET /users/$count`
+/// The number of users (matching `$filter`/`$search`) as `text/plain`; only with
+/// `ConsistencyLevel: eventual`, else 400 "$count is not currently supported." (spec §4.5).
+pub async fn count_users(State(state): State<AppState>, auth: Auth, q: ODataQuery) -> GraphResult<Response> {
+    perm::USERS_READ.check(&auth.0.caller)?;
+    q.only(&["$filter", "$search"])?;
+    let cond = q.count_segment_conditions(&schema::USERS)?;
+    let n = state
+        .store
+        .count_users_where(auth.0.tenant, cond.as_ref())
+        .await?;
+    Ok(super::count_response(n))
 }
 
 /// # `GET /users/{id | userPrincipalName}`

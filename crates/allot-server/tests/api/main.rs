@@ -12,6 +12,7 @@ mod errors;
 mod group_licensing;
 mod groups;
 mod licensing;
+mod odata;
 mod partner;
 mod scale;
 mod skus;

@@ -192,7 +192,22 @@ e2e!(list_users_query_options, |app| {
             .graph_error(400, "Request_BadRequest"),
         "Could not find a property named 'shoeSize' on type 'microsoft.graph.user'."
     );
-    app.get("/v1.0/users?$filter=startswith(displayName,'A')")
+    // $filter goes through the OData layer (more in odata.rs).
+    let a = app
+        .get("/v1.0/users?$filter=startswith(displayName,'A')&$select=displayName")
+        .await
+        .ok();
+    let names: Vec<&str> = a["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["displayName"].as_str().unwrap())
+        .collect();
+    assert!(
+        !names.is_empty() && names.iter().all(|n| n.to_lowercase().starts_with('a')),
+        "{names:?}"
+    );
+    app.get("/v1.0/users?$orderby=displayName")
         .await
         .graph_error(400, "Request_UnsupportedQuery");
     app.get("/v1.0/users?$skip=5")

@@ -2,15 +2,16 @@
 //! and members in error.
 
 use allot_core::ids::{GroupId, TenantId};
+use allot_odata::validate::Cond;
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
 use super::{ERROR_STATES, NIL, ProcessingMode};
 use crate::dbid::DbId;
 use crate::error::StoreError;
-use crate::on_db;
 use crate::records::{GROUP_COLS, Group, GroupRow, USER_COLS, User, UserRow};
 use crate::store::Store;
+use crate::{bind_odata, on_db};
 
 impl Store {
     /// The processing mode of a tenant (its own, else the server default).
@@ -89,18 +90,36 @@ impl Store {
         after: Option<Uuid>,
         limit: i64,
     ) -> Result<Vec<User>, StoreError> {
+        self.members_with_errors_page_where(tenant, group, None, after, limit)
+            .await
+    }
+
+    /// [`Self::members_with_errors_page`] narrowed by `filter` (a validated OData condition on
+    /// the users row `u`, from `allot_odata::schema::USERS`).
+    pub async fn members_with_errors_page_where(
+        &self,
+        tenant: TenantId,
+        group: GroupId,
+        filter: Option<&Cond>,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<User>, StoreError> {
+        let (and, params, n) = crate::sql::odata_where(self.db().backend(), filter, 4);
         let sql = format!(
             "SELECT {USER_COLS} FROM users u WHERE u.tenant_id = $1 AND u.id > $2 AND EXISTS \
-             (SELECT 1 FROM license_assignments a WHERE a.user_id = u.id AND a.source_group_id = $3 AND a.state IN {ERROR_STATES}) \
-             ORDER BY u.id LIMIT $4"
+             (SELECT 1 FROM license_assignments a WHERE a.user_id = u.id AND a.source_group_id = $3 AND a.state IN {ERROR_STATES}){and} \
+             ORDER BY u.id LIMIT ${n}"
         );
-        let rows = on_db!(self.db(), |p| sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql))
-            .bind(DbId::from(tenant))
-            .bind(after.map_or(NIL, DbId))
-            .bind(DbId::from(group))
-            .bind(limit)
-            .fetch_all(p)
-            .await)?;
+        let rows = on_db!(self.db(), |p| bind_odata!(
+            sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql))
+                .bind(DbId::from(tenant))
+                .bind(after.map_or(NIL, DbId))
+                .bind(DbId::from(group)),
+            &params
+        )
+        .bind(limit)
+        .fetch_all(p)
+        .await)?;
         rows.into_iter().map(User::try_from).collect()
     }
 }

@@ -2,6 +2,7 @@
 //! groups) and the licensing work a membership change of a licensed group enqueues.
 
 use allot_core::ids::{GroupId, TenantId, UserId};
+use allot_odata::validate::Cond;
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
@@ -12,7 +13,7 @@ use crate::error::StoreError;
 use crate::group_licensing::{JobKind, enqueue};
 use crate::records::{GROUP_COLS, Group, GroupRow, MemberRef, to_json};
 use crate::store::Store;
-use crate::{on_db, on_tx, sql};
+use crate::{bind_odata, on_db, on_tx, sql};
 
 impl Store {
     // ---- groups and membership ---------------------------------------------------------------
@@ -37,15 +38,48 @@ impl Store {
         after: Option<Uuid>,
         limit: i64,
     ) -> Result<Vec<Group>, StoreError> {
-        let sql =
-            format!("SELECT {GROUP_COLS} FROM groups WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3");
-        let rows = on_db!(&self.db, |p| sqlx::query_as::<_, GroupRow>(AssertSqlSafe(sql))
-            .bind(DbId::from(tenant))
-            .bind(after.map_or(NIL, DbId))
-            .bind(limit)
-            .fetch_all(p)
-            .await)?;
+        self.groups_page_where(tenant, None, after, limit).await
+    }
+
+    /// Groups matching `filter` (a validated OData condition on the groups row `g`, from
+    /// `allot_odata::schema::GROUPS`) with an id above `after`, in id order.
+    pub async fn groups_page_where(
+        &self,
+        tenant: TenantId,
+        filter: Option<&Cond>,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<Group>, StoreError> {
+        let (and, params, n) = sql::odata_where(self.db.backend(), filter, 3);
+        let sql = format!(
+            "SELECT {GROUP_COLS} FROM groups g WHERE g.tenant_id = $1 AND g.id > $2{and} ORDER BY g.id LIMIT ${n}"
+        );
+        let rows = on_db!(&self.db, |p| bind_odata!(
+            sqlx::query_as::<_, GroupRow>(AssertSqlSafe(sql))
+                .bind(DbId::from(tenant))
+                .bind(after.map_or(NIL, DbId)),
+            &params
+        )
+        .bind(limit)
+        .fetch_all(p)
+        .await)?;
         rows.into_iter().map(Group::try_from).collect()
+    }
+
+    /// How many groups match `filter` (all of the tenant's without one).
+    pub async fn count_groups_where(
+        &self,
+        tenant: TenantId,
+        filter: Option<&Cond>,
+    ) -> Result<i64, StoreError> {
+        let (and, params, _) = sql::odata_where(self.db.backend(), filter, 2);
+        let sql = format!("SELECT COUNT(*) FROM groups g WHERE g.tenant_id = $1{and}");
+        Ok(on_db!(&self.db, |p| bind_odata!(
+            sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql)).bind(DbId::from(tenant)),
+            &params
+        )
+        .fetch_one(p)
+        .await)?)
     }
 
     pub async fn groups_by_ids(&self, tenant: TenantId, ids: &[GroupId]) -> Result<Vec<Group>, StoreError> {
@@ -192,22 +226,58 @@ impl Store {
         after: Option<Uuid>,
         limit: i64,
     ) -> Result<Vec<MemberRef>, StoreError> {
-        let rows = on_db!(&self.db, |p| {
-            sqlx::query_as::<_, (DbId, String)>(
-            "SELECT member_id, member_type FROM group_members WHERE tenant_id = $1 AND group_id = $2 AND member_id > $3 \
-             ORDER BY member_id LIMIT $4"
+        self.members_page_where(tenant, group, None, after, limit).await
+    }
+
+    /// Direct members of `group` matching `filter` (a validated OData condition on the
+    /// membership row `m`, from `allot_odata::schema::DIRECTORY_OBJECTS`), above `after`.
+    pub async fn members_page_where(
+        &self,
+        tenant: TenantId,
+        group: GroupId,
+        filter: Option<&Cond>,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<MemberRef>, StoreError> {
+        let (and, params, n) = sql::odata_where(self.db.backend(), filter, 4);
+        let sql = format!(
+            "SELECT m.member_id, m.member_type FROM group_members m WHERE m.tenant_id = $1 AND m.group_id = $2 \
+             AND m.member_id > $3{and} ORDER BY m.member_id LIMIT ${n}"
+        );
+        let rows = on_db!(&self.db, |p| bind_odata!(
+            sqlx::query_as::<_, (DbId, String)>(AssertSqlSafe(sql))
+                .bind(DbId::from(tenant))
+                .bind(DbId::from(group))
+                .bind(after.map_or(NIL, DbId)),
+            &params
         )
-        .bind(DbId::from(tenant))
-        .bind(DbId::from(group))
-        .bind(after.map_or(NIL, DbId))
         .bind(limit)
         .fetch_all(p)
-        .await
-        })?;
+        .await)?;
         Ok(rows
             .into_iter()
             .map(|(id, kind)| member_ref(id.0, &kind))
             .collect())
+    }
+
+    /// How many direct members of `group` match `filter`.
+    pub async fn count_members_where(
+        &self,
+        tenant: TenantId,
+        group: GroupId,
+        filter: Option<&Cond>,
+    ) -> Result<i64, StoreError> {
+        let (and, params, _) = sql::odata_where(self.db.backend(), filter, 3);
+        let sql =
+            format!("SELECT COUNT(*) FROM group_members m WHERE m.tenant_id = $1 AND m.group_id = $2{and}");
+        Ok(on_db!(&self.db, |p| bind_odata!(
+            sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql))
+                .bind(DbId::from(tenant))
+                .bind(DbId::from(group)),
+            &params
+        )
+        .fetch_one(p)
+        .await)?)
     }
 
     /// Groups `member` is a direct member of, above `after`, in id order.

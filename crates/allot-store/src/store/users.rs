@@ -1,6 +1,7 @@
 //! Users in the store: create, read, page, update under the row lock, delete (freeing units).
 
 use allot_core::ids::{TenantId, UserId};
+use allot_odata::validate::Cond;
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
@@ -9,7 +10,7 @@ use crate::dbid::DbId;
 use crate::error::StoreError;
 use crate::records::{USER_COLS, User, UserRow, to_json};
 use crate::store::Store;
-use crate::{on_db, on_tx, sql};
+use crate::{bind_odata, on_db, on_tx, sql};
 use allot_core::licensing;
 
 impl Store {
@@ -75,15 +76,64 @@ impl Store {
         after: Option<Uuid>,
         limit: i64,
     ) -> Result<Vec<User>, StoreError> {
-        let sql =
-            format!("SELECT {USER_COLS} FROM users WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3");
-        let rows = on_db!(&self.db, |p| sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql))
-            .bind(DbId::from(tenant))
-            .bind(after.map_or(NIL, DbId))
-            .bind(limit)
-            .fetch_all(p)
-            .await)?;
+        self.users_page_where(tenant, None, after, limit).await
+    }
+
+    /// Users matching `filter` (a validated OData condition on the users row `u`, from
+    /// `allot_odata::schema::USERS`) with an id above `after`, in id order.
+    pub async fn users_page_where(
+        &self,
+        tenant: TenantId,
+        filter: Option<&Cond>,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<User>, StoreError> {
+        let (and, params, n) = sql::odata_where(self.db.backend(), filter, 3);
+        let sql = format!(
+            "SELECT {USER_COLS} FROM users u WHERE u.tenant_id = $1 AND u.id > $2{and} ORDER BY u.id LIMIT ${n}"
+        );
+        let rows = on_db!(&self.db, |p| bind_odata!(
+            sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql))
+                .bind(DbId::from(tenant))
+                .bind(after.map_or(NIL, DbId)),
+            &params
+        )
+        .bind(limit)
+        .fetch_all(p)
+        .await)?;
         rows.into_iter().map(User::try_from).collect()
+    }
+
+    /// How many users match `filter` (all of the tenant's without one). A filter that is only
+    /// `assignedLicenses/any(x: x/skuId eq|in …)` is counted from the license index
+    /// (`license_assignments_tenant_sku_user_idx`, migration 0005) instead of probing every user.
+    pub async fn count_users_where(
+        &self,
+        tenant: TenantId,
+        filter: Option<&Cond>,
+    ) -> Result<i64, StoreError> {
+        if let Some(skus) = filter.and_then(|c| c.any_guid_in(&allot_odata::schema::USER_ASSIGNED_LICENSES)) {
+            let sql = format!(
+                "SELECT COUNT(*) FROM (SELECT la.user_id FROM license_assignments la WHERE la.tenant_id = $1 \
+                 AND la.sku_id IN {} AND la.state IN ('Active', 'ActiveWithError') GROUP BY la.user_id) held",
+                sql::ids_in(self.db.backend(), 2)
+            );
+            return Ok(on_db!(&self.db, |p| sqlx::query_scalar::<_, i64>(
+                AssertSqlSafe(sql)
+            )
+            .bind(DbId::from(tenant))
+            .bind(sql::ids_json(skus.iter().copied()))
+            .fetch_one(p)
+            .await)?);
+        }
+        let (and, params, _) = sql::odata_where(self.db.backend(), filter, 2);
+        let sql = format!("SELECT COUNT(*) FROM users u WHERE u.tenant_id = $1{and}");
+        Ok(on_db!(&self.db, |p| bind_odata!(
+            sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql)).bind(DbId::from(tenant)),
+            &params
+        )
+        .fetch_one(p)
+        .await)?)
     }
 
     pub async fn users_by_ids(&self, tenant: TenantId, ids: &[UserId]) -> Result<Vec<User>, StoreError> {

@@ -1,0 +1,821 @@
+//! Validation: a parsed [`Expr`] checked against an [`EntitySchema`] becomes a typed [`Cond`],
+//! with every property resolved to its SQL column, every literal converted to the property's
+//! type, and every operator checked against the property's support level.
+//!
+//! `advanced` says whether the request is in advanced query mode (`ConsistencyLevel: eventual`
+//! and `$count=true`); an operator that needs it without it is [`QueryError::NeedsAdvanced`].
+
+use chrono::{DateTime, NaiveTime, Utc};
+use uuid::Uuid;
+
+use crate::ast::{CmpOp, Direction, Expr, Func, LambdaKind, Literal, OrderBy, Path, Search};
+use crate::error::{QueryError, QueryOption};
+use crate::schema::{Collection, Column, EntitySchema, Property, Support, Type, find};
+
+/// A value bound to a SQL parameter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Param {
+    /// Bind as the store's id type (TEXT on SQLite, `uuid` on PostgreSQL).
+    Uuid(Uuid),
+    Text(String),
+    Int(i64),
+    Bool(bool),
+    DateTime(DateTime<Utc>),
+}
+
+/// A validated condition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cond {
+    And(Box<Cond>, Box<Cond>),
+    Or(Box<Cond>, Box<Cond>),
+    Not(Box<Cond>),
+    Cmp {
+        column: Column,
+        op: CmpOp,
+        value: Param,
+    },
+    /// `column eq null` (`negated`: `ne null`).
+    Null {
+        column: Column,
+        negated: bool,
+    },
+    In {
+        column: Column,
+        values: Vec<Param>,
+    },
+    /// `startswith`/`endswith`/`contains` with the (un-escaped) text.
+    Like {
+        column: Column,
+        func: Func,
+        text: String,
+    },
+    /// `$search` term: a word of `column` starts with `text`.
+    Word {
+        column: Column,
+        text: String,
+    },
+    /// `collection/any(...)` (`body: None` is `any()`) or `collection/all(...)`.
+    Lambda {
+        collection: &'static Collection,
+        kind: LambdaKind,
+        body: Option<Box<Cond>>,
+    },
+    /// `collection/$count eq 0` (`empty`), `ne 0` (`!empty`).
+    Empty {
+        collection: &'static Collection,
+        empty: bool,
+    },
+}
+
+/// What the checks of one request found, besides the condition.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Some operator needed advanced query mode (and the request had it).
+    pub advanced: bool,
+}
+
+struct Ctx<'s> {
+    schema: &'s EntitySchema,
+    advanced: bool,
+    used_advanced: bool,
+    /// Open lambdas, innermost last: (variable, collection).
+    scopes: Vec<(String, &'static Collection)>,
+}
+
+/// Checks `expr` as a `$filter` on `schema`.
+pub fn validate_filter(
+    expr: &Expr,
+    schema: &EntitySchema,
+    advanced: bool,
+) -> Result<(Cond, Usage), QueryError> {
+    if !schema.filter {
+        return Err(QueryError::OptionNotSupported {
+            option: QueryOption::Filter,
+        });
+    }
+    let mut cx = Ctx {
+        schema,
+        advanced,
+        used_advanced: false,
+        scopes: Vec::new(),
+    };
+    let c = cx.cond(expr, false)?;
+    Ok((
+        c,
+        Usage {
+            advanced: cx.used_advanced,
+        },
+    ))
+}
+
+fn literal_type(l: &Literal) -> &'static str {
+    match l {
+        Literal::Null => "null",
+        Literal::Bool(_) => "Edm.Boolean",
+        Literal::Int(_) => "Edm.Int64",
+        Literal::Decimal(_) => "Edm.Double",
+        Literal::String(_) => "Edm.String",
+        Literal::Guid(_) => "Edm.Guid",
+        Literal::Date(_) => "Edm.Date",
+        Literal::DateTime(_) => "Edm.DateTimeOffset",
+    }
+}
+
+/// `l` as a parameter for a property of type `ty`.
+fn convert(ty: Type, l: &Literal, op: &'static str) -> Result<Param, QueryError> {
+    let mismatch = || QueryError::IncompatibleTypes {
+        left: ty.edm(),
+        right: literal_type(l),
+        operator: op,
+    };
+    Ok(match (ty, l) {
+        (Type::Guid, Literal::Guid(g)) => Param::Uuid(*g),
+        // Directory `id`s are strings in Graph's schema, so clients quote them.
+        (Type::Guid, Literal::String(s)) => Param::Uuid(
+            Uuid::parse_str(s)
+                .map_err(|_| QueryError::Unsupported(format!("Invalid object identifier '{s}'.")))?,
+        ),
+        (Type::String, Literal::String(s)) => Param::Text(s.clone()),
+        (Type::Bool, Literal::Bool(b)) => Param::Bool(*b),
+        (Type::Int, Literal::Int(i)) => Param::Int(*i),
+        (Type::DateTime, Literal::DateTime(t)) => Param::DateTime(*t),
+        (Type::DateTime, Literal::Date(d)) => Param::DateTime(d.and_time(NaiveTime::MIN).and_utc()),
+        _ => return Err(mismatch()),
+    })
+}
+
+impl Ctx<'_> {
+    fn need(
+        &mut self,
+        s: Support,
+        operator: &str,
+        property: &str,
+        resource: &'static str,
+    ) -> Result<(), QueryError> {
+        match s {
+            Support::No => Err(QueryError::UnsupportedFilter {
+                property: property.to_owned(),
+                resource,
+            }),
+            Support::Default => Ok(()),
+            Support::Advanced if self.advanced => {
+                self.used_advanced = true;
+                Ok(())
+            }
+            Support::Advanced => Err(QueryError::NeedsAdvanced {
+                operator: operator.to_owned(),
+            }),
+        }
+    }
+
+    /// The property a path names, with the resource name for messages.
+    fn resolve(&self, path: &Path) -> Result<(&'static Property, &'static str), QueryError> {
+        let unknown = |type_name: &'static str, name: &str| QueryError::UnknownProperty {
+            option: QueryOption::Filter,
+            type_name,
+            name: name.to_owned(),
+        };
+        match &path.var {
+            None => {
+                let first = &path.segments[0];
+                let p = self
+                    .schema
+                    .property(first)
+                    .ok_or_else(|| unknown(self.schema.type_name, first))?;
+                if path.segments.len() > 1 {
+                    return Err(QueryError::UnsupportedFilter {
+                        property: path.to_string(),
+                        resource: self.schema.resource,
+                    });
+                }
+                Ok((p, self.schema.resource))
+            }
+            Some(v) => {
+                let Some((inner, coll)) = self.scopes.last() else {
+                    return Err(unknown(self.schema.type_name, v));
+                };
+                if inner != v {
+                    // An outer lambda's variable inside an inner lambda: the subqueries would
+                    // need their own aliases; Graph has no such filter on these entities.
+                    return Err(QueryError::Unsupported(format!(
+                        "The lambda variable '{v}' is not the innermost one; nested lambdas may only use their own variable."
+                    )));
+                }
+                match path.segments.as_slice() {
+                    [one] => Ok((
+                        find(coll.element, one).ok_or_else(|| unknown(coll.type_name, one))?,
+                        self.schema.resource,
+                    )),
+                    [] => Err(QueryError::UnsupportedFilter {
+                        property: v.clone(),
+                        resource: self.schema.resource,
+                    }),
+                    _ => Err(QueryError::UnsupportedFilter {
+                        property: path.to_string(),
+                        resource: self.schema.resource,
+                    }),
+                }
+            }
+        }
+    }
+
+    fn scalar(&self, path: &Path) -> Result<(&'static Property, Column, &'static str), QueryError> {
+        let (p, resource) = self.resolve(path)?;
+        match (p.ty, p.column) {
+            (Type::Collection(_), _) | (Type::Opaque, _) | (_, None) => Err(QueryError::UnsupportedFilter {
+                property: p.name.to_owned(),
+                resource,
+            }),
+            (_, Some(c)) => Ok((p, c, resource)),
+        }
+    }
+
+    fn collection(
+        &self,
+        path: &Path,
+    ) -> Result<(&'static Property, &'static Collection, &'static str), QueryError> {
+        let (p, resource) = self.resolve(path)?;
+        match p.ty {
+            Type::Collection(c) => Ok((p, c, resource)),
+            _ => Err(QueryError::UnsupportedFilter {
+                property: p.name.to_owned(),
+                resource,
+            }),
+        }
+    }
+
+    fn not_check(&mut self, negated: bool, p: &Property, resource: &'static str) -> Result<(), QueryError> {
+        if negated {
+            self.need(p.filter.not, "not", p.name, resource)?;
+        }
+        Ok(())
+    }
+
+    fn cond(&mut self, e: &Expr, negated: bool) -> Result<Cond, QueryError> {
+        match e {
+            Expr::And(l, r) => Ok(Cond::And(
+                Box::new(self.cond(l, negated)?),
+                Box::new(self.cond(r, negated)?),
+            )),
+            Expr::Or(l, r) => Ok(Cond::Or(
+                Box::new(self.cond(l, negated)?),
+                Box::new(self.cond(r, negated)?),
+            )),
+            Expr::Not(inner) => Ok(Cond::Not(Box::new(self.cond(inner, true)?))),
+            Expr::Compare(l, op, r) => self.compare(l, *op, r, negated),
+            Expr::In(l, list) => {
+                let Expr::Path(path) = l.as_ref() else {
+                    return Err(self.shape(e));
+                };
+                let (p, column, resource) = self.scalar(path)?;
+                self.need(p.filter.in_list, "in", p.name, resource)?;
+                self.not_check(negated, p, resource)?;
+                let values = list
+                    .iter()
+                    .map(|v| convert(p.ty, v, "In"))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(Cond::In { column, values })
+            }
+            Expr::Call(func, args) => {
+                let [Expr::Path(path), Expr::Literal(Literal::String(text))] = args.as_slice() else {
+                    return Err(self.shape(e));
+                };
+                let (p, column, resource) = self.scalar(path)?;
+                if p.ty != Type::String {
+                    return Err(QueryError::UnsupportedFilter {
+                        property: p.name.to_owned(),
+                        resource,
+                    });
+                }
+                let (support, name) = match func {
+                    Func::StartsWith => (p.filter.starts_with, "startsWith"),
+                    Func::EndsWith => (p.filter.ends_with, "endsWith"),
+                    Func::Contains => (p.filter.contains, "contains"),
+                };
+                self.need(support, name, p.name, resource)?;
+                self.not_check(negated, p, resource)?;
+                Ok(Cond::Like {
+                    column,
+                    func: *func,
+                    text: text.clone(),
+                })
+            }
+            Expr::Lambda(l) => {
+                let (p, collection, resource) = self.collection(&l.path)?;
+                let support = match l.kind {
+                    LambdaKind::Any => p.filter.any,
+                    LambdaKind::All => p.filter.all,
+                };
+                self.need(support, l.kind.name(), p.name, resource)?;
+                self.not_check(negated, p, resource)?;
+                let body = match (&l.var, &l.body) {
+                    (Some(v), Some(b)) => {
+                        self.scopes.push((v.clone(), collection));
+                        let c = self.cond(b, false);
+                        self.scopes.pop();
+                        Some(Box::new(c?))
+                    }
+                    _ => None,
+                };
+                Ok(Cond::Lambda {
+                    collection,
+                    kind: l.kind,
+                    body,
+                })
+            }
+            Expr::Count(_) | Expr::Path(_) | Expr::Literal(_) => Err(self.shape(e)),
+        }
+    }
+
+    fn shape(&self, e: &Expr) -> QueryError {
+        QueryError::Unsupported(format!(
+            "Unsupported query: the expression '{e}' is not supported in $filter."
+        ))
+    }
+
+    fn compare(&mut self, l: &Expr, op: CmpOp, r: &Expr, negated: bool) -> Result<Cond, QueryError> {
+        // Literal on the left: swap the operands.
+        let (l, op, r) = match (l, r) {
+            (Expr::Literal(_), Expr::Path(_) | Expr::Count(_)) => (r, op.flipped(), l),
+            _ => (l, op, r),
+        };
+        match (l, r) {
+            (Expr::Count(path), Expr::Literal(lit)) => {
+                let (p, collection, resource) = self.collection(path)?;
+                let empty = match (op, lit) {
+                    (CmpOp::Eq, Literal::Int(0)) => true,
+                    (CmpOp::Ne, Literal::Int(0)) => false,
+                    _ => {
+                        return Err(QueryError::UnsupportedFilter {
+                            property: p.name.to_owned(),
+                            resource,
+                        });
+                    }
+                };
+                self.need(p.filter.count_zero, "$count", p.name, resource)?;
+                self.not_check(negated, p, resource)?;
+                Ok(Cond::Empty { collection, empty })
+            }
+            (Expr::Path(path), Expr::Literal(lit)) => {
+                let (p, column, resource) = self.scalar(path)?;
+                self.not_check(negated, p, resource)?;
+                if *lit == Literal::Null {
+                    return match op {
+                        CmpOp::Eq => {
+                            self.need(p.filter.eq_null, "eq null", p.name, resource)?;
+                            Ok(Cond::Null {
+                                column,
+                                negated: false,
+                            })
+                        }
+                        CmpOp::Ne => {
+                            self.need(p.filter.eq_null, "ne null", p.name, resource)?;
+                            self.need(p.filter.ne, "ne", p.name, resource)?;
+                            Ok(Cond::Null {
+                                column,
+                                negated: true,
+                            })
+                        }
+                        _ => Err(QueryError::UnsupportedFilter {
+                            property: p.name.to_owned(),
+                            resource,
+                        }),
+                    };
+                }
+                let support = match op {
+                    CmpOp::Eq => p.filter.eq,
+                    CmpOp::Ne => p.filter.ne,
+                    CmpOp::Ge | CmpOp::Le => p.filter.ge_le,
+                    CmpOp::Gt | CmpOp::Lt => p.filter.gt_lt,
+                };
+                let value = convert(p.ty, lit, op.kind_name())?;
+                self.need(support, op.keyword(), p.name, resource)?;
+                Ok(Cond::Cmp { column, op, value })
+            }
+            _ => Err(self.shape(&Expr::Compare(Box::new(l.clone()), op, Box::new(r.clone())))),
+        }
+    }
+}
+
+impl Cond {
+    /// The GUIDs `v` when this condition is exactly `collection/any(x: x/p eq v)` or
+    /// `collection/any(x: x/p in (v, ...))` for a GUID element property `p`: the shape of
+    /// Graph's license filters, which a store may answer from an index of its own.
+    #[must_use]
+    pub fn any_guid_in(&self, collection: &'static Collection) -> Option<Vec<Uuid>> {
+        let Self::Lambda {
+            collection: c,
+            kind: LambdaKind::Any,
+            body: Some(body),
+        } = self
+        else {
+            return None;
+        };
+        if !std::ptr::eq(*c, collection) {
+            return None;
+        }
+        match body.as_ref() {
+            Self::Cmp {
+                op: CmpOp::Eq,
+                value: Param::Uuid(u),
+                ..
+            } => Some(vec![*u]),
+            Self::In { values, .. } => values
+                .iter()
+                .map(|v| match v {
+                    Param::Uuid(u) => Some(*u),
+                    _ => None,
+                })
+                .collect(),
+            _ => None,
+        }
+    }
+}
+
+/// Checks `$select` names against `schema`: canonical names out, duplicates dropped.
+pub fn validate_select(names: &[String], schema: &EntitySchema) -> Result<Vec<&'static str>, QueryError> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for n in names {
+        let p = schema
+            .property(n)
+            .filter(|p| p.select)
+            .ok_or_else(|| QueryError::UnknownProperty {
+                option: QueryOption::Select,
+                type_name: schema.type_name,
+                name: n.clone(),
+            })?;
+        if !out.contains(&p.name) {
+            out.push(p.name);
+        }
+    }
+    Ok(out)
+}
+
+/// Checks `$orderby` against `schema`. `with_filter`: the request also has a `$filter` (sorting a
+/// filtered directory query needs advanced mode, spec §4.5).
+pub fn validate_orderby(
+    items: &[OrderBy],
+    schema: &EntitySchema,
+    advanced: bool,
+    with_filter: bool,
+) -> Result<Vec<(Column, Direction)>, QueryError> {
+    if with_filter && !advanced {
+        return Err(QueryError::SortingNotSupported);
+    }
+    let mut out = Vec::new();
+    for item in items {
+        let [name] = item.path.segments.as_slice() else {
+            return Err(QueryError::SortingNotSupported);
+        };
+        let p = schema.property(name).ok_or_else(|| QueryError::UnknownProperty {
+            option: QueryOption::OrderBy,
+            type_name: schema.type_name,
+            name: name.clone(),
+        })?;
+        let (Some(column), ok) = (p.column, p.orderby.allowed()) else {
+            return Err(QueryError::SortingNotSupported);
+        };
+        if !ok || (p.orderby == Support::Advanced && !advanced) {
+            return Err(QueryError::SortingNotSupported);
+        }
+        out.push((column, item.direction));
+    }
+    Ok(out)
+}
+
+/// Checks `$search` against `schema` (the caller has checked `ConsistencyLevel: eventual`).
+pub fn validate_search(search: &Search, schema: &EntitySchema) -> Result<Cond, QueryError> {
+    let mut any: Option<Cond> = None;
+    for all in &search.any_of {
+        let mut conj: Option<Cond> = None;
+        for t in all {
+            let p = schema
+                .property(&t.property)
+                .ok_or_else(|| QueryError::UnknownProperty {
+                    option: QueryOption::Search,
+                    type_name: schema.type_name,
+                    name: t.property.clone(),
+                })?;
+            let (true, Some(column)) = (p.search, p.column) else {
+                return Err(QueryError::Unsupported(format!(
+                    "The property '{}' does not support $search.",
+                    p.name
+                )));
+            };
+            let w = Cond::Word {
+                column,
+                text: t.value.clone(),
+            };
+            conj = Some(match conj {
+                None => w,
+                Some(c) => Cond::And(Box::new(c), Box::new(w)),
+            });
+        }
+        if let Some(c) = conj {
+            any = Some(match any {
+                None => c,
+                Some(a) => Cond::Or(Box::new(a), Box::new(c)),
+            });
+        }
+    }
+    any.ok_or_else(|| QueryError::Unsupported("An empty $search.".to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Surface;
+    use crate::parse_filter;
+    use crate::schema::{GROUPS, LICENSE_DETAILS, SUBSCRIBED_SKUS, USERS};
+
+    const G: &str = "184efa21-98c3-4e5d-95ab-d07053a96e67";
+
+    fn check(schema: &EntitySchema, f: &str, advanced: bool) -> Result<Usage, QueryError> {
+        validate_filter(&parse_filter(f).unwrap(), schema, advanced).map(|(_, u)| u)
+    }
+
+    /// (filter, accepted without advanced mode, accepted with it)
+    #[test]
+    fn the_support_table_of_spec_4_6() {
+        let cases: &[(&str, bool, bool)] = &[
+            (&format!("assignedLicenses/any(x:x/skuId eq {G})"), true, true),
+            (&format!("assignedLicenses/any(x:x/skuId in ({G}))"), true, true),
+            (
+                &format!("not assignedLicenses/any(x:x/skuId eq {G})"),
+                false,
+                true,
+            ),
+            (
+                &format!("NOT(assignedLicenses/any(x:x/skuId eq {G}))"),
+                false,
+                true,
+            ),
+            ("assignedLicenses/$count eq 0", false, true),
+            ("assignedLicenses/$count ne 0", false, true),
+            (&format!("licenseDetails/any(l:l/skuId eq {G})"), true, true),
+            ("usageLocation eq 'US'", true, true),
+            ("startswith(usageLocation,'U')", true, true),
+            ("usageLocation eq null", false, true),
+            ("usageLocation ne 'US'", false, true),
+            ("displayName eq 'a'", true, true),
+            ("startswith(displayName,'a')", true, true),
+            ("endswith(displayName,'a')", false, true),
+            ("displayName ne 'a'", false, true),
+            ("not (displayName eq 'a')", false, true),
+            ("accountEnabled eq true", true, true),
+            ("accountEnabled ne true", false, true),
+            ("createdDateTime ge 2024-01-01", false, true),
+            ("isLicenseReconciliationNeeded eq false", true, true),
+            (&format!("id in ('{G}', {G})"), true, true),
+        ];
+        for (f, plain, advanced) in cases {
+            assert_eq!(
+                check(&USERS, f, false).is_ok(),
+                *plain,
+                "{f} without advanced mode"
+            );
+            assert_eq!(check(&USERS, f, true).is_ok(), *advanced, "{f} in advanced mode");
+        }
+        assert!(check(&USERS, "endswith(displayName,'a')", true).unwrap().advanced);
+        assert!(!check(&USERS, "displayName eq 'a'", true).unwrap().advanced);
+
+        let groups: &[(&str, bool, bool)] = &[
+            (&format!("assignedLicenses/any(a:a/skuId eq {G})"), true, true),
+            ("assignedLicenses/$count eq 0", false, true),
+            ("hasMembersWithLicenseErrors eq true", true, true),
+            ("hasMembersWithLicenseErrors eq null", true, true),
+            ("hasMembersWithLicenseErrors ne true", false, false),
+            (
+                "securityEnabled eq true and startswith(displayName,'L')",
+                true,
+                true,
+            ),
+        ];
+        for (f, plain, advanced) in groups {
+            assert_eq!(
+                check(&GROUPS, f, false).is_ok(),
+                *plain,
+                "{f} without advanced mode"
+            );
+            assert_eq!(check(&GROUPS, f, true).is_ok(), *advanced, "{f} in advanced mode");
+        }
+    }
+
+    fn graph(
+        schema: &EntitySchema,
+        f: &str,
+        advanced: bool,
+        surface: Surface,
+    ) -> (u16, &'static str, Option<&'static str>, String) {
+        let e = match parse_filter(f) {
+            Ok(e) => validate_filter(&e, schema, advanced).expect_err(f),
+            Err(p) => QueryError::Parse(p),
+        };
+        let g = e.graph(surface);
+        (g.status, g.code, g.inner_code, g.message)
+    }
+
+    #[test]
+    fn errors_map_to_graph_codes_and_messages() {
+        let d = Surface::Directory;
+        assert_eq!(
+            graph(&USERS, "endswith(mail,'@x.com')", false, d),
+            (
+                400,
+                "Request_UnsupportedQuery",
+                None,
+                "Operator 'endsWith' is not supported because the required parameters might be missing. Try adding \
+                 $count=true query parameter and ConsistencyLevel:eventual header. Refer to \
+                 https://aka.ms/graph-docs/advanced-queries for more information"
+                    .to_owned()
+            )
+        );
+        assert_eq!(
+            graph(&USERS, "jobTitle gt 'a'", true, d),
+            (
+                400,
+                "Request_UnsupportedQuery",
+                None,
+                "Unsupported or invalid query filter clause specified for property 'jobTitle' of resource 'User'.".to_owned()
+            )
+        );
+        assert_eq!(
+            graph(&USERS, "assignedLicenses/$count eq 1", true, d).3,
+            "Unsupported or invalid query filter clause specified for property 'assignedLicenses' of resource 'User'."
+        );
+        assert_eq!(
+            graph(&USERS, "shoeSize eq 3", false, d),
+            (
+                400,
+                "Request_BadRequest",
+                None,
+                "Could not find a property named 'shoeSize' on type 'microsoft.graph.user'.".to_owned()
+            )
+        );
+        assert_eq!(
+            graph(&USERS, "assignedLicenses/any(x:x/sku eq 1)", false, d).3,
+            "Could not find a property named 'sku' on type 'microsoft.graph.assignedLicense'."
+        );
+        assert_eq!(
+            graph(&USERS, "assignedLicenses/any(x:x/skuId eq 'nope')", false, d),
+            (
+                400,
+                "Request_UnsupportedQuery",
+                None,
+                "Invalid object identifier 'nope'.".to_owned()
+            )
+        );
+        assert_eq!(
+            graph(&USERS, "accountEnabled eq 'yes'", false, d).3,
+            "A binary operator with incompatible types was detected. Found operand types 'Edm.Boolean' and 'Edm.String' for operator kind 'Equal'."
+        );
+        assert_eq!(
+            graph(&USERS, "displayName eq", false, d),
+            (
+                400,
+                "Request_BadRequest",
+                None,
+                "Invalid filter clause: Syntax error in $filter at position 14: found the end of the expression, expected a property, a literal, a function or '('.".to_owned()
+            )
+        );
+        assert_eq!(
+            graph(&USERS, "displayName", false, d).3,
+            "Unsupported query: the expression 'displayName' is not supported in $filter."
+        );
+        assert_eq!(
+            graph(&SUBSCRIBED_SKUS, "skuId eq 1", false, d),
+            (
+                400,
+                "Request_UnsupportedQuery",
+                None,
+                "The query option '$filter' is not supported on this resource.".to_owned()
+            )
+        );
+        assert!(check(&LICENSE_DETAILS, "skuId eq 1", true).is_err());
+        // The beta cloudLicensing surface: camelCase code, inner code, fixed message.
+        let c = Surface::CloudLicensing;
+        assert_eq!(
+            graph(&USERS, "displayName eq", false, c),
+            (
+                400,
+                "badRequest",
+                Some("invalidFilter"),
+                "Cannot process the request because it is malformed or incorrect.".to_owned()
+            )
+        );
+        assert_eq!(graph(&USERS, "shoeSize eq 3", false, c).2, Some("invalidFilter"));
+    }
+
+    #[test]
+    fn license_filters_are_recognised_for_index_paths() {
+        use crate::schema::{GROUP_ASSIGNED_LICENSES, USER_ASSIGNED_LICENSES};
+        let cond = |f: &str| {
+            validate_filter(&parse_filter(f).unwrap(), &USERS, true)
+                .unwrap()
+                .0
+        };
+        let g = Uuid::parse_str(G).unwrap();
+        let c = cond(&format!("assignedLicenses/any(x:x/skuId eq {G})"));
+        assert_eq!(c.any_guid_in(&USER_ASSIGNED_LICENSES), Some(vec![g]));
+        assert_eq!(c.any_guid_in(&GROUP_ASSIGNED_LICENSES), None);
+        let c = cond(&format!("assignedLicenses/any(x:x/skuId in ({G}, {G}))"));
+        assert_eq!(c.any_guid_in(&USER_ASSIGNED_LICENSES), Some(vec![g, g]));
+        for other in [
+            format!("not assignedLicenses/any(x:x/skuId eq {G})"),
+            format!("assignedLicenses/any(x:x/skuId ne {G})"),
+            format!("assignedLicenses/any(x:x/skuId eq {G}) and displayName eq 'a'"),
+            "assignedLicenses/any()".to_owned(),
+        ] {
+            assert_eq!(cond(&other).any_guid_in(&USER_ASSIGNED_LICENSES), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn lambda_scopes_are_checked() {
+        // The variable outside its lambda is not a property.
+        assert!(matches!(
+            check(
+                &USERS,
+                &format!("assignedLicenses/any(x:x/skuId eq {G}) and x/skuId eq {G}"),
+                true
+            ),
+            Err(QueryError::UnknownProperty { .. })
+        ));
+        // A scalar is not a collection, a collection is not a scalar.
+        assert!(matches!(
+            check(&USERS, "displayName/any(x:x eq 'a')", true),
+            Err(QueryError::UnsupportedFilter { .. })
+        ));
+        assert!(matches!(
+            check(&USERS, "assignedLicenses eq 'a'", true),
+            Err(QueryError::UnsupportedFilter { .. })
+        ));
+        assert!(matches!(
+            check(&USERS, "assignedLicenses/any(x:x/disabledPlans eq 'a')", true),
+            Err(QueryError::UnsupportedFilter { .. })
+        ));
+        assert!(matches!(
+            check(&USERS, "assignedLicenses/all(x:x/skuId eq 'a')", true),
+            Err(QueryError::UnsupportedFilter { .. })
+        ));
+    }
+
+    #[test]
+    fn select_resolves_case_insensitively_and_refuses_unknown_and_filter_only() {
+        let names = |s: &str| crate::options::parse_select(s).unwrap();
+        assert_eq!(
+            validate_select(&names("ID, displayname,id,assignedLicenses"), &USERS).unwrap(),
+            ["id", "displayName", "assignedLicenses"]
+        );
+        assert_eq!(
+            validate_select(&names("hasMembersWithLicenseErrors"), &GROUPS)
+                .unwrap_err()
+                .graph(Surface::Directory)
+                .message,
+            "Could not find a property named 'hasMembersWithLicenseErrors' on type 'microsoft.graph.group'."
+        );
+        assert_eq!(
+            validate_select(&names("skuId,servicePlans"), &LICENSE_DETAILS).unwrap(),
+            ["skuId", "servicePlans"]
+        );
+    }
+
+    #[test]
+    fn orderby_rules() {
+        let ob = |s: &str| crate::options::parse_orderby(s).unwrap();
+        assert!(validate_orderby(&ob("displayName"), &USERS, false, false).is_ok());
+        assert!(validate_orderby(&ob("userPrincipalName desc"), &USERS, false, false).is_ok());
+        assert_eq!(
+            validate_orderby(&ob("displayName"), &USERS, false, true),
+            Err(QueryError::SortingNotSupported)
+        );
+        assert!(validate_orderby(&ob("displayName"), &USERS, true, true).is_ok());
+        assert_eq!(
+            validate_orderby(&ob("createdDateTime"), &USERS, false, false),
+            Err(QueryError::SortingNotSupported)
+        );
+        assert!(validate_orderby(&ob("createdDateTime"), &USERS, true, false).is_ok());
+        assert_eq!(
+            validate_orderby(&ob("jobTitle"), &USERS, true, false),
+            Err(QueryError::SortingNotSupported)
+        );
+        assert!(matches!(
+            validate_orderby(&ob("nope"), &USERS, true, false),
+            Err(QueryError::UnknownProperty { .. })
+        ));
+    }
+
+    #[test]
+    fn search_needs_searchable_properties() {
+        let s = crate::options::parse_search("\"displayName:a\" OR \"usageLocation:US\"").unwrap();
+        assert!(matches!(
+            validate_search(&s, &USERS),
+            Err(QueryError::Unsupported(_))
+        ));
+        let s = crate::options::parse_search("\"nope:a\"").unwrap();
+        assert!(matches!(
+            validate_search(&s, &USERS),
+            Err(QueryError::UnknownProperty { .. })
+        ));
+    }
+}
