@@ -113,6 +113,18 @@ impl Store {
         filter: Option<&Cond>,
     ) -> Result<i64, StoreError> {
         if let Some(skus) = filter.and_then(|c| c.any_guid_in(&allot_odata::schema::USER_ASSIGNED_LICENSES)) {
+            if let [sku] = skus.as_slice() {
+                // One SKU: its pool counts exactly the users holding it (the invariant `allot
+                // check` verifies, kept in the same transaction as every assignment change).
+                let consumed = on_db!(&self.db, |p| sqlx::query_scalar::<_, i64>(
+                    "SELECT consumed FROM sku_pools WHERE tenant_id = $1 AND sku_id = $2"
+                )
+                .bind(DbId::from(tenant))
+                .bind(DbId(*sku))
+                .fetch_optional(p)
+                .await)?;
+                return Ok(consumed.unwrap_or(0));
+            }
             let sql = format!(
                 "SELECT COUNT(*) FROM (SELECT la.user_id FROM license_assignments la WHERE la.tenant_id = $1 \
                  AND la.sku_id IN {} AND la.state IN ('Active', 'ActiveWithError') GROUP BY la.user_id) held",
