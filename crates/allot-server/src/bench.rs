@@ -163,26 +163,7 @@ async fn fanout(members: usize, database_url: Option<String>) -> anyhow::Result<
     let def = &file.tenants[0];
     let tenant = def.tenant_id();
     let group = def.group_id(&def.groups[0]);
-    let users: Vec<User> = (0..members)
-        .map(|i| User {
-            id: UserId::new(),
-            tenant_id: tenant,
-            user_principal_name: format!("user{i:07}@{BENCH_TENANT}"),
-            display_name: format!("User {i}"),
-            given_name: None,
-            surname: None,
-            mail_nickname: None,
-            mail: None,
-            job_title: None,
-            usage_location: Some("US".into()),
-            account_enabled: true,
-            password_hash: None,
-            directory_roles: vec![],
-            immutable_id: None,
-            phone_number: None,
-            created_at: allot_store::now(),
-        })
-        .collect();
+    let users: Vec<User> = (0..members).map(|i| load::bench_user(tenant, i)).collect();
     store.bulk_insert_users(&users).await?;
     let ids: Vec<UserId> = users.iter().map(|u| u.id).collect();
     store.bulk_add_members(tenant, group, &ids).await?;

@@ -35,7 +35,8 @@ pub(super) async fn bench_tenant(
     Ok((url, store, file, ids))
 }
 
-fn bench_user(tenant: allot_core::ids::TenantId, i: usize) -> User {
+/// One bench user, `user{i}@bench.example`, with a usage location (shared by every scenario).
+pub(super) fn bench_user(tenant: allot_core::ids::TenantId, i: usize) -> User {
     User {
         id: UserId::new(),
         tenant_id: tenant,
