@@ -106,7 +106,7 @@ impl Store {
 
     /// How many users match `filter` (all of the tenant's without one). A filter that is only
     /// `assignedLicenses/any(x: x/skuId eq|in …)` is counted from the license index
-    /// (`license_assignments_tenant_sku_user_idx`, migration 0005) instead of probing every user.
+    /// (`license_assignments_sku_tenant_user_idx`, migrations 0005 and 0006) instead of probing every user.
     pub async fn count_users_where(
         &self,
         tenant: TenantId,
