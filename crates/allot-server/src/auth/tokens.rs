@@ -1,7 +1,8 @@
 //! Access tokens: minting (token endpoint and `allot token`) and validation (every API request).
 //! RS256 JWTs with Entra's claim names; the algorithm list is pinned to RS256.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use allot_core::ids::{AppId, TenantId, UserId};
 use allot_store::records::{App, User};
@@ -114,7 +115,25 @@ pub enum TokenError {
 pub struct TokenService {
     keys: Vec<SigningKey>,
     issuer_base: String,
+    /// Tokens whose signature and issuer were checked already, keyed by the whole token text
+    /// (so only the very same bytes hit): an RS256 verification costs more than the rest of a
+    /// license read. Lifetime and audience are still checked on every use.
+    verified: Arc<Mutex<HashMap<Box<str>, Verified>>>,
 }
+
+/// A token that passed [`TokenService::validate`] once.
+#[derive(Debug, Clone)]
+struct Verified {
+    aud: String,
+    nbf: i64,
+    exp: i64,
+    principal: Principal,
+}
+
+/// At most this many verified tokens are remembered; the map is emptied when it is full.
+const VERIFIED_CAPACITY: usize = 10_000;
+/// Clock skew allowed on `nbf` and `exp`, as for the signature check.
+const LEEWAY_SECS: i64 = 60;
 
 impl TokenService {
     #[must_use]
@@ -122,6 +141,7 @@ impl TokenService {
         Self {
             keys,
             issuer_base: issuer_base.trim_end_matches('/').to_owned(),
+            verified: Arc::default(),
         }
     }
 
@@ -172,7 +192,7 @@ impl TokenService {
             .and_then(|kid| self.keys.iter().find(|k| &k.kid == kid))
             .ok_or(TokenError::Signature)?;
         v.algorithms = vec![Algorithm::RS256];
-        v.leeway = 60;
+        v.leeway = LEEWAY_SECS.unsigned_abs();
         let data = jsonwebtoken::decode::<C>(token, &key.decoding, &v).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind;
             match e.kind() {
@@ -270,8 +290,36 @@ impl TokenService {
         ))
     }
 
-    /// Checks signature, lifetime, issuer and audience, and says who the caller is.
+    /// Checks signature, lifetime, issuer and audience, and says who the caller is. A token seen
+    /// before skips the signature check (see [`TokenService::verified`]); its lifetime and
+    /// audience are checked again every time.
     pub fn validate(&self, token: &str, audience: &str) -> Result<Principal, TokenError> {
+        let known = self.verified.lock().ok().and_then(|m| m.get(token).cloned());
+        let v = match known {
+            Some(v) => v,
+            None => {
+                let v = self.verify(token)?;
+                if let Ok(mut m) = self.verified.lock() {
+                    if m.len() >= VERIFIED_CAPACITY {
+                        m.clear();
+                    }
+                    m.insert(token.into(), v.clone());
+                }
+                v
+            }
+        };
+        let now = chrono::Utc::now().timestamp();
+        if now > v.exp + LEEWAY_SECS || v.nbf > now + LEEWAY_SECS {
+            return Err(TokenError::Expired);
+        }
+        if v.aud.trim_end_matches('/') != audience {
+            return Err(TokenError::Audience);
+        }
+        Ok(v.principal)
+    }
+
+    /// The signature, lifetime and issuer checks of [`TokenService::validate`].
+    fn verify(&self, token: &str) -> Result<Verified, TokenError> {
         let mut v = Validation::new(Algorithm::RS256);
         v.validate_nbf = true;
         v.validate_aud = false;
@@ -285,9 +333,6 @@ impl TokenService {
         let tenant = TenantId::parse(&c.tid).map_err(|_| TokenError::Malformed)?;
         if c.iss != self.issuer(tenant) {
             return Err(TokenError::Issuer);
-        }
-        if c.aud.trim_end_matches('/') != audience {
-            return Err(TokenError::Audience);
         }
         let app = AppId::parse(&c.appid).map_err(|_| TokenError::Malformed)?;
         let mfa = c.amr.iter().any(|m| m == "mfa");
@@ -304,6 +349,11 @@ impl TokenService {
             },
             None => Caller::App { app, roles: c.roles },
         };
-        Ok(Principal { tenant, caller, mfa })
+        Ok(Verified {
+            aud: c.aud,
+            nbf: c.nbf,
+            exp: c.exp,
+            principal: Principal { tenant, caller, mfa },
+        })
     }
 }
