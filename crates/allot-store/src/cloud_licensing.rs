@@ -24,7 +24,9 @@ use uuid::Uuid;
 use crate::db::Tx;
 use crate::dbid::DbId;
 use crate::error::StoreError;
-use crate::group_licensing::{assign_group_licenses_in_tx, evaluate_user_in_tx, free_units, micros_now};
+use crate::group_licensing::{
+    JobKind, assign_group_licenses_in_tx, enqueue, evaluate_user_in_tx, free_units,
+};
 use crate::records::{ASSIGNMENT_COLS, AssignmentRow, GROUP_COLS, Group, GroupRow, MemberRef};
 use crate::store::{NIL, Store, direct_change_in_tx, lock_user, retry};
 use crate::{on_db, on_tx, sql};
@@ -120,33 +122,7 @@ pub(crate) async fn seat_if_waiting(tx: &mut Tx, tenant: TenantId, sku: SkuId) -
     if waiting.is_none() {
         return Ok(());
     }
-    let queued = on_tx!(tx, |c| {
-        sqlx::query_scalar::<_, i64>(
-        "SELECT COUNT(*) FROM jobs WHERE tenant_id = $1 AND kind = 'seat' AND target_id = $2 AND lease_owner IS NULL"
-    )
-    .bind(DbId::from(tenant))
-    .bind(DbId::from(sku))
-    .fetch_one(c)
-    .await
-    })?;
-    if queued > 0 {
-        return Ok(());
-    }
-    on_tx!(tx, |c| sqlx::query(
-        "INSERT INTO jobs (id, seq, tenant_id, kind, target_id, group_version, cursor_seq, cursor_id, phase, \
-         lease_owner, lease_until, attempts, created_at, last_error) \
-         VALUES ($1, $2, $3, 'seat', $4, 0, -1, $5, 'members', NULL, NULL, 0, $6, NULL)"
-    )
-    .bind(DbId(Uuid::new_v4()))
-    .bind(micros_now())
-    .bind(DbId::from(tenant))
-    .bind(DbId::from(sku))
-    .bind(NIL)
-    .bind(crate::now())
-    .execute(c)
-    .await
-    .map(|r| r.rows_affected()))?;
-    Ok(())
+    enqueue(tx, tenant, JobKind::Seat(sku), 0).await
 }
 
 /// One `seat` job: while the SKU has free units, re-evaluates the longest-waiting member (FIFO by

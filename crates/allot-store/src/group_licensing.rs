@@ -110,6 +110,12 @@ pub(crate) fn micros_now() -> i64 {
 }
 
 /// Enqueues a job unless an unclaimed one for the same target is already waiting.
+///
+/// The waiting job is taken by its row lock (an `UPDATE`), not by a look: a worker claims jobs
+/// with `FOR UPDATE SKIP LOCKED`, so it cannot claim this one before the caller's transaction
+/// commits, and its run sees the caller's change. When the worker's claim wins instead, the
+/// `UPDATE` finds the job claimed and a new job is queued, so no change is ever left without
+/// work to pick it up.
 pub(crate) async fn enqueue(
     tx: &mut Tx,
     tenant: TenantId,
@@ -121,27 +127,19 @@ pub(crate) async fn enqueue(
         JobKind::User(u) => ("user", u.as_uuid()),
         JobKind::Seat(s) => ("seat", s.as_uuid()),
     };
-    let waiting = on_tx!(tx, |c| sqlx::query_scalar::<_, i64>(
-        "SELECT COUNT(*) FROM jobs WHERE target_id = $1 AND kind = $2 AND lease_owner IS NULL"
+    // A waiting group job will read the newest licenses: it completes the newest version.
+    let waiting = on_tx!(tx, |c| sqlx::query(
+        "UPDATE jobs SET group_version = CASE WHEN kind = 'group' THEN $4 ELSE group_version END \
+         WHERE tenant_id = $1 AND target_id = $2 AND kind = $3 AND lease_owner IS NULL"
     )
+    .bind(DbId::from(tenant))
     .bind(DbId(target))
     .bind(kind_s)
-    .fetch_one(c)
-    .await)?;
+    .bind(group_version)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
     if waiting > 0 {
-        if let JobKind::Group(_) = kind {
-            // The waiting job will read the newest licenses; it completes the newest version.
-            on_tx!(tx, |c| {
-                sqlx::query(
-                "UPDATE jobs SET group_version = $2 WHERE target_id = $1 AND kind = 'group' AND lease_owner IS NULL"
-            )
-            .bind(DbId(target))
-            .bind(group_version)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected())
-            })?;
-        }
         return Ok(());
     }
     on_tx!(tx, |c| sqlx::query(
@@ -163,23 +161,33 @@ pub(crate) async fn enqueue(
     Ok(())
 }
 
-/// Takes the row locks of `users` on PostgreSQL. On SQLite the transaction already holds the
-/// database's write lock (`BEGIN IMMEDIATE`), so there is nothing more to take.
-async fn lock_users(tx: &mut Tx, tenant: TenantId, users: &[UserId]) -> Result<(), StoreError> {
+/// Takes the row locks of `users` and returns those that still exist, with their usage location
+/// as of the lock. On PostgreSQL a user read before the lock may have been deleted or changed
+/// since; on SQLite the transaction holds the database's write lock (`BEGIN IMMEDIATE`) from its
+/// first statement, so what the caller read is current and nothing more is taken.
+async fn lock_users(
+    tx: &mut Tx,
+    tenant: TenantId,
+    users: &[(UserId, Option<String>, bool)],
+) -> Result<HashMap<UserId, Option<String>>, StoreError> {
     if users.is_empty() || matches!(tx, Tx::Sqlite(..)) {
-        return Ok(());
+        return Ok(users.iter().map(|(u, loc, _)| (*u, loc.clone())).collect());
     }
     let sql = format!(
-        "UPDATE users SET version = version + 1 WHERE tenant_id = $1 AND id IN {}",
+        "UPDATE users SET version = version + 1 WHERE tenant_id = $1 AND id IN {} RETURNING id, usage_location",
         sql::ids_in(tx.backend(), 2)
     );
-    on_tx!(tx, |c| sqlx::query(AssertSqlSafe(sql))
-        .bind(DbId::from(tenant))
-        .bind(sql::ids_json(users.iter().map(|u| u.as_uuid())))
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))?;
-    Ok(())
+    let rows = on_tx!(tx, |c| sqlx::query_as::<_, (DbId, Option<String>)>(
+        AssertSqlSafe(sql)
+    )
+    .bind(DbId::from(tenant))
+    .bind(sql::ids_json(users.iter().map(|u| u.0.as_uuid())))
+    .fetch_all(c)
+    .await)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, loc)| (UserId::from_uuid(id.0), loc))
+        .collect())
 }
 
 async fn rows_of(tx: &mut Tx, users: &[UserId]) -> Result<HashMap<UserId, Vec<Assignment>>, StoreError> {
@@ -372,8 +380,13 @@ async fn apply_group(
     users: &[(UserId, Option<String>, bool)],
     desired: &[AddLicense],
 ) -> Result<(), StoreError> {
+    // Users deleted since the caller read them are left out: a deleted user holds nothing.
+    let present = lock_users(tx, tenant, users).await?;
+    let users: Vec<(UserId, Option<String>, bool)> = users
+        .iter()
+        .filter_map(|(u, _, member)| present.get(u).map(|loc| (*u, loc.clone(), *member)))
+        .collect();
     let ids: Vec<UserId> = users.iter().map(|u| u.0).collect();
-    lock_users(tx, tenant, &ids).await?;
     let mut current = rows_of(tx, &ids).await?;
     let source = Source::Group(group);
     let mut skus: BTreeSet<SkuId> = desired.iter().map(|d| d.sku).collect();
@@ -384,7 +397,7 @@ async fn apply_group(
     let start = free.clone();
     let now = crate::now();
     let mut out_rows = Vec::new();
-    for (uid, location, member) in users {
+    for (uid, location, member) in &users {
         let rows = current.remove(uid).unwrap_or_default();
         let loc = location.clone().unwrap_or_else(|| ctx.country.clone());
         let uctx = UserContext {
@@ -629,14 +642,13 @@ pub(crate) async fn evaluate_user_in_tx(
     tenant: TenantId,
     user: UserId,
 ) -> Result<(), StoreError> {
-    let location = on_tx!(tx, |c| sqlx::query_scalar::<_, Option<String>>(
-        "SELECT usage_location FROM users WHERE tenant_id = $1 AND id = $2"
-    )
-    .bind(DbId::from(tenant))
-    .bind(DbId::from(user))
-    .fetch_optional(c)
-    .await)?;
-    let Some(location) = location else { return Ok(()) };
+    // The user's lock comes before its memberships are read: a membership change (which locks
+    // the group, then the user) is then wholly before this evaluation or wholly after it.
+    let location = match crate::store::lock_user(tx, tenant, user).await {
+        Ok(location) => location,
+        Err(StoreError::NotFound) => return Ok(()),
+        Err(e) => return Err(e),
+    };
     let member_of: BTreeSet<Uuid> = on_tx!(tx, |c| sqlx::query_scalar::<_, DbId>(
         "SELECT group_id FROM group_members WHERE tenant_id = $1 AND member_id = $2"
     )

@@ -190,6 +190,32 @@ pub struct User {
     pub created_at: DateTime<Utc>,
 }
 
+impl User {
+    /// A new enabled user with a fresh id, no password, no roles and only the names given: what
+    /// bulk loads (benchmarks, tests) insert.
+    #[must_use]
+    pub fn new(tenant: TenantId, upn: String, display_name: String, usage_location: Option<String>) -> Self {
+        Self {
+            id: UserId::new(),
+            tenant_id: tenant,
+            user_principal_name: upn,
+            display_name,
+            given_name: None,
+            surname: None,
+            mail_nickname: None,
+            mail: None,
+            job_title: None,
+            usage_location,
+            account_enabled: true,
+            password_hash: None,
+            directory_roles: vec![],
+            immutable_id: None,
+            phone_number: None,
+            created_at: crate::now(),
+        }
+    }
+}
+
 pub(crate) const USER_COLS: &str = "id, tenant_id, upn, display_name, given_name, surname, mail_nickname, mail, \
      job_title, usage_location, account_enabled, password_hash, directory_roles, immutable_id, phone_number, created_at";
 

@@ -59,24 +59,12 @@ async fn seeded(store: &Store) -> (TenantId, UserId, UserId, UserId) {
 }
 
 fn new_user(tenant: TenantId, upn: &str, location: Option<&str>) -> User {
-    User {
-        id: UserId::new(),
-        tenant_id: tenant,
-        user_principal_name: upn.to_owned(),
-        display_name: upn.to_owned(),
-        given_name: None,
-        surname: None,
-        mail_nickname: None,
-        mail: None,
-        job_title: None,
-        usage_location: location.map(str::to_owned),
-        account_enabled: true,
-        password_hash: None,
-        directory_roles: vec![],
-        immutable_id: None,
-        phone_number: None,
-        created_at: allot_store::now(),
-    }
+    User::new(
+        tenant,
+        upn.to_owned(),
+        upn.to_owned(),
+        location.map(str::to_owned),
+    )
 }
 
 async fn consumed(store: &Store, tenant: TenantId, s: &str) -> i64 {

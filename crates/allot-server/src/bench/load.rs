@@ -37,24 +37,12 @@ pub(super) async fn bench_tenant(
 
 /// One bench user, `user{i}@bench.example`, with a usage location (shared by every scenario).
 pub(super) fn bench_user(tenant: allot_core::ids::TenantId, i: usize) -> User {
-    User {
-        id: UserId::new(),
-        tenant_id: tenant,
-        user_principal_name: format!("user{i:07}@{BENCH_TENANT}"),
-        display_name: format!("User {i}"),
-        given_name: None,
-        surname: None,
-        mail_nickname: None,
-        mail: None,
-        job_title: None,
-        usage_location: Some("US".into()),
-        account_enabled: true,
-        password_hash: None,
-        directory_roles: vec![],
-        immutable_id: None,
-        phone_number: None,
-        created_at: allot_store::now(),
-    }
+    User::new(
+        tenant,
+        format!("user{i:07}@{BENCH_TENANT}"),
+        format!("User {i}"),
+        Some("US".into()),
+    )
 }
 
 /// The bench partner (a Partner Center partner of the bench tenant) and its app.

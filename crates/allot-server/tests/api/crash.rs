@@ -52,23 +52,13 @@ async fn killed_mid_fan_out_finishes_after_restart(backend: Backend) {
     let tenant = def.tenant_id();
     let group = def.group_id(&def.groups[0]);
     let users: Vec<User> = (0..MEMBERS)
-        .map(|i| User {
-            id: UserId::new(),
-            tenant_id: tenant,
-            user_principal_name: format!("u{i:05}@big.example"),
-            display_name: format!("U{i}"),
-            given_name: None,
-            surname: None,
-            mail_nickname: None,
-            mail: None,
-            job_title: None,
-            usage_location: (i % 2 == 0).then(|| "US".to_owned()),
-            account_enabled: true,
-            password_hash: None,
-            directory_roles: vec![],
-            immutable_id: None,
-            phone_number: None,
-            created_at: allot_store::now(),
+        .map(|i| {
+            User::new(
+                tenant,
+                format!("u{i:05}@big.example"),
+                format!("U{i}"),
+                (i % 2 == 0).then(|| "US".to_owned()),
+            )
         })
         .collect();
     db.store.bulk_insert_users(&users).await.unwrap();

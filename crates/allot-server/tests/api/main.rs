@@ -14,6 +14,7 @@ mod groups;
 mod licensing;
 mod odata;
 mod partner;
+mod races;
 mod scale;
 mod skus;
 mod users;

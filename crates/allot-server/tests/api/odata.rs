@@ -18,22 +18,13 @@ const FLOW_FREE: &str = "f30db892-07e9-47e9-837c-80727f46fd3d";
 
 fn user(tenant: TenantId, nick: &str) -> User {
     User {
-        id: UserId::new(),
-        tenant_id: tenant,
-        user_principal_name: format!("{nick}@contoso.example"),
-        display_name: nick.to_owned(),
-        given_name: None,
-        surname: None,
         mail_nickname: Some(nick.to_owned()),
-        mail: None,
-        job_title: None,
-        usage_location: Some("US".into()),
-        account_enabled: true,
-        password_hash: None,
-        directory_roles: vec![],
-        immutable_id: None,
-        phone_number: None,
-        created_at: allot_store::now(),
+        ..User::new(
+            tenant,
+            format!("{nick}@contoso.example"),
+            nick.to_owned(),
+            Some("US".into()),
+        )
     }
 }
 

@@ -106,23 +106,13 @@ async fn the_other_node_finishes_a_fan_out_when_the_holder_dies() {
     let def = &file.tenants[0];
     let (tenant, group) = (def.tenant_id(), def.group_id(&def.groups[0]));
     let users: Vec<User> = (0..20_000)
-        .map(|i| User {
-            id: UserId::new(),
-            tenant_id: tenant,
-            user_principal_name: format!("big{i:05}@scale.example"),
-            display_name: format!("B{i}"),
-            given_name: None,
-            surname: None,
-            mail_nickname: None,
-            mail: None,
-            job_title: None,
-            usage_location: Some("US".into()),
-            account_enabled: true,
-            password_hash: None,
-            directory_roles: vec![],
-            immutable_id: None,
-            phone_number: None,
-            created_at: allot_store::now(),
+        .map(|i| {
+            User::new(
+                tenant,
+                format!("big{i:05}@scale.example"),
+                format!("B{i}"),
+                Some("US".into()),
+            )
         })
         .collect();
     db.store.bulk_insert_users(&users).await.unwrap();

@@ -6,7 +6,7 @@ use allot_odata::validate::Cond;
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
-use super::{NIL, retry};
+use super::{NIL, lock_user, retry};
 use crate::db::Tx;
 use crate::dbid::DbId;
 use crate::error::StoreError;
@@ -181,7 +181,9 @@ impl Store {
         .await
     }
 
-    /// Removes one member; `NotFound` if it is not a member.
+    /// Removes one member; `NotFound` if it is not a member. Locks the group, then the member
+    /// (the lock order of every membership change), so a concurrent delete of the member or a
+    /// licensing job on it sees the membership either before or after, never half-way.
     pub async fn remove_member(
         &self,
         tenant: TenantId,
@@ -191,6 +193,16 @@ impl Store {
         retry(|| async {
             let mut tx = self.db.begin().await?;
             lock_group(&mut tx, tenant, group).await?;
+            let kind = on_tx!(&mut tx, |c| sqlx::query_scalar::<_, String>(
+                "SELECT member_type FROM group_members WHERE tenant_id = $1 AND group_id = $2 AND member_id = $3"
+            )
+            .bind(DbId::from(tenant))
+            .bind(DbId::from(group))
+            .bind(DbId(member))
+            .fetch_optional(c)
+            .await)?
+            .ok_or(StoreError::NotFound)?;
+            lock_member(&mut tx, tenant, member_ref(member, &kind)).await?;
             let done = on_tx!(&mut tx, |c| sqlx::query(
                 "DELETE FROM group_members WHERE tenant_id = $1 AND group_id = $2 AND member_id = $3"
             )
@@ -395,19 +407,16 @@ async fn add_members_in_tx(
 ) -> Result<(), StoreError> {
     let now = crate::now();
     for m in members {
-        let (table, kind) = match m {
-            MemberRef::User(_) => ("users", "user"),
-            MemberRef::Group(_) => ("groups", "group"),
+        let kind = match m {
+            MemberRef::User(_) => "user",
+            MemberRef::Group(_) => "group",
         };
-        let sql = format!("SELECT COUNT(*) FROM {table} WHERE tenant_id = $1 AND id = $2");
-        let exists = on_tx!(tx, |c| sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql))
-            .bind(DbId::from(tenant))
-            .bind(DbId(m.uuid()))
-            .fetch_one(c)
-            .await)?;
-        if exists == 0 || m.uuid() == group.as_uuid() {
+        if m.uuid() == group.as_uuid() {
             return Err(StoreError::NotFound);
         }
+        // The member's row lock, not a look: a concurrent delete of the member either commits
+        // first (then the member is gone here) or waits for this membership and removes it.
+        lock_member(tx, tenant, *m).await?;
         let inserted = on_tx!(tx, |c| sqlx::query(
             "INSERT INTO group_members (tenant_id, group_id, member_id, member_type, added_at, seq) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (group_id, member_id) DO NOTHING"
@@ -488,7 +497,16 @@ fn member_ref(id: Uuid, kind: &str) -> MemberRef {
     }
 }
 
-async fn lock_group(tx: &mut Tx, tenant: TenantId, group: GroupId) -> Result<(), StoreError> {
+/// Takes the row lock of a member (user or group); `NotFound` if it is not in the tenant. Every
+/// membership change locks the group first, then the member.
+async fn lock_member(tx: &mut Tx, tenant: TenantId, member: MemberRef) -> Result<(), StoreError> {
+    match member {
+        MemberRef::User(u) => lock_user(tx, tenant, u).await.map(|_| ()),
+        MemberRef::Group(g) => lock_group(tx, tenant, g).await,
+    }
+}
+
+pub(crate) async fn lock_group(tx: &mut Tx, tenant: TenantId, group: GroupId) -> Result<(), StoreError> {
     let done = on_tx!(tx, |c| sqlx::query(
         "UPDATE groups SET version = version + 1 WHERE tenant_id = $1 AND id = $2"
     )

@@ -297,6 +297,16 @@ impl Store {
     pub async fn restore_user(&self, tenant: TenantId, id: UserId) -> Result<User, StoreError> {
         retry(|| async {
             let mut tx = self.db.begin().await?;
+            // The deleted row's lock first: of two concurrent restores, the second waits and
+            // then finds the user restored (`NotFound`), instead of inserting it twice.
+            on_tx!(&mut tx, |c| sqlx::query(
+                "UPDATE deleted_users SET deleted_at = deleted_at WHERE tenant_id = $1 AND id = $2"
+            )
+            .bind(DbId::from(tenant))
+            .bind(DbId::from(id))
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
             let sql = deleted_user_sql();
             let row = on_tx!(&mut tx, |c| sqlx::query_as::<_, DeletedUserRow>(AssertSqlSafe(sql))
                 .bind(DbId::from(tenant))
@@ -340,6 +350,13 @@ impl Store {
             let now = crate::now();
             let mut rejoined = 0;
             for g in groups {
+                // The group's lock, so that a concurrent group delete is wholly before (the
+                // membership is skipped) or wholly after (it removes the membership).
+                match super::groups::lock_group(&mut tx, tenant, g).await {
+                    Ok(()) => {}
+                    Err(StoreError::NotFound) => continue,
+                    Err(e) => return Err(e),
+                }
                 let added = on_tx!(&mut tx, |c| sqlx::query(
                     "INSERT INTO group_members (tenant_id, group_id, member_id, member_type, added_at, seq) \
                      SELECT $1, id, $3, 'user', $4, $5 FROM groups WHERE tenant_id = $1 AND id = $2 \
