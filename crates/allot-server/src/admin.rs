@@ -214,9 +214,8 @@ pub async fn update_subscription(
             other => return Err(bad(format!("Unknown property '{other}'."))),
         }
     }
-    state.store.upsert_subscription(&sub).await?;
     // Units raised: waiting members are seated (or queued for the worker, by processing mode).
-    state.worker.after_write(t.id).await?;
+    state.operations.update_subscription(&sub).await?;
     Ok(axum::Json(subscription_json(&sub)).into_response())
 }
 

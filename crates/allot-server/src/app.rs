@@ -100,6 +100,7 @@ impl Application {
         let _ = crate::ops::prometheus();
         let worker = crate::worker::Worker::new(store.clone());
         let state = AppState {
+            operations: crate::operations::Operations::new(store.clone(), Arc::clone(&worker)),
             worker,
             store,
             tokens: Arc::new(tokens),

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod context;
 pub mod graph;
+pub mod operations;
 pub mod ops;
 pub mod partner;
 pub mod state;

@@ -6,6 +6,7 @@ use allot_store::Store;
 
 use crate::auth::tokens::TokenService;
 use crate::config::Config;
+use crate::operations::Operations;
 use crate::worker::Worker;
 
 #[derive(Clone)]
@@ -16,6 +17,8 @@ pub struct AppState {
     /// SHA-256 of the admin key (`sha256:<hex>`).
     pub admin_key_hash: Arc<String>,
     pub worker: Arc<Worker>,
+    /// Every license-relevant change goes through here (commit, then the post-commit work).
+    pub operations: Operations,
     /// 429s armed through the admin API.
     pub throttles: Arc<crate::throttle::Throttles>,
 }

@@ -117,7 +117,7 @@ impl Worker {
 
     /// What a write in `tenant` does next: wait for its work (`sync`), wake the worker (`async`),
     /// or nothing (`manual`).
-    pub async fn after_write(&self, tenant: TenantId) -> Result<(), StoreError> {
+    pub(crate) async fn after_write(&self, tenant: TenantId) -> Result<(), StoreError> {
         match self.store.processing_mode(tenant).await? {
             ProcessingMode::Sync => self.settle(tenant).await,
             ProcessingMode::Async => {

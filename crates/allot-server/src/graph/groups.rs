@@ -312,8 +312,8 @@ pub async fn create_group(
         assigned_licenses: Vec::new(),
         created_at: allot_store::now(),
     };
-    match state.store.create_group(&g, &members).await {
-        Ok(()) => state.worker.after_write(tenant.id).await?,
+    match state.operations.create_group(&g, &members).await {
+        Ok(()) => {}
         Err(StoreError::Conflict(_)) => return Err(already_member()),
         Err(StoreError::NotFound) => return Err(GraphError::resource_not_found("members@odata.bind")),
         Err(e) => return Err(e.into()),
@@ -358,8 +358,8 @@ pub async fn update_group(
         None => Vec::new(),
     };
     if !members.is_empty() {
-        match state.store.add_members(tenant, g.id, &members).await {
-            Ok(()) => state.worker.after_write(tenant).await?,
+        match state.operations.add_members(tenant, g.id, &members).await {
+            Ok(()) => {}
             Err(StoreError::Conflict(_)) => return Err(already_member()),
             Err(e) => return Err(e.into()),
         }
@@ -403,7 +403,7 @@ pub async fn delete_group(
 ) -> GraphResult<Response> {
     perm::GROUPS_WRITE.check(&auth.0.caller)?;
     let g = resolve_group(&state, auth.0.tenant, &id).await?;
-    match state.store.delete_group(auth.0.tenant, g.id).await {
+    match state.operations.delete_group(auth.0.tenant, g.id).await {
         Ok(()) => Ok(no_content()),
         Err(StoreError::NotFound) => Err(GraphError::resource_not_found(&id)),
         Err(StoreError::Invalid(_)) => Err(GraphError::bad_request(
@@ -543,11 +543,8 @@ pub async fn add_member_ref(
     if member.uuid() == g.id.as_uuid() {
         return Err(GraphError::bad_request("A group cannot be a member of itself."));
     }
-    match state.store.add_members(tenant, g.id, &[member]).await {
-        Ok(()) => {
-            state.worker.after_write(tenant).await?;
-            Ok(no_content())
-        }
+    match state.operations.add_members(tenant, g.id, &[member]).await {
+        Ok(()) => Ok(no_content()),
         Err(StoreError::Conflict(_)) => Err(already_member()),
         Err(StoreError::NotFound) => Err(GraphError::resource_not_found(&member.uuid().to_string())),
         Err(e) => Err(e.into()),
@@ -566,11 +563,8 @@ pub async fn remove_member_ref(
     let g = resolve_group(&state, auth.0.tenant, &id).await?;
     let mid: Uuid =
         allot_core::ids::parse_guid(&member).map_err(|_| GraphError::invalid_object_id(&member))?;
-    match state.store.remove_member(auth.0.tenant, g.id, mid).await {
-        Ok(()) => {
-            state.worker.after_write(auth.0.tenant).await?;
-            Ok(no_content())
-        }
+    match state.operations.remove_member(auth.0.tenant, g.id, mid).await {
+        Ok(()) => Ok(no_content()),
         Err(StoreError::NotFound) => Err(GraphError::resource_not_found(&member)),
         Err(e) => Err(e.into()),
     }
@@ -592,12 +586,15 @@ pub async fn assign_license(
     let change = super::licenses::parse_license_change(&b)?;
     let tenant = tenant_of(&state, auth.0.tenant).await?;
     let g = resolve_group(&state, tenant.id, &id).await?;
-    let g = match state.store.assign_group_licenses(tenant.id, g.id, &change).await {
+    let g = match state
+        .operations
+        .change_group_licenses(tenant.id, g.id, &change)
+        .await
+    {
         Ok(g) => g,
         Err(StoreError::NotFound) => return Err(GraphError::resource_not_found(&id)),
         Err(e) => return Err(e.into()),
     };
-    state.worker.after_write(tenant.id).await?;
     let mut resp = json_response(
         StatusCode::ACCEPTED,
         &Value::Object(group_entity(version, &g, &tenant.default_domain, None)),

@@ -123,15 +123,14 @@ async fn assign(
     perm::ASSIGN_LICENSE.check(&auth.0.caller)?;
     let change = parse_license_change(b)?;
     let user = resolve_user(state, auth.0.tenant, key).await?;
-    match state.store.assign_direct(auth.0.tenant, user.id, &change).await {
+    match state
+        .operations
+        .change_user_licenses(auth.0.tenant, user.id, &change)
+        .await
+    {
         Ok(()) => {}
         Err(StoreError::NotFound) => return Err(GraphError::resource_not_found(key)),
         Err(e) => return Err(e.into()),
-    }
-    // A unit freed here may seat a waiting member (cloudLicensing waiting room). Only removals
-    // free units, so additions skip the processing-mode lookup (the hot path of the benchmarks).
-    if !change.remove.is_empty() {
-        state.worker.after_write(auth.0.tenant).await?;
     }
     // The response is the user's default property set plus its licenses (as the docs' examples).
     let mut m = user_entity(state, version, &user, None).await?;

@@ -365,7 +365,7 @@ pub async fn update_user(
         Field::Value(v) => *slot = Some(v.clone()),
     };
     let result = state
-        .store
+        .operations
         .update_user(tenant.id, target.id, |u| {
             if let Field::Value(v) = account_enabled {
                 u.account_enabled = v;
@@ -405,12 +405,9 @@ pub async fn delete_user(
 ) -> GraphResult<Response> {
     perm::USERS_DELETE.check(&auth.0.caller)?;
     let user = resolve_user(&state, auth.0.tenant, &id).await?;
-    match state.store.delete_user(auth.0.tenant, user.id).await {
-        Ok(()) => {
-            // Freed units may seat waiting members (cloudLicensing waiting room).
-            state.worker.after_write(auth.0.tenant).await?;
-            Ok(no_content())
-        }
+    // Freed units may seat waiting members (cloudLicensing waiting room).
+    match state.operations.delete_user(auth.0.tenant, user.id).await {
+        Ok(()) => Ok(no_content()),
         Err(StoreError::NotFound) => Err(GraphError::resource_not_found(&id)),
         Err(e) => Err(e.into()),
     }
@@ -496,7 +493,7 @@ pub async fn reprocess_license_assignment(
 ) -> GraphResult<Response> {
     perm::REPROCESS.check(&auth.0.caller)?;
     let user = resolve_user(&state, auth.0.tenant, &id).await?;
-    state.store.reprocess_user(auth.0.tenant, user.id).await?;
+    state.operations.reprocess_user(auth.0.tenant, user.id).await?;
     Ok(json_response(
         StatusCode::OK,
         &Value::Object(user_entity(&state, version, &user, None).await?),

@@ -248,7 +248,11 @@ pub async fn update_licenses(
             .collect(),
         remove: update.remove.clone(),
     };
-    match state.store.assign_direct(c.tenant.id, user.id, &change).await {
+    match state
+        .operations
+        .change_user_licenses(c.tenant.id, user.id, &change)
+        .await
+    {
         Ok(()) => {}
         Err(StoreError::NotFound) => return Err(PcError::user_not_found(&uid)),
         Err(StoreError::License(e)) => return Err(PcError::license(&e, &c.tenant.id.to_string())),

@@ -442,13 +442,12 @@ pub async fn patch_user(
         if !Operation::RestoreUser.allowed_by(c.relationship.roles_of(user)) {
             return Err(PcError::role_denied());
         }
-        let restored = match state.store.restore_user(tenant, id).await {
+        let restored = match state.operations.restore_user(tenant, id).await {
             Ok(u) => u,
             Err(StoreError::NotFound) => return Err(PcError::user_not_found(&uid)),
             Err(StoreError::Conflict(_)) => return Err(upn_taken()),
             Err(e) => return Err(e.into()),
         };
-        state.worker.after_write(tenant).await?;
         return Ok(json_response(
             StatusCode::OK,
             &user_json(tenant, &restored, None, None),
@@ -472,8 +471,9 @@ pub async fn patch_user(
     let immutable = body::string(&b, "immutableId")?;
     let phone = body::string(&b, "phoneNumber")?;
     let pw_for_edit = pw.clone();
+    // A new usage location re-evaluates the user's group licenses (in the operation).
     let updated = state
-        .store
+        .operations
         .update_user(tenant, target.id, |u| {
             if let Some(v) = &upn {
                 u.user_principal_name.clone_from(v);
@@ -508,11 +508,6 @@ pub async fn patch_user(
         Err(StoreError::NotFound) => return Err(PcError::user_not_found(&uid)),
         Err(e) => return Err(e.into()),
     };
-    if location.is_some() {
-        // A usage location can unblock group licenses that were waiting for one.
-        state.store.reprocess_user(tenant, updated.id).await?;
-        state.worker.after_write(tenant).await?;
-    }
     let echo = pw.as_deref().map(|p| password_echo(p, &b));
     Ok(json_response(
         StatusCode::OK,
@@ -531,12 +526,11 @@ pub async fn delete_user(
         .customer(&state, &cid, Operation::DeleteUser, Area::Directory)
         .await?;
     let u = resolve_user(&state, c.tenant.id, &uid).await?;
-    match state.store.delete_user(c.tenant.id, u.id).await {
+    match state.operations.delete_user(c.tenant.id, u.id).await {
         Ok(()) => {}
         Err(StoreError::NotFound) => return Err(PcError::user_not_found(&uid)),
         Err(e) => return Err(e.into()),
     }
-    state.worker.after_write(c.tenant.id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

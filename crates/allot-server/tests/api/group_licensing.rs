@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::e2e;
 use crate::helpers::*;
 
-async fn set_mode(app: &TestApp, tenant: &str, mode: &str) {
+pub(crate) async fn set_mode(app: &TestApp, tenant: &str, mode: &str) {
     let r = app
         .admin(
             Method::PUT,
@@ -21,7 +21,7 @@ async fn set_mode(app: &TestApp, tenant: &str, mode: &str) {
     assert_eq!(r.ok()["mode"], mode);
 }
 
-async fn user_id(app: &TestApp, upn: &str) -> String {
+pub(crate) async fn user_id(app: &TestApp, upn: &str) -> String {
     app.get(&format!("/v1.0/users/{upn}")).await.ok()["id"]
         .as_str()
         .unwrap()
@@ -29,7 +29,7 @@ async fn user_id(app: &TestApp, upn: &str) -> String {
 }
 
 /// A security group with these members, in this order.
-async fn group_of(app: &TestApp, name: &str, upns: &[&str]) -> String {
+pub(crate) async fn group_of(app: &TestApp, name: &str, upns: &[&str]) -> String {
     let body =
         json!({"displayName": name, "mailEnabled": false, "mailNickname": name, "securityEnabled": true});
     let g = app.post("/v1.0/groups", body).await.json()["id"]
@@ -49,14 +49,14 @@ async fn group_of(app: &TestApp, name: &str, upns: &[&str]) -> String {
     g
 }
 
-fn licenses(add: &[(&str, &[&str])], remove: &[&str]) -> Value {
+pub(crate) fn licenses(add: &[(&str, &[&str])], remove: &[&str]) -> Value {
     json!({
         "addLicenses": add.iter().map(|(s, d)| json!({"skuId": s, "disabledPlans": d})).collect::<Vec<_>>(),
         "removeLicenses": remove,
     })
 }
 
-async fn states(app: &TestApp, upn: &str) -> Vec<Value> {
+pub(crate) async fn states(app: &TestApp, upn: &str) -> Vec<Value> {
     let v = app
         .get(&format!(
             "/v1.0/users/{upn}?$select=licenseAssignmentStates,assignedLicenses"

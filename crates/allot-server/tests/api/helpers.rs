@@ -17,6 +17,10 @@ pub const READONLY_APP: &str = "5a1d0000-c0de-4a99-a000-00000000a002";
 pub const READONLY_SECRET: &str = "allot-readonly-secret";
 pub const DEMO_PASSWORD: &str = "allot-demo-password";
 pub const ADMIN_KEY: &str = "test-admin-key";
+/// The demo partner's app and the Partner Center scope of its App+User tokens.
+pub const PARTNER_APP: &str = "5a1d0000-c0de-4a99-a000-00000000a003";
+pub const PARTNER_SECRET: &str = "allot-partner-secret";
+pub const PC_SCOPE: &str = "https://api.partnercenter.microsoft.com/user_impersonation";
 
 pub const E3: &str = "6fd2c87f-b296-42f0-b197-1e91e994b900";
 pub const E1: &str = "18181a46-0d4e-45cd-891e-60aabd171b4e";
@@ -106,12 +110,18 @@ impl Resp {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Option<Self> {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// A server whose configuration `configure` adjusts before it starts.
+    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> Option<Self> {
         let db = TestDb::fresh(backend).await.expect("test database")?;
         let dir = TempDir::new();
         let mut config = Config::for_data_dir(dir.0.clone());
         config.database_url = Some(db.url.clone());
         config.admin_key = Some(ADMIN_KEY.to_owned());
         config.max_body_bytes = 64 * 1024;
+        configure(&mut config);
         let app = Application::build(config).await.expect("server builds");
         let base = format!("http://{}", app.local_addr());
         let state = app.state().clone();
@@ -305,10 +315,14 @@ pub fn claims(token: &str) -> Value {
     serde_json::from_slice(&bytes).expect("json")
 }
 
-/// One async test body, run against a fresh server on SQLite and on PostgreSQL.
+/// One async test body, run against a fresh server on SQLite and on PostgreSQL; `spawn = f`
+/// starts the servers with `f(backend)` instead of `TestApp::spawn`.
 #[macro_export]
 macro_rules! e2e {
     ($name:ident, |$app:ident| $body:block) => {
+        $crate::e2e!($name, spawn = $crate::helpers::TestApp::spawn, |$app| $body);
+    };
+    ($name:ident, spawn = $spawn:path, |$app:ident| $body:block) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
@@ -317,13 +331,13 @@ macro_rules! e2e {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                let app = $crate::helpers::TestApp::spawn(allot_store::Backend::Sqlite).await.expect("sqlite");
+                let app = $spawn(allot_store::Backend::Sqlite).await.expect("sqlite");
                 run(app).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                match $crate::helpers::TestApp::spawn(allot_store::Backend::Postgres).await {
+                match $spawn(allot_store::Backend::Postgres).await {
                     Some(app) => run(app).await,
                     None => eprintln!("skipped: ALLOT_TEST_PG_URL is not set"),
                 }

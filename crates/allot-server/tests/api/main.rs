@@ -13,6 +13,7 @@ mod group_licensing;
 mod groups;
 mod licensing;
 mod odata;
+mod operations;
 mod partner;
 mod races;
 mod scale;

@@ -10,9 +10,6 @@ use serde_json::{Value, json};
 use crate::e2e;
 use crate::helpers::*;
 
-const PARTNER_APP: &str = "5a1d0000-c0de-4a99-a000-00000000a003";
-const PARTNER_SECRET: &str = "allot-partner-secret";
-const PC_SCOPE: &str = "https://api.partnercenter.microsoft.com/user_impersonation";
 const MEE: &str = "984df360-9a74-4647-8cf8-696749f6247a";
 const SPE_E5: &str = "06ebc4ee-1bb5-47dd-8120-11324bc54e06";
 
@@ -35,7 +32,7 @@ async fn pc_token_for(app: &TestApp, tenant: &str, client_id: &str, secret: &str
 }
 
 /// The demo partner admin's token.
-async fn pc_token(app: &TestApp) -> String {
+pub(crate) async fn pc_token(app: &TestApp) -> String {
     pc_token_for(
         app,
         "partner.example",

@@ -15,10 +15,6 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-const PARTNER_APP: &str = "5a1d0000-c0de-4a99-a000-00000000a003";
-const PARTNER_SECRET: &str = "allot-partner-secret";
-const PC_SCOPE: &str = "https://api.partnercenter.microsoft.com/user_impersonation";
-
 /// What the concurrent tasks share: the nodes' base URLs and the two tokens.
 #[derive(Clone)]
 struct Caller {

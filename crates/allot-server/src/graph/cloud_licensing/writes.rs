@@ -259,7 +259,7 @@ pub async fn create_assignment(
         disabled_plans: disabled,
     };
     match state
-        .store
+        .operations
         .cloud_write(ctx.tenant.id, principal, sku, &write)
         .await
     {
@@ -267,7 +267,6 @@ pub async fn create_assignment(
         Err(StoreError::NotFound) => return Err(referenced_not_found("assignedTo")),
         Err(e) => return Err(write_error(e)),
     }
-    state.worker.after_write(ctx.tenant.id).await?;
     let fresh = model::View::load(&state.store, ctx.tenant.id).await?;
     let created = fresh
         .find_assignment(&state.store, &model::assignment_id(principal, sku))
@@ -327,7 +326,7 @@ pub async fn update_assignment(
             disabled_plans: disabled,
         };
         match state
-            .store
+            .operations
             .cloud_write(ctx.tenant.id, current.principal, current.sku, &write)
             .await
         {
@@ -335,7 +334,6 @@ pub async fn update_assignment(
             Err(StoreError::NotFound) => return Err(not_found(&current.id)),
             Err(e) => return Err(write_error(e)),
         }
-        state.worker.after_write(ctx.tenant.id).await?;
     }
     let fresh = model::View::load(&state.store, ctx.tenant.id).await?;
     let updated = fresh
@@ -359,7 +357,7 @@ pub async fn delete_assignment(
     let ctx = Ctx::new(&state, &auth, version, &matched, params, Kind::write).await?;
     let current = ctx.assignment().await?;
     match state
-        .store
+        .operations
         .cloud_write(ctx.tenant.id, current.principal, current.sku, &CloudWrite::Delete)
         .await
     {
@@ -367,7 +365,6 @@ pub async fn delete_assignment(
         Err(StoreError::NotFound) => return Err(not_found(&current.id)),
         Err(e) => return Err(write_error(e)),
     }
-    state.worker.after_write(ctx.tenant.id).await?;
     Ok(no_content())
 }
 
@@ -388,7 +385,6 @@ pub async fn reprocess_assignments(
     let Scope::User(u) = &ctx.scope else {
         return Err(not_found(ctx.param("uid")));
     };
-    state.store.reprocess_user(ctx.tenant.id, u.id).await?;
-    state.worker.after_write(ctx.tenant.id).await?;
+    state.operations.reprocess_user(ctx.tenant.id, u.id).await?;
     Ok(StatusCode::OK.into_response())
 }

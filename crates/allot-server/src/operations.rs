@@ -1,0 +1,162 @@
+//! The operation layer: every license-relevant change, one method each, whatever surface asks for
+//! it (Graph v1.0 and beta, cloudLicensing, Partner Center, the admin API).
+//!
+//! Each method commits its change in one store transaction, then does the post-commit work
+//! exactly once: in a `sync` tenant it waits until the licensing work the change queued is done
+//! (a fan-out, a re-evaluation, the seating of waiting members), in `async` it wakes the worker,
+//! in `manual` it leaves the work queued. A failed change committed nothing and queued nothing,
+//! so it has no post-commit work. Handlers call these methods and never the follow-up itself, so
+//! the same change answers at the same moment through every surface.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use allot_core::ids::{GroupId, SkuId, TenantId, UserId};
+use allot_core::licensing::LicenseChange;
+use allot_store::cloud_licensing::CloudWrite;
+use allot_store::records::{Group, MemberRef, Subscription, User};
+use allot_store::{Store, StoreError};
+use uuid::Uuid;
+
+use crate::worker::Worker;
+
+#[derive(Clone)]
+pub struct Operations {
+    store: Store,
+    worker: Arc<Worker>,
+}
+
+impl Operations {
+    #[must_use]
+    pub const fn new(store: Store, worker: Arc<Worker>) -> Self {
+        Self { store, worker }
+    }
+
+    /// The post-commit work of a change that succeeded.
+    async fn committed<T>(&self, tenant: TenantId, value: T) -> Result<T, StoreError> {
+        self.worker.after_write(tenant).await?;
+        Ok(value)
+    }
+
+    /// A user's direct licenses (Graph `assignLicense`, Partner Center `licenseupdates`).
+    pub async fn change_user_licenses(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        change: &LicenseChange,
+    ) -> Result<(), StoreError> {
+        self.store.assign_direct(tenant, user, change).await?;
+        // Only a removal frees a unit, and so only a removal can queue work (the seating of a
+        // waiting member); a pure addition queues nothing and skips the processing-mode lookup
+        // (the hot path of `allot bench assign`).
+        if change.remove.is_empty() {
+            return Ok(());
+        }
+        self.committed(tenant, ()).await
+    }
+
+    /// A group's licenses (Graph `group: assignLicense`): the members follow through the worker.
+    pub async fn change_group_licenses(
+        &self,
+        tenant: TenantId,
+        group: GroupId,
+        change: &LicenseChange,
+    ) -> Result<Group, StoreError> {
+        let g = self.store.assign_group_licenses(tenant, group, change).await?;
+        self.committed(tenant, g).await
+    }
+
+    /// A new group with its first members (`members@odata.bind` on create), all or nothing.
+    pub async fn create_group(&self, group: &Group, members: &[MemberRef]) -> Result<(), StoreError> {
+        self.store.create_group(group, members).await?;
+        self.committed(group.tenant_id, ()).await
+    }
+
+    /// New members of a group (`members/$ref`, `members@odata.bind` on update), all or none.
+    pub async fn add_members(
+        &self,
+        tenant: TenantId,
+        group: GroupId,
+        members: &[MemberRef],
+    ) -> Result<(), StoreError> {
+        self.store.add_members(tenant, group, members).await?;
+        self.committed(tenant, ()).await
+    }
+
+    /// One member out of a group (`members/{id}/$ref`).
+    pub async fn remove_member(
+        &self,
+        tenant: TenantId,
+        group: GroupId,
+        member: Uuid,
+    ) -> Result<(), StoreError> {
+        self.store.remove_member(tenant, group, member).await?;
+        self.committed(tenant, ()).await
+    }
+
+    /// A group delete (refused while the group assigns licenses).
+    pub async fn delete_group(&self, tenant: TenantId, group: GroupId) -> Result<(), StoreError> {
+        self.store.delete_group(tenant, group).await?;
+        self.committed(tenant, ()).await
+    }
+
+    /// A user's soft delete (Graph and Partner Center): its units go back to the pools.
+    pub async fn delete_user(&self, tenant: TenantId, user: UserId) -> Result<(), StoreError> {
+        self.store.delete_user(tenant, user).await?;
+        self.committed(tenant, ()).await
+    }
+
+    /// A deleted user back, with its memberships and the direct licenses units allow.
+    pub async fn restore_user(&self, tenant: TenantId, user: UserId) -> Result<User, StoreError> {
+        let restored = self.store.restore_user(tenant, user).await?;
+        self.committed(tenant, restored).await
+    }
+
+    /// A user's properties. When the usage location changes, the user's group licenses are
+    /// evaluated again (a location can make a plan available or prohibited).
+    pub async fn update_user<F>(&self, tenant: TenantId, user: UserId, edit: F) -> Result<User, StoreError>
+    where
+        F: Fn(&mut User) -> Result<(), StoreError>,
+    {
+        let moved = AtomicBool::new(false);
+        let updated = self
+            .store
+            .update_user(tenant, user, |u| {
+                let before = u.usage_location.clone();
+                edit(u)?;
+                moved.store(u.usage_location != before, Ordering::Relaxed);
+                Ok(())
+            })
+            .await?;
+        if !moved.load(Ordering::Relaxed) {
+            return Ok(updated);
+        }
+        self.store.reprocess_user(tenant, user).await?;
+        self.committed(tenant, updated).await
+    }
+
+    /// Re-evaluates every group assignment of a user now (`reprocessLicenseAssignment`,
+    /// cloudLicensing `reprocessAssignments`).
+    pub async fn reprocess_user(&self, tenant: TenantId, user: UserId) -> Result<(), StoreError> {
+        self.store.reprocess_user(tenant, user).await?;
+        self.committed(tenant, ()).await
+    }
+
+    /// A cloudLicensing assignment create, update or delete, for a user or a group.
+    pub async fn cloud_write(
+        &self,
+        tenant: TenantId,
+        principal: MemberRef,
+        sku: SkuId,
+        write: &CloudWrite,
+    ) -> Result<(), StoreError> {
+        self.store.cloud_write(tenant, principal, sku, write).await?;
+        self.committed(tenant, ()).await
+    }
+
+    /// A subscription's units (admin API): raised units seat waiting members.
+    pub async fn update_subscription(&self, sub: &Subscription) -> Result<(), StoreError> {
+        self.store.upsert_subscription(sub).await?;
+        self.committed(sub.tenant_id, ()).await
+    }
+}
