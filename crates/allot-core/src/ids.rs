@@ -170,6 +170,34 @@ impl Source {
     }
 }
 
+/// How a request names a user: by object id, or by user principal name. Graph, Partner Center
+/// and cloudLicensing read a path segment or a key the same way: a 36-character GUID is an id,
+/// anything with an `@` is a UPN (matched without regard to case), and nothing else names a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserKey {
+    Id(UserId),
+    Upn(String),
+}
+
+impl UserKey {
+    /// The longest key looked up at all (far above any UPN Entra allows).
+    pub const MAX_LEN: usize = 1024;
+
+    /// `None` when `key` cannot name a user: neither a GUID nor a UPN, too long, or holding a NUL
+    /// (which no stored UPN has, and PostgreSQL cannot even compare).
+    #[must_use]
+    pub fn parse(key: &str) -> Option<Self> {
+        if key.len() > Self::MAX_LEN || key.contains('\0') {
+            return None;
+        }
+        match UserId::parse(key) {
+            Ok(id) => Some(Self::Id(id)),
+            Err(_) if key.contains('@') => Some(Self::Upn(key.to_owned())),
+            Err(_) => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,5 +233,22 @@ mod tests {
         let g = GroupId::new();
         assert_eq!(Source::from_uuid(Source::Group(g).to_uuid()), Source::Group(g));
         assert_eq!(Source::from_uuid(Source::Direct.to_uuid()), Source::Direct);
+    }
+
+    #[test]
+    fn a_user_key_is_a_guid_or_a_upn() {
+        let id = "6fd2c87f-b296-42f0-b197-1e91e994b900";
+        assert_eq!(UserKey::parse(id), Some(UserKey::Id(UserId::parse(id).unwrap())));
+        assert_eq!(
+            UserKey::parse("Ann@Contoso.example"),
+            Some(UserKey::Upn("Ann@Contoso.example".into()))
+        );
+        assert_eq!(UserKey::parse("ann"), None);
+        assert_eq!(UserKey::parse("6fd2c87fb29642f0b1971e91e994b900"), None);
+        assert_eq!(UserKey::parse("a\0@contoso.example"), None);
+        assert_eq!(
+            UserKey::parse(&format!("{}@x", "a".repeat(UserKey::MAX_LEN))),
+            None
+        );
     }
 }

@@ -13,7 +13,7 @@
 //! The only thing cloudLicensing adds is which allotment (subscription) an assignment was drawn
 //! from, in `cloud_assignment_allotments`, for SKUs with several subscriptions.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use allot_core::ids::{GroupId, ServicePlanId, SkuId, SubscriptionId, TenantId, UserId};
 use allot_core::licensing::{AddLicense, Assignment, LicenseChange};
@@ -21,14 +21,13 @@ use chrono::{DateTime, Utc};
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
-use crate::db::Tx;
 use crate::dbid::DbId;
+use crate::dbid::NIL;
 use crate::error::StoreError;
-use crate::group_licensing::{
-    JobKind, assign_group_licenses_in_tx, enqueue, evaluate_user_in_tx, free_units,
-};
+use crate::group_licensing::assign_group_licenses_in_tx;
+use crate::ledger::{WAITING, direct_change_in_tx, lock_user, remember_allotment};
 use crate::records::{ASSIGNMENT_COLS, AssignmentRow, GROUP_COLS, Group, GroupRow, MemberRef};
-use crate::store::{NIL, Store, direct_change_in_tx, lock_user, retry};
+use crate::store::{Store, retry};
 use crate::{on_db, on_tx, sql};
 
 /// A direct (user) assignment: the user's direct row for one SKU.
@@ -67,100 +66,6 @@ pub enum CloudWrite {
     Update { disabled_plans: Vec<ServicePlanId> },
     /// Remove it (`NotFound` if there is none).
     Delete,
-}
-
-/// `cloud_assignment_allotments` rows: which allotment (principal, SKU) was drawn from.
-pub(crate) async fn forget_allotment(tx: &mut Tx, principal: Uuid, sku: SkuId) -> Result<(), StoreError> {
-    on_tx!(tx, |c| sqlx::query(
-        "DELETE FROM cloud_assignment_allotments WHERE principal_id = $1 AND sku_id = $2"
-    )
-    .bind(DbId(principal))
-    .bind(DbId::from(sku))
-    .execute(c)
-    .await
-    .map(|r| r.rows_affected()))?;
-    Ok(())
-}
-
-async fn remember_allotment(
-    tx: &mut Tx,
-    tenant: TenantId,
-    principal: Uuid,
-    sku: SkuId,
-    allotment: SubscriptionId,
-) -> Result<(), StoreError> {
-    on_tx!(tx, |c| {
-        sqlx::query(
-        "INSERT INTO cloud_assignment_allotments (tenant_id, principal_id, sku_id, subscription_id) \
-         VALUES ($1, $2, $3, $4) ON CONFLICT (principal_id, sku_id) DO UPDATE SET subscription_id = excluded.subscription_id"
-    )
-    .bind(DbId::from(tenant))
-    .bind(DbId(principal))
-    .bind(DbId::from(sku))
-    .bind(DbId::from(allotment))
-    .execute(c)
-    .await
-    .map(|r| r.rows_affected())
-    })?;
-    Ok(())
-}
-
-const WAITING: &str = "error = 'CountViolation' AND state = 'Error'";
-
-/// Queues a `seat` job for (tenant, SKU) when the SKU has waiting members and no seat job is
-/// queued yet. Called in every transaction that frees units or adds them.
-pub(crate) async fn seat_if_waiting(tx: &mut Tx, tenant: TenantId, sku: SkuId) -> Result<(), StoreError> {
-    // One index probe (the partial waiting-room index), however many members wait.
-    let sql = format!(
-        "SELECT 1 FROM license_assignments WHERE tenant_id = $1 AND sku_id = $2 AND {WAITING} LIMIT 1"
-    );
-    let waiting = on_tx!(tx, |c| sqlx::query_scalar::<_, i32>(AssertSqlSafe(sql))
-        .bind(DbId::from(tenant))
-        .bind(DbId::from(sku))
-        .fetch_optional(c)
-        .await)?;
-    if waiting.is_none() {
-        return Ok(());
-    }
-    enqueue(tx, tenant, JobKind::Seat(sku), 0).await
-}
-
-/// One `seat` job: while the SKU has free units, re-evaluates the longest-waiting member (FIFO by
-/// `waitingSinceDateTime`, then membership order). A member whose evaluation fails for another
-/// reason keeps waiting and the next one is tried. Returns how many members were evaluated.
-pub(crate) async fn seat_step(tx: &mut Tx, tenant: TenantId, sku: SkuId) -> Result<usize, StoreError> {
-    let sql = format!(
-        "SELECT a.user_id FROM license_assignments a LEFT JOIN group_members m \
-         ON m.group_id = a.source_group_id AND m.member_id = a.user_id \
-         WHERE a.tenant_id = $1 AND a.sku_id = $2 AND a.{WAITING} \
-         ORDER BY a.updated_at, COALESCE(m.seq, 0), a.user_id LIMIT $3",
-    );
-    let candidates = on_tx!(tx, |c| sqlx::query_scalar::<_, DbId>(AssertSqlSafe(sql))
-        .bind(DbId::from(tenant))
-        .bind(DbId::from(sku))
-        .bind(i64::try_from(crate::group_licensing::CHUNK).unwrap_or(10000))
-        .fetch_all(c)
-        .await)?;
-    let mut seen = BTreeSet::new();
-    let mut evaluated = 0;
-    let one = BTreeSet::from([sku]);
-    for user in candidates {
-        if !seen.insert(user.0) {
-            continue;
-        }
-        if free_units(tx, tenant, &one)
-            .await?
-            .get(&sku)
-            .copied()
-            .unwrap_or(0)
-            <= 0
-        {
-            break;
-        }
-        evaluate_user_in_tx(tx, tenant, UserId::from_uuid(user.0)).await?;
-        evaluated += 1;
-    }
-    Ok(evaluated)
 }
 
 impl Store {

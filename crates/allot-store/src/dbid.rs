@@ -12,6 +12,9 @@ use uuid::Uuid;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct DbId(pub Uuid);
 
+/// The nil id: a direct assignment's `source_group_id`, and "no cursor" in keyset paging.
+pub(crate) const NIL: DbId = DbId(Uuid::nil());
+
 impl<T: Into<Uuid>> From<T> for DbId {
     fn from(v: T) -> Self {
         Self(v.into())

@@ -15,15 +15,20 @@ use uuid::Uuid;
 
 use crate::db::Tx;
 use crate::dbid::DbId;
+use crate::dbid::NIL;
 use crate::error::StoreError;
+pub use crate::ledger::JobKind;
+pub(crate) use crate::ledger::micros_now;
+use crate::ledger::{
+    TenantRules, WAITING, enqueue, forget_allotment, lock_user, seat_if_waiting, tenant_rules,
+};
 use crate::records::{ASSIGNMENT_COLS, AssignmentRow, GROUP_COLS, Group, GroupLicense, GroupRow, to_json};
-use crate::store::{Store, catalog_from_doc, retry};
+use crate::store::{Store, retry};
 use crate::{on_db, on_tx, sql};
 
 mod queue;
 mod views;
 
-const NIL: DbId = DbId(Uuid::nil());
 /// Members evaluated per transaction.
 pub const CHUNK: usize = 10000;
 
@@ -62,14 +67,6 @@ impl ProcessingMode {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobKind {
-    Group(GroupId),
-    User(UserId),
-    /// Seat the longest-waiting members of the SKU's waiting room while it has free units.
-    Seat(SkuId),
-}
-
 /// A claimed job.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Job {
@@ -104,62 +101,6 @@ struct JobRow {
 
 const JOB_COLS: &str = "id, tenant_id, kind, target_id, group_version, cursor_seq, cursor_id, phase";
 const ERROR_STATES: &str = "('Error', 'ActiveWithError')";
-
-pub(crate) fn micros_now() -> i64 {
-    crate::now().timestamp_micros()
-}
-
-/// Enqueues a job unless an unclaimed one for the same target is already waiting.
-///
-/// The waiting job is taken by its row lock (an `UPDATE`), not by a look: a worker claims jobs
-/// with `FOR UPDATE SKIP LOCKED`, so it cannot claim this one before the caller's transaction
-/// commits, and its run sees the caller's change. When the worker's claim wins instead, the
-/// `UPDATE` finds the job claimed and a new job is queued, so no change is ever left without
-/// work to pick it up.
-pub(crate) async fn enqueue(
-    tx: &mut Tx,
-    tenant: TenantId,
-    kind: JobKind,
-    group_version: i64,
-) -> Result<(), StoreError> {
-    let (kind_s, target) = match kind {
-        JobKind::Group(g) => ("group", g.as_uuid()),
-        JobKind::User(u) => ("user", u.as_uuid()),
-        JobKind::Seat(s) => ("seat", s.as_uuid()),
-    };
-    // A waiting group job will read the newest licenses: it completes the newest version.
-    let waiting = on_tx!(tx, |c| sqlx::query(
-        "UPDATE jobs SET group_version = CASE WHEN kind = 'group' THEN $4 ELSE group_version END \
-         WHERE tenant_id = $1 AND target_id = $2 AND kind = $3 AND lease_owner IS NULL"
-    )
-    .bind(DbId::from(tenant))
-    .bind(DbId(target))
-    .bind(kind_s)
-    .bind(group_version)
-    .execute(c)
-    .await
-    .map(|r| r.rows_affected()))?;
-    if waiting > 0 {
-        return Ok(());
-    }
-    on_tx!(tx, |c| sqlx::query(
-        "INSERT INTO jobs (id, seq, tenant_id, kind, target_id, group_version, cursor_seq, cursor_id, phase, \
-         lease_owner, lease_until, attempts, created_at, last_error) \
-         VALUES ($1, $2, $3, $4, $5, $6, -1, $7, 'members', NULL, NULL, 0, $8, NULL)"
-    )
-    .bind(DbId(Uuid::new_v4()))
-    .bind(micros_now())
-    .bind(DbId::from(tenant))
-    .bind(kind_s)
-    .bind(DbId(target))
-    .bind(group_version)
-    .bind(NIL)
-    .bind(crate::now())
-    .execute(c)
-    .await
-    .map(|r| r.rows_affected()))?;
-    Ok(())
-}
 
 /// Takes the row locks of `users` and returns those that still exist, with their usage location
 /// as of the lock. On PostgreSQL a user read before the lock may have been deleted or changed
@@ -323,39 +264,10 @@ async fn write_outcomes(
         .await
         .map(|r| r.rows_affected()))?;
         if *delta < 0 {
-            crate::cloud_licensing::seat_if_waiting(tx, tenant, *sku).await?;
+            seat_if_waiting(tx, tenant, *sku).await?;
         }
     }
     Ok(())
-}
-
-struct TenantContext {
-    catalog: allot_core::catalog::TenantCatalog,
-    subscribed: BTreeSet<SkuId>,
-    country: String,
-}
-
-async fn tenant_context(tx: &mut Tx, tenant: TenantId) -> Result<TenantContext, StoreError> {
-    let (doc, country) = on_tx!(tx, |c| sqlx::query_as::<_, (String, String)>(
-        "SELECT catalog_doc, country FROM tenants WHERE id = $1"
-    )
-    .bind(DbId::from(tenant))
-    .fetch_one(c)
-    .await)?;
-    let subscribed = on_tx!(tx, |c| sqlx::query_scalar::<_, DbId>(
-        "SELECT DISTINCT sku_id FROM subscriptions WHERE tenant_id = $1"
-    )
-    .bind(DbId::from(tenant))
-    .fetch_all(c)
-    .await)?
-    .into_iter()
-    .map(|d| SkuId::from_uuid(d.0))
-    .collect();
-    Ok(TenantContext {
-        catalog: catalog_from_doc(&doc)?,
-        subscribed,
-        country,
-    })
 }
 
 fn group_licenses(json: &str) -> Result<Vec<AddLicense>, StoreError> {
@@ -375,7 +287,7 @@ fn group_licenses(json: &str) -> Result<Vec<AddLicense>, StoreError> {
 async fn apply_group(
     tx: &mut Tx,
     tenant: TenantId,
-    ctx: &TenantContext,
+    ctx: &TenantRules,
     group: GroupId,
     users: &[(UserId, Option<String>, bool)],
     desired: &[AddLicense],
@@ -486,7 +398,7 @@ pub(crate) async fn assign_group_licenses_in_tx(
             licensing::GroupLicenseError::NotSecurityEnabled,
         ));
     }
-    let ctx = tenant_context(tx, tenant).await?;
+    let ctx = tenant_rules(tx, tenant).await?;
     let current: Vec<AddLicense> = g
         .assigned_licenses
         .iter()
@@ -516,7 +428,7 @@ pub(crate) async fn assign_group_licenses_in_tx(
     .await
     })?;
     for sku in &change.remove {
-        crate::cloud_licensing::forget_allotment(tx, group.as_uuid(), *sku).await?;
+        forget_allotment(tx, group.as_uuid(), *sku).await?;
     }
     enqueue(tx, tenant, JobKind::Group(group), version).await?;
     Ok(g)
@@ -543,7 +455,7 @@ async fn group_step(tx: &mut Tx, job: &Job, group: GroupId) -> Result<(StepRepor
         ));
     };
     let desired = group_licenses(&licenses)?;
-    let ctx = tenant_context(tx, tenant).await?;
+    let ctx = tenant_rules(tx, tenant).await?;
     let mut next = job.clone();
     if !job.sweeping {
         let members = on_tx!(tx, |c| {
@@ -644,7 +556,7 @@ pub(crate) async fn evaluate_user_in_tx(
 ) -> Result<(), StoreError> {
     // The user's lock comes before its memberships are read: a membership change (which locks
     // the group, then the user) is then wholly before this evaluation or wholly after it.
-    let location = match crate::store::lock_user(tx, tenant, user).await {
+    let location = match lock_user(tx, tenant, user).await {
         Ok(location) => location,
         Err(StoreError::NotFound) => return Ok(()),
         Err(e) => return Err(e),
@@ -669,7 +581,7 @@ pub(crate) async fn evaluate_user_in_tx(
     .into_iter()
     .map(|d| d.0)
     .collect();
-    let ctx = tenant_context(tx, tenant).await?;
+    let ctx = tenant_rules(tx, tenant).await?;
     for gid in member_of.union(&from_rows) {
         let licenses = on_tx!(tx, |c| sqlx::query_scalar::<_, String>(
             "SELECT assigned_licenses FROM groups WHERE tenant_id = $1 AND id = $2"
@@ -695,4 +607,42 @@ pub(crate) async fn evaluate_user_in_tx(
         .await?;
     }
     Ok(())
+}
+
+/// One `seat` job: while the SKU has free units, re-evaluates the longest-waiting member (FIFO by
+/// `waitingSinceDateTime`, then membership order). A member whose evaluation fails for another
+/// reason keeps waiting and the next one is tried. Returns how many members were evaluated.
+pub(crate) async fn seat_step(tx: &mut Tx, tenant: TenantId, sku: SkuId) -> Result<usize, StoreError> {
+    let sql = format!(
+        "SELECT a.user_id FROM license_assignments a LEFT JOIN group_members m \
+         ON m.group_id = a.source_group_id AND m.member_id = a.user_id \
+         WHERE a.tenant_id = $1 AND a.sku_id = $2 AND a.{WAITING} \
+         ORDER BY a.updated_at, COALESCE(m.seq, 0), a.user_id LIMIT $3",
+    );
+    let candidates = on_tx!(tx, |c| sqlx::query_scalar::<_, DbId>(AssertSqlSafe(sql))
+        .bind(DbId::from(tenant))
+        .bind(DbId::from(sku))
+        .bind(i64::try_from(crate::group_licensing::CHUNK).unwrap_or(10000))
+        .fetch_all(c)
+        .await)?;
+    let mut seen = BTreeSet::new();
+    let mut evaluated = 0;
+    let one = BTreeSet::from([sku]);
+    for user in candidates {
+        if !seen.insert(user.0) {
+            continue;
+        }
+        if free_units(tx, tenant, &one)
+            .await?
+            .get(&sku)
+            .copied()
+            .unwrap_or(0)
+            <= 0
+        {
+            break;
+        }
+        evaluate_user_in_tx(tx, tenant, UserId::from_uuid(user.0)).await?;
+        evaluated += 1;
+    }
+    Ok(evaluated)
 }

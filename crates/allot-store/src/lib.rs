@@ -8,6 +8,7 @@ pub mod db;
 pub mod dbid;
 pub mod error;
 pub mod group_licensing;
+mod ledger;
 pub mod records;
 pub mod seed;
 mod sql;

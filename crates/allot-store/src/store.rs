@@ -1,20 +1,19 @@
 //! [`Store`]: every query Allot runs, written once for both backends.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
-use allot_core::catalog::{CatalogExtension, TenantCatalog};
-use allot_core::ids::{AppId, SkuId, Source, SubscriptionId, TenantId, UserId};
-use allot_core::licensing::{self, Assignment, LicenseChange, LicenseError, UserContext};
-use chrono::DateTime;
-use chrono::Utc;
+use allot_core::catalog::TenantCatalog;
+use allot_core::ids::{AppId, SubscriptionId, TenantId, UserId};
+use allot_core::licensing::{Assignment, LicenseChange};
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
-use crate::db::{Db, Tx};
+use crate::db::Db;
 use crate::dbid::DbId;
 use crate::error::StoreError;
+use crate::ledger::{catalog_from_doc, direct_change_in_tx, lock_pool, seat_if_waiting};
 use crate::records::{
     ASSIGNMENT_COLS, App, AppRow, AssignmentRow, SkuUnits, Subscription, SubscriptionRow, Tenant, TenantRow,
     to_json,
@@ -24,8 +23,6 @@ use crate::{on_db, on_tx, sql};
 mod groups;
 pub mod partner;
 mod users;
-
-pub(crate) const NIL: DbId = DbId(Uuid::nil());
 
 /// Runs `op` again while it fails with a retryable error (SQLite busy, PostgreSQL serialization
 /// failure or deadlock), so callers never see those as errors.
@@ -293,7 +290,7 @@ impl Store {
             .execute(c)
             .await.map(|r| r.rows_affected()))?;
             // Units raised: the waiting room may be seated.
-            crate::cloud_licensing::seat_if_waiting(&mut tx, s.tenant_id, s.sku_id).await?;
+            seat_if_waiting(&mut tx, s.tenant_id, s.sku_id).await?;
             tx.commit().await
         })
         .await
@@ -462,187 +459,4 @@ impl Store {
         })
         .await
     }
-}
-
-/// The body of [`Store::assign_direct`], inside the caller's transaction (cloudLicensing adds its
-/// own checks under the same locks).
-pub(crate) async fn direct_change_in_tx(
-    tx: &mut Tx,
-    tenant: TenantId,
-    user: UserId,
-    change: &LicenseChange,
-) -> Result<(), StoreError> {
-    let usage_location = lock_user(tx, tenant, user).await?;
-    let doc = on_tx!(tx, |c| sqlx::query_scalar::<_, String>(
-        "SELECT catalog_doc FROM tenants WHERE id = $1"
-    )
-    .bind(DbId::from(tenant))
-    .fetch_one(c)
-    .await)?;
-    let catalog = catalog_from_doc(&doc)?;
-    let subscribed: BTreeSet<SkuId> = on_tx!(tx, |c| sqlx::query_scalar::<_, DbId>(
-        "SELECT DISTINCT sku_id FROM subscriptions WHERE tenant_id = $1"
-    )
-    .bind(DbId::from(tenant))
-    .fetch_all(c)
-    .await)?
-    .into_iter()
-    .map(|d| SkuId::from_uuid(d.0))
-    .collect();
-    let current = assignments_in_tx(tx, user).await?;
-    let ctx = UserContext {
-        catalog: &catalog,
-        subscribed: &subscribed,
-        usage_location: usage_location.as_deref(),
-    };
-    let plan = licensing::plan_direct_change(ctx, &current, change)?;
-
-    // Pool rows are locked in SKU order, after the user row: one global order, no deadlock.
-    let mut deltas: BTreeMap<SkuId, i8> = BTreeMap::new();
-    for s in &plan.gained {
-        deltas.insert(*s, 1);
-    }
-    for s in &plan.lost {
-        deltas.insert(*s, -1);
-    }
-    for (sku, delta) in deltas {
-        if delta > 0 {
-            take_unit(tx, tenant, sku).await?;
-        } else {
-            release_unit(tx, tenant, sku).await?;
-        }
-    }
-    for sku in &plan.deletes {
-        on_tx!(tx, |c| sqlx::query(
-            "DELETE FROM license_assignments WHERE user_id = $1 AND sku_id = $2 AND source_group_id = $3"
-        )
-        .bind(DbId::from(user))
-        .bind(DbId::from(*sku))
-        .bind(NIL)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))?;
-        crate::cloud_licensing::forget_allotment(tx, user.as_uuid(), *sku).await?;
-    }
-    let now = crate::now();
-    for add in &plan.upserts {
-        upsert_assignment(
-            tx,
-            tenant,
-            user,
-            add.sku,
-            Source::Direct,
-            &to_json(&add.disabled_plans),
-            now,
-        )
-        .await?;
-    }
-    Ok(())
-}
-
-pub(crate) fn catalog_from_doc(doc: &str) -> Result<TenantCatalog, StoreError> {
-    let ext: CatalogExtension =
-        serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(format!("tenants.catalog_doc: {e}")))?;
-    TenantCatalog::with_extension(&ext).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-/// Takes the user's row lock (bumping its version) and returns its usage location; `NotFound` if
-/// the user is not in the tenant.
-pub(crate) async fn lock_user(
-    tx: &mut Tx,
-    tenant: TenantId,
-    user: UserId,
-) -> Result<Option<String>, StoreError> {
-    on_tx!(tx, |c| sqlx::query_scalar::<_, Option<String>>(
-        "UPDATE users SET version = version + 1 WHERE tenant_id = $1 AND id = $2 RETURNING usage_location"
-    )
-    .bind(DbId::from(tenant))
-    .bind(DbId::from(user))
-    .fetch_optional(c)
-    .await)?
-    .ok_or(StoreError::NotFound)
-}
-
-pub(crate) async fn lock_pool(tx: &mut Tx, tenant: TenantId, sku: SkuId) -> Result<(), StoreError> {
-    on_tx!(tx, |c| sqlx::query(
-        "UPDATE sku_pools SET consumed = consumed WHERE tenant_id = $1 AND sku_id = $2"
-    )
-    .bind(DbId::from(tenant))
-    .bind(DbId::from(sku))
-    .execute(c)
-    .await
-    .map(|r| r.rows_affected()))?;
-    Ok(())
-}
-
-/// Takes one unit of `sku` or refuses with `NoFreeUnits`. The check and the increment are one
-/// statement on the pool row, so concurrent writers can never both take the last unit.
-pub(crate) async fn take_unit(tx: &mut Tx, tenant: TenantId, sku: SkuId) -> Result<(), StoreError> {
-    let done = on_tx!(tx, |c| {
-        sqlx::query(
-        "UPDATE sku_pools SET consumed = consumed + 1 WHERE tenant_id = $1 AND sku_id = $2 AND consumed < \
-         (SELECT COALESCE(SUM(enabled), 0) FROM subscriptions WHERE tenant_id = $1 AND sku_id = $2)"
-    )
-    .bind(DbId::from(tenant))
-    .bind(DbId::from(sku))
-    .execute(c)
-    .await.map(|r| r.rows_affected())
-    })?;
-    if done == 0 {
-        Err(StoreError::License(LicenseError::NoFreeUnits(sku)))
-    } else {
-        Ok(())
-    }
-}
-
-pub(crate) async fn release_unit(tx: &mut Tx, tenant: TenantId, sku: SkuId) -> Result<(), StoreError> {
-    on_tx!(tx, |c| sqlx::query(
-        "UPDATE sku_pools SET consumed = consumed - 1 WHERE tenant_id = $1 AND sku_id = $2 AND consumed > 0"
-    )
-    .bind(DbId::from(tenant))
-    .bind(DbId::from(sku))
-    .execute(c)
-    .await
-    .map(|r| r.rows_affected()))?;
-    // A freed unit goes to the longest-waiting member, if any (cloudLicensing waiting room).
-    crate::cloud_licensing::seat_if_waiting(tx, tenant, sku).await
-}
-
-pub(crate) async fn assignments_in_tx(tx: &mut Tx, user: UserId) -> Result<Vec<Assignment>, StoreError> {
-    let sql = format!(
-        "SELECT {ASSIGNMENT_COLS} FROM license_assignments WHERE user_id = $1 ORDER BY assigned_at, sku_id, source_group_id"
-    );
-    let rows = on_tx!(tx, |c| sqlx::query_as::<_, AssignmentRow>(AssertSqlSafe(sql))
-        .bind(DbId::from(user))
-        .fetch_all(c)
-        .await)?;
-    rows.into_iter().map(Assignment::try_from).collect()
-}
-
-pub(crate) async fn upsert_assignment(
-    tx: &mut Tx,
-    tenant: TenantId,
-    user: UserId,
-    sku: SkuId,
-    source: Source,
-    disabled_json: &str,
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    on_tx!(tx, |c| {
-        sqlx::query(
-        "INSERT INTO license_assignments (tenant_id, user_id, sku_id, source_group_id, disabled_plans, state, error, \
-         assigned_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'Active', 'None', $6, $6) \
-         ON CONFLICT (user_id, sku_id, source_group_id) DO UPDATE SET disabled_plans = excluded.disabled_plans, \
-         state = 'Active', error = 'None', updated_at = excluded.updated_at"
-    )
-    .bind(DbId::from(tenant))
-    .bind(DbId::from(user))
-    .bind(DbId::from(sku))
-    .bind(DbId(source.to_uuid()))
-    .bind(disabled_json)
-    .bind(now)
-    .execute(c)
-    .await.map(|r| r.rows_affected())
-    })?;
-    Ok(())
 }

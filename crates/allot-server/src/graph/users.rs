@@ -45,12 +45,11 @@ pub(crate) async fn tenant_of(state: &AppState, tenant: TenantId) -> GraphResult
 
 /// A user named by object id or user principal name, in the caller's tenant only.
 pub(crate) async fn resolve_user(state: &AppState, tenant: TenantId, key: &str) -> GraphResult<User> {
-    let found = match UserId::parse(key) {
-        _ if key.contains('\0') || key.len() > 1024 => None,
-        Ok(id) => state.store.user(tenant, id).await?,
-        Err(_) => state.store.user_by_upn(tenant, key).await?,
-    };
-    found.ok_or_else(|| GraphError::resource_not_found(key))
+    state
+        .store
+        .find_user(tenant, key)
+        .await?
+        .ok_or_else(|| GraphError::resource_not_found(key))
 }
 
 /// The user JSON with `@odata.context`, loading license state only when `$select` asks for it.

@@ -79,12 +79,11 @@ pub fn user_json(
 
 /// A user of the customer by object id or UPN (404 / 60002 otherwise).
 pub async fn resolve_user(state: &AppState, tenant: TenantId, key: &str) -> PcResult<User> {
-    let found = match UserId::parse(key) {
-        Ok(id) => state.store.user(tenant, id).await?,
-        Err(_) if key.contains('@') => state.store.user_by_upn(tenant, key).await?,
-        Err(_) => None,
-    };
-    found.ok_or_else(|| PcError::user_not_found(key))
+    state
+        .store
+        .find_user(tenant, key)
+        .await?
+        .ok_or_else(|| PcError::user_not_found(key))
 }
 
 // ---- listing -----------------------------------------------------------------------------------
@@ -428,11 +427,7 @@ pub async fn patch_user(
     }
     let tenant = c.tenant.id;
 
-    let active = match UserId::parse(&uid) {
-        Ok(id) => state.store.user(tenant, id).await?,
-        Err(_) if uid.contains('@') => state.store.user_by_upn(tenant, &uid).await?,
-        Err(_) => None,
-    };
+    let active = state.store.find_user(tenant, &uid).await?;
     let Some(target) = active else {
         // Not active: a restore of a deleted user, or nothing.
         let id = UserId::parse(&uid).map_err(|_| PcError::user_not_found(&uid))?;

@@ -117,7 +117,7 @@ impl Store {
                     }
                     JobKind::Group(group) => group_step(&mut tx, &job, group).await?,
                     JobKind::Seat(sku) => {
-                        let members = crate::cloud_licensing::seat_step(&mut tx, job.tenant, sku).await?;
+                        let members = super::seat_step(&mut tx, job.tenant, sku).await?;
                         (StepReport { members, done: true }, job.clone())
                     }
                 };

@@ -6,11 +6,12 @@ use allot_odata::validate::Cond;
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
-use super::{NIL, lock_user, retry};
+use super::retry;
 use crate::db::Tx;
 use crate::dbid::DbId;
+use crate::dbid::NIL;
 use crate::error::StoreError;
-use crate::group_licensing::{JobKind, enqueue};
+use crate::ledger::{JobKind, enqueue, lock_group, lock_user};
 use crate::records::{GROUP_COLS, Group, GroupRow, MemberRef, to_json};
 use crate::store::Store;
 use crate::{bind_odata, on_db, on_tx, sql};
@@ -503,21 +504,5 @@ async fn lock_member(tx: &mut Tx, tenant: TenantId, member: MemberRef) -> Result
     match member {
         MemberRef::User(u) => lock_user(tx, tenant, u).await.map(|_| ()),
         MemberRef::Group(g) => lock_group(tx, tenant, g).await,
-    }
-}
-
-pub(crate) async fn lock_group(tx: &mut Tx, tenant: TenantId, group: GroupId) -> Result<(), StoreError> {
-    let done = on_tx!(tx, |c| sqlx::query(
-        "UPDATE groups SET version = version + 1 WHERE tenant_id = $1 AND id = $2"
-    )
-    .bind(DbId::from(tenant))
-    .bind(DbId::from(group))
-    .execute(c)
-    .await
-    .map(|r| r.rows_affected()))?;
-    if done == 0 {
-        Err(StoreError::NotFound)
-    } else {
-        Ok(())
     }
 }

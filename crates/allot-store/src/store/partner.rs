@@ -2,18 +2,16 @@
 //! Partner Center's filter and sort (active or deleted users), restoring a deleted user, and the
 //! first answers kept for replaying a repeated `MS-RequestId`.
 
-use std::collections::BTreeSet;
-
-use allot_core::ids::{GroupId, SkuId, Source, TenantId, UserId};
-use allot_core::licensing::{self, AddLicense, LicenseChange, UserContext};
+use allot_core::ids::{GroupId, Source, TenantId, UserId};
+use allot_core::licensing::{self, AddLicense, LicenseChange};
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
-use super::{assignments_in_tx, catalog_from_doc, retry, take_unit, upsert_assignment};
+use super::retry;
 use crate::dbid::DbId;
 use crate::error::StoreError;
-use crate::group_licensing::{JobKind, enqueue};
+use crate::ledger::{JobKind, direct_change_in_tx, enqueue, lock_group};
 use crate::records::{
     DeletedUser, DeletedUserRow, GroupLicense, RELATIONSHIP_COLS, Relationship, RelationshipRow, USER_COLS,
     User, UserRow, to_json,
@@ -352,7 +350,7 @@ impl Store {
             for g in groups {
                 // The group's lock, so that a concurrent group delete is wholly before (the
                 // membership is skipped) or wholly after (it removes the membership).
-                match super::groups::lock_group(&mut tx, tenant, g).await {
+                match lock_group(&mut tx, tenant, g).await {
                     Ok(()) => {}
                     Err(StoreError::NotFound) => continue,
                     Err(e) => return Err(e),
@@ -378,64 +376,21 @@ impl Store {
 
             let wanted: Vec<GroupLicense> = serde_json::from_str(&licenses)
                 .map_err(|e| StoreError::Corrupt(format!("deleted_users.licenses: {e}")))?;
-            if !wanted.is_empty() {
-                let doc = on_tx!(&mut tx, |c| sqlx::query_scalar::<_, String>(
-                    "SELECT catalog_doc FROM tenants WHERE id = $1"
-                )
-                .bind(DbId::from(tenant))
-                .fetch_one(c)
-                .await)?;
-                let catalog = catalog_from_doc(&doc)?;
-                let subscribed: BTreeSet<SkuId> = on_tx!(&mut tx, |c| sqlx::query_scalar::<_, DbId>(
-                    "SELECT DISTINCT sku_id FROM subscriptions WHERE tenant_id = $1"
-                )
-                .bind(DbId::from(tenant))
-                .fetch_all(c)
-                .await)?
-                .into_iter()
-                .map(|d| SkuId::from_uuid(d.0))
-                .collect();
-                for l in &wanted {
-                    let current = assignments_in_tx(&mut tx, id).await?;
-                    let ctx = UserContext {
-                        catalog: &catalog,
-                        subscribed: &subscribed,
-                        usage_location: user.usage_location.as_deref(),
-                    };
-                    let change = LicenseChange {
-                        add: vec![AddLicense {
-                            sku: l.sku_id,
-                            disabled_plans: l.disabled_plans.clone(),
-                        }],
-                        remove: Vec::new(),
-                    };
-                    // A license the rules or the units no longer allow stays off (the restore
-                    // brings back what it can, as the portal describes).
-                    let Ok(plan) = licensing::plan_direct_change(ctx, &current, &change) else {
-                        continue;
-                    };
-                    let mut units_ok = true;
-                    for sku in &plan.gained {
-                        if take_unit(&mut tx, tenant, *sku).await.is_err() {
-                            units_ok = false;
-                            break;
-                        }
-                    }
-                    if !units_ok {
-                        continue;
-                    }
-                    for add in &plan.upserts {
-                        upsert_assignment(
-                            &mut tx,
-                            tenant,
-                            id,
-                            add.sku,
-                            Source::Direct,
-                            &to_json(&add.disabled_plans),
-                            now,
-                        )
-                        .await?;
-                    }
+            for l in &wanted {
+                let change = LicenseChange {
+                    add: vec![AddLicense {
+                        sku: l.sku_id,
+                        disabled_plans: l.disabled_plans.clone(),
+                    }],
+                    remove: Vec::new(),
+                };
+                // One license at a time, through the direct change path. A license the rules or
+                // the units no longer allow stays off (the restore brings back what it can, as
+                // the portal describes): such a refusal comes before the change's first write,
+                // so nothing of it is left. Any other error fails the whole restore.
+                match direct_change_in_tx(&mut tx, tenant, id, &change).await {
+                    Ok(()) | Err(StoreError::License(_)) => {}
+                    Err(e) => return Err(e),
                 }
             }
             tx.commit().await?;

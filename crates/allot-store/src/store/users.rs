@@ -1,13 +1,15 @@
 //! Users in the store: create, read, page, update under the row lock, delete (freeing units).
 
-use allot_core::ids::{TenantId, UserId};
+use allot_core::ids::{TenantId, UserId, UserKey};
 use allot_odata::validate::Cond;
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
-use super::{NIL, assignments_in_tx, lock_user, release_unit, retry};
+use super::retry;
 use crate::dbid::DbId;
+use crate::dbid::NIL;
 use crate::error::StoreError;
+use crate::ledger::{assignments_in_tx, lock_user, release_unit};
 use crate::records::{USER_COLS, User, UserRow, to_json};
 use crate::store::Store;
 use crate::{bind_odata, on_db, on_tx, sql};
@@ -54,6 +56,16 @@ impl Store {
             .fetch_optional(p)
             .await)?;
         row.map(User::try_from).transpose()
+    }
+
+    /// The user a request names (object id or UPN, `UserKey`'s rules), in `tenant` only: the one
+    /// lookup of every surface.
+    pub async fn find_user(&self, tenant: TenantId, key: &str) -> Result<Option<User>, StoreError> {
+        match UserKey::parse(key) {
+            Some(UserKey::Id(id)) => self.user(tenant, id).await,
+            Some(UserKey::Upn(upn)) => self.user_by_upn(tenant, &upn).await,
+            None => Ok(None),
+        }
     }
 
     pub async fn user_by_upn(&self, tenant: TenantId, upn: &str) -> Result<Option<User>, StoreError> {

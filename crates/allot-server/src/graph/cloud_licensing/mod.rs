@@ -341,14 +341,11 @@ impl Ctx {
 }
 
 async fn resolve_user(state: &AppState, tenant: &Tenant, key: &str) -> GraphResult<User> {
-    let found = if let Ok(id) = UserId::parse(key) {
-        state.store.user(tenant.id, id).await?
-    } else if key.contains('@') && !key.contains('\0') {
-        state.store.user_by_upn(tenant.id, key).await?
-    } else {
-        None
-    };
-    found.ok_or_else(|| not_found(key))
+    state
+        .store
+        .find_user(tenant.id, key)
+        .await?
+        .ok_or_else(|| not_found(key))
 }
 
 // ---- shared rendering helpers --------------------------------------------------------------
