@@ -6,7 +6,7 @@
 use allot_core::ids::{GroupId, TenantId, UserId};
 use allot_odata::schema;
 use allot_store::StoreError;
-use allot_store::records::{Group, MemberRef, Tenant};
+use allot_store::records::{Group, MemberRef, Tenant, User};
 use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -17,6 +17,7 @@ use uuid::Uuid;
 use super::body::{self, Field};
 use super::error::{GraphError, GraphResult};
 use super::extract::{Auth, JsonObject};
+use super::kit::{Collection, OrNotFound, first_page_count, keyset_page};
 use super::query::ODataQuery;
 use super::render::{self, GROUP_PROPS, USER_PROPS};
 use super::users::tenant_of;
@@ -146,33 +147,29 @@ pub async fn list_groups(
     let top = q.top(100, 999)?;
     let cond = q.conditions(&schema::GROUPS, q.advanced())?;
     let tenant = tenant_of(&state, auth.0.tenant).await?;
-    let limit = i64::try_from(top + 1).unwrap_or(1000);
-    let count = if q.count()? && q.is_first_page() {
-        Some(state.store.count_groups_where(tenant.id, cond.as_ref()).await?)
-    } else {
-        None
-    };
-    let mut page = state
-        .store
-        .groups_page_where(tenant.id, cond.as_ref(), q.after()?, limit)
-        .await?;
-    let more = page.len() > top;
-    page.truncate(top);
+    let count = first_page_count(&q, || state.store.count_groups_where(tenant.id, cond.as_ref())).await?;
+    let (page, next) = keyset_page(
+        &q,
+        top,
+        |g: &Group| g.id.as_uuid(),
+        |after, limit| {
+            state
+                .store
+                .groups_page_where(tenant.id, cond.as_ref(), after, limit)
+        },
+    )
+    .await?;
     let mut values = Vec::with_capacity(page.len());
     for g in &page {
         let mut m = render::group_json(g, &tenant.default_domain, select.as_deref());
         with_processing_state(&state, g, &mut m).await?;
         values.push(Value::Object(m));
     }
-    let next = if more {
-        page.last().map(|g| q.next_link(g.id.as_uuid()))
-    } else {
-        None
-    };
-    Ok(json_response(
-        StatusCode::OK,
-        &collection(version, "groups", select.as_deref(), count, next, values),
-    ))
+    let context = ODataQuery::collection_context(version, "groups", select.as_deref());
+    Ok(Collection::new(context, values)
+        .count(count)
+        .next(next)
+        .into_response())
 }
 
 /// Fills `licenseProcessingState` (when selected) from the group's processing state.
@@ -219,29 +216,6 @@ pub async fn count_members(
         .count_members_where(auth.0.tenant, g.id, cond.as_ref())
         .await?;
     Ok(super::count_response(n))
-}
-
-pub(crate) fn collection(
-    version: ApiVersion,
-    set: &str,
-    select: Option<&[&str]>,
-    count: Option<i64>,
-    next: Option<String>,
-    values: Vec<Value>,
-) -> Value {
-    let mut body = Map::new();
-    body.insert(
-        "@odata.context".into(),
-        json!(ODataQuery::collection_context(version, set, select)),
-    );
-    if let Some(n) = count {
-        body.insert("@odata.count".into(), json!(n));
-    }
-    if let Some(n) = next {
-        body.insert("@odata.nextLink".into(), json!(n));
-    }
-    body.insert("value".into(), Value::Array(values));
-    Value::Object(body)
 }
 
 /// # `GET /groups/{id}`
@@ -429,18 +403,17 @@ pub async fn list_members(
     let cond = q.conditions(&schema::DIRECTORY_OBJECTS, q.advanced())?;
     let tenant = tenant_of(&state, auth.0.tenant).await?;
     let g = resolve_group(&state, tenant.id, &id).await?;
-    let mut refs = state
-        .store
-        .members_page_where(
-            tenant.id,
-            g.id,
-            cond.as_ref(),
-            q.after()?,
-            i64::try_from(top + 1).unwrap_or(1000),
-        )
-        .await?;
-    let more = refs.len() > top;
-    refs.truncate(top);
+    let (refs, next) = keyset_page(
+        &q,
+        top,
+        |m: &MemberRef| m.uuid(),
+        |after, limit| {
+            state
+                .store
+                .members_page_where(tenant.id, g.id, cond.as_ref(), after, limit)
+        },
+    )
+    .await?;
     let user_ids: Vec<UserId> = refs
         .iter()
         .filter_map(|m| {
@@ -494,24 +467,14 @@ pub async fn list_members(
             }
         }
     }
-    let count = if q.count()? && q.is_first_page() {
-        Some(
-            state
-                .store
-                .count_members_where(tenant.id, g.id, cond.as_ref())
-                .await?,
-        )
-    } else {
-        None
-    };
-    let next = if more {
-        refs.last().map(|m| q.next_link(m.uuid()))
-    } else {
-        None
-    };
-    let mut body = collection(version, "directoryObjects", None, count, next, values);
-    body["@odata.context"] = json!(context_url(version, "directoryObjects"));
-    Ok(json_response(StatusCode::OK, &body))
+    let count = first_page_count(&q, || {
+        state.store.count_members_where(tenant.id, g.id, cond.as_ref())
+    })
+    .await?;
+    Ok(Collection::new(context_url(version, "directoryObjects"), values)
+        .count(count)
+        .next(next)
+        .into_response())
 }
 
 /// # `POST /groups/{id}/members/$ref`
@@ -563,11 +526,12 @@ pub async fn remove_member_ref(
     let g = resolve_group(&state, auth.0.tenant, &id).await?;
     let mid: Uuid =
         allot_core::ids::parse_guid(&member).map_err(|_| GraphError::invalid_object_id(&member))?;
-    match state.operations.remove_member(auth.0.tenant, g.id, mid).await {
-        Ok(()) => Ok(no_content()),
-        Err(StoreError::NotFound) => Err(GraphError::resource_not_found(&member)),
-        Err(e) => Err(e.into()),
-    }
+    state
+        .operations
+        .remove_member(auth.0.tenant, g.id, mid)
+        .await
+        .or_not_found(&member)?;
+    Ok(no_content())
 }
 
 /// # `POST /groups/{id}/assignLicense`
@@ -586,15 +550,11 @@ pub async fn assign_license(
     let change = super::licenses::parse_license_change(&b)?;
     let tenant = tenant_of(&state, auth.0.tenant).await?;
     let g = resolve_group(&state, tenant.id, &id).await?;
-    let g = match state
+    let g = state
         .operations
         .change_group_licenses(tenant.id, g.id, &change)
         .await
-    {
-        Ok(g) => g,
-        Err(StoreError::NotFound) => return Err(GraphError::resource_not_found(&id)),
-        Err(e) => return Err(e.into()),
-    };
+        .or_not_found(&id)?;
     let mut resp = json_response(
         StatusCode::ACCEPTED,
         &Value::Object(group_entity(version, &g, &tenant.default_domain, None)),
@@ -628,18 +588,17 @@ pub async fn list_members_with_license_errors(
     // No `$count` here, so no advanced query mode: default-mode filters only.
     let cond = q.conditions(&schema::USERS, false)?;
     let g = resolve_group(&state, auth.0.tenant, &id).await?;
-    let mut page = state
-        .store
-        .members_with_errors_page_where(
-            auth.0.tenant,
-            g.id,
-            cond.as_ref(),
-            q.after()?,
-            i64::try_from(top + 1).unwrap_or(1000),
-        )
-        .await?;
-    let more = page.len() > top;
-    page.truncate(top);
+    let (page, next) = keyset_page(
+        &q,
+        top,
+        |u: &User| u.id.as_uuid(),
+        |after, limit| {
+            state
+                .store
+                .members_with_errors_page_where(auth.0.tenant, g.id, cond.as_ref(), after, limit)
+        },
+    )
+    .await?;
     let values = page
         .iter()
         .map(|u| {
@@ -648,13 +607,6 @@ pub async fn list_members_with_license_errors(
             Value::Object(o)
         })
         .collect();
-    let next = if more {
-        page.last().map(|u| q.next_link(u.id.as_uuid()))
-    } else {
-        None
-    };
-    Ok(json_response(
-        StatusCode::OK,
-        &collection(version, "users", select.as_deref(), None, next, values),
-    ))
+    let context = ODataQuery::collection_context(version, "users", select.as_deref());
+    Ok(Collection::new(context, values).next(next).into_response())
 }

@@ -4,7 +4,6 @@
 
 use allot_core::ids::{ServicePlanId, SkuId};
 use allot_core::licensing::{AddLicense, LicenseChange};
-use allot_store::StoreError;
 use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -13,6 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::error::{GraphError, GraphResult};
 use super::extract::{Auth, JsonObject};
+use super::kit::{Collection, OrNotFound, Target};
 use super::query::ODataQuery;
 use super::render::{self, LICENSE_DETAILS_PROPS, Licenses};
 use super::users::{resolve_user, user_entity};
@@ -113,65 +113,43 @@ pub fn parse_license_change(b: &Map<String, Value>) -> GraphResult<LicenseChange
     Ok(change)
 }
 
-async fn assign(
-    state: &AppState,
-    auth: &Auth,
-    version: ApiVersion,
-    key: &str,
-    b: &Map<String, Value>,
-) -> GraphResult<Response> {
-    perm::ASSIGN_LICENSE.check(&auth.0.caller)?;
-    let change = parse_license_change(b)?;
-    let user = resolve_user(state, auth.0.tenant, key).await?;
-    match state
-        .operations
-        .change_user_licenses(auth.0.tenant, user.id, &change)
-        .await
-    {
-        Ok(()) => {}
-        Err(StoreError::NotFound) => return Err(GraphError::resource_not_found(key)),
-        Err(e) => return Err(e.into()),
-    }
-    // The response is the user's default property set plus its licenses (as the docs' examples).
-    let mut m = user_entity(state, version, &user, None).await?;
-    let assignments = state.store.assignments(auth.0.tenant, user.id).await?;
-    m.insert("assignedLicenses".into(), render::assigned_licenses(&assignments));
-    Ok(json_response(StatusCode::OK, &Value::Object(m)))
-}
-
-/// # `POST /users/{id | userPrincipalName}/assignLicense`
+/// # `POST /users/{id | userPrincipalName}/assignLicense`, `POST /me/assignLicense`
 /// Synchronous and all-or-nothing: every refusal is a 400 with Graph's message, nothing changed.
 pub async fn assign_license(
     State(state): State<AppState>,
     auth: Auth,
     Extension(version): Extension<ApiVersion>,
-    Path(id): Path<String>,
+    target: Target,
     JsonObject(b): JsonObject,
 ) -> GraphResult<Response> {
-    assign(&state, &auth, version, &id, &b).await
+    target.authorize(&auth, &perm::ASSIGN_LICENSE, &perm::ASSIGN_LICENSE)?;
+    let change = parse_license_change(&b)?;
+    let user = target.user(&state, &auth).await?;
+    state
+        .operations
+        .change_user_licenses(auth.0.tenant, user.id, &change)
+        .await
+        .or_not_found(&target.key(&auth)?)?;
+    // The response is the user's default property set plus its licenses (as the docs' examples).
+    let mut m = user_entity(&state, version, &user, None).await?;
+    let assignments = state.store.assignments(auth.0.tenant, user.id).await?;
+    m.insert("assignedLicenses".into(), render::assigned_licenses(&assignments));
+    Ok(json_response(StatusCode::OK, &Value::Object(m)))
 }
 
-/// # `POST /me/assignLicense`
-pub async fn assign_license_me(
+/// # `GET /users/{id | userPrincipalName}/licenseDetails`, `GET /me/licenseDetails`
+/// Direct and inherited licenses alike; `$select` only.
+pub async fn list_license_details(
     State(state): State<AppState>,
     auth: Auth,
     Extension(version): Extension<ApiVersion>,
-    JsonObject(b): JsonObject,
+    target: Target,
+    q: ODataQuery,
 ) -> GraphResult<Response> {
-    let me = auth.me()?;
-    assign(&state, &auth, version, &me.to_string(), &b).await
-}
-
-async fn details(
-    state: &AppState,
-    auth: &Auth,
-    version: ApiVersion,
-    key: &str,
-    q: &ODataQuery,
-) -> GraphResult<Response> {
+    target.authorize(&auth, &perm::LICENSE_DETAILS, &perm::ME_LICENSE_DETAILS)?;
     q.only(&["$select"])?;
     let select = q.select("licenseDetails", LICENSE_DETAILS_PROPS)?;
-    let user = resolve_user(state, auth.0.tenant, key).await?;
+    let user = target.user(&state, &auth).await?;
     let catalog = state.store.tenant_catalog(auth.0.tenant).await?;
     let assignments = state.store.assignments(auth.0.tenant, user.id).await?;
     let values = render::license_details_json(
@@ -183,35 +161,7 @@ async fn details(
         select.as_deref(),
     );
     let fragment = format!("users('{}')/licenseDetails", user.id);
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({"@odata.context": context_url(version, &fragment), "value": values}),
-    ))
-}
-
-/// # `GET /users/{id | userPrincipalName}/licenseDetails`
-/// Direct and inherited licenses alike; `$select` only.
-pub async fn list_license_details(
-    State(state): State<AppState>,
-    auth: Auth,
-    Extension(version): Extension<ApiVersion>,
-    Path(id): Path<String>,
-    q: ODataQuery,
-) -> GraphResult<Response> {
-    perm::LICENSE_DETAILS.check(&auth.0.caller)?;
-    details(&state, &auth, version, &id, &q).await
-}
-
-/// # `GET /me/licenseDetails`
-pub async fn list_license_details_me(
-    State(state): State<AppState>,
-    auth: Auth,
-    Extension(version): Extension<ApiVersion>,
-    q: ODataQuery,
-) -> GraphResult<Response> {
-    let me = auth.me()?;
-    perm::ME_LICENSE_DETAILS.check(&auth.0.caller)?;
-    details(&state, &auth, version, &me.to_string(), &q).await
+    Ok(Collection::new(context_url(version, &fragment), values).into_response())
 }
 
 /// # `GET /users/{id | userPrincipalName}/licenseDetails/{id}`

@@ -6,6 +6,7 @@ pub mod cloud_licensing;
 pub mod error;
 pub mod extract;
 pub mod groups;
+pub mod kit;
 pub mod licenses;
 pub mod perm;
 pub mod query;
@@ -104,10 +105,11 @@ pub fn router() -> Router<AppState> {
             "/users/{id}/reprocessLicenseAssignment",
             post(users::reprocess_license_assignment),
         )
-        .route("/me", get(users::get_me))
-        .route("/me/assignLicense", post(licenses::assign_license_me))
-        .route("/me/licenseDetails", get(licenses::list_license_details_me))
-        .route("/me/memberOf", get(users::list_member_of_me))
+        // `/me` routes share their handlers with `/users/{id}` (kit::Target tells them apart).
+        .route("/me", get(users::get_user))
+        .route("/me/assignLicense", post(licenses::assign_license))
+        .route("/me/licenseDetails", get(licenses::list_license_details))
+        .route("/me/memberOf", get(users::list_member_of))
         .route("/groups", get(groups::list_groups).post(groups::create_group))
         .route("/groups/$count", get(groups::count_groups))
         .route(

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::error::{GraphError, GraphResult};
 use super::extract::Auth;
+use super::kit::Collection;
 use super::query::ODataQuery;
 use super::render::{self, SKU_PROPS};
 use super::users::tenant_of;
@@ -41,10 +42,7 @@ pub async fn list_subscribed_skus(
         })
         .collect();
     let context = ODataQuery::collection_context(version, "subscribedSkus", select.as_deref());
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({"@odata.context": context, "value": values}),
-    ))
+    Ok(Collection::new(context, values).into_response())
 }
 
 /// # `GET /subscribedSkus/{id}`

@@ -6,7 +6,7 @@ use allot_core::ids::{TenantId, UserId};
 use allot_core::secret::hash_secret;
 use allot_core::tenant_file::is_country_code;
 use allot_store::StoreError;
-use allot_store::records::{Tenant, User};
+use allot_store::records::{Group, Tenant, User};
 use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -16,6 +16,7 @@ use serde_json::{Map, Value, json};
 use super::body::{self, Field};
 use super::error::{GraphError, GraphResult};
 use super::extract::{Auth, JsonObject};
+use super::kit::{Collection, OrNotFound, Target, first_page_count, keyset_page};
 use super::query::ODataQuery;
 use super::render::{self, Licenses, USER_PROPS};
 use super::{ApiVersion, context_url, json_response, no_content, perm};
@@ -97,22 +98,14 @@ pub async fn list_users(
     let top = q.top(100, 999)?;
     let cond = q.conditions(&schema::USERS, q.advanced())?;
     let tenant = auth.0.tenant;
-    let count = if q.count()? && q.is_first_page() {
-        Some(state.store.count_users_where(tenant, cond.as_ref()).await?)
-    } else {
-        None
-    };
-    let mut page = state
-        .store
-        .users_page_where(
-            tenant,
-            cond.as_ref(),
-            q.after()?,
-            i64::try_from(top + 1).unwrap_or(1000),
-        )
-        .await?;
-    let more = page.len() > top;
-    page.truncate(top);
+    let count = first_page_count(&q, || state.store.count_users_where(tenant, cond.as_ref())).await?;
+    let (page, next) = keyset_page(
+        &q,
+        top,
+        |u: &User| u.id.as_uuid(),
+        |after, limit| state.store.users_page_where(tenant, cond.as_ref(), after, limit),
+    )
+    .await?;
     let values: Vec<Value> = if render::needs_licenses(select.as_deref()) {
         let ids: Vec<UserId> = page.iter().map(|u| u.id).collect();
         let catalog = state.store.tenant_catalog(tenant).await?;
@@ -135,23 +128,11 @@ pub async fn list_users(
             .map(|u| Value::Object(render::user_json(u, select.as_deref(), None)))
             .collect()
     };
-    let mut body = Map::new();
-    body.insert(
-        "@odata.context".into(),
-        json!(ODataQuery::collection_context(
-            version,
-            "users",
-            select.as_deref()
-        )),
-    );
-    if let Some(n) = count {
-        body.insert("@odata.count".into(), json!(n));
-    }
-    if more && let Some(last) = page.last() {
-        body.insert("@odata.nextLink".into(), json!(q.next_link(last.id.as_uuid())));
-    }
-    body.insert("value".into(), Value::Array(values));
-    Ok(json_response(StatusCode::OK, &Value::Object(body)))
+    let context = ODataQuery::collection_context(version, "users", select.as_deref());
+    Ok(Collection::new(context, values)
+        .count(count)
+        .next(next)
+        .into_response())
 }
 
 /// # `GET /users/$count`
@@ -168,38 +149,19 @@ pub async fn count_users(State(state): State<AppState>, auth: Auth, q: ODataQuer
     Ok(super::count_response(n))
 }
 
-/// # `GET /users/{id | userPrincipalName}`
+/// # `GET /users/{id | userPrincipalName}`, `GET /me`
 /// <https://learn.microsoft.com/en-us/graph/api/user-get>
 pub async fn get_user(
     State(state): State<AppState>,
     auth: Auth,
     Extension(version): Extension<ApiVersion>,
-    Path(id): Path<String>,
+    target: Target,
     q: ODataQuery,
 ) -> GraphResult<Response> {
-    perm::USERS_READ.check(&auth.0.caller)?;
+    target.authorize(&auth, &perm::USERS_READ, &perm::ME_READ)?;
     q.only(&["$select"])?;
     let select = q.select("user", USER_PROPS)?;
-    let user = resolve_user(&state, auth.0.tenant, &id).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &Value::Object(user_entity(&state, version, &user, select.as_deref()).await?),
-    ))
-}
-
-/// # `GET /me`
-/// The signed-in user of a delegated token.
-pub async fn get_me(
-    State(state): State<AppState>,
-    auth: Auth,
-    Extension(version): Extension<ApiVersion>,
-    q: ODataQuery,
-) -> GraphResult<Response> {
-    let me = auth.me()?;
-    perm::ME_READ.check(&auth.0.caller)?;
-    q.only(&["$select"])?;
-    let select = q.select("user", USER_PROPS)?;
-    let user = resolve_user(&state, auth.0.tenant, &me.to_string()).await?;
+    let user = target.user(&state, &auth).await?;
     Ok(json_response(
         StatusCode::OK,
         &Value::Object(user_entity(&state, version, &user, select.as_deref()).await?),
@@ -405,35 +367,40 @@ pub async fn delete_user(
     perm::USERS_DELETE.check(&auth.0.caller)?;
     let user = resolve_user(&state, auth.0.tenant, &id).await?;
     // Freed units may seat waiting members (cloudLicensing waiting room).
-    match state.operations.delete_user(auth.0.tenant, user.id).await {
-        Ok(()) => Ok(no_content()),
-        Err(StoreError::NotFound) => Err(GraphError::resource_not_found(&id)),
-        Err(e) => Err(e.into()),
-    }
+    state
+        .operations
+        .delete_user(auth.0.tenant, user.id)
+        .await
+        .or_not_found(&id)?;
+    Ok(no_content())
 }
 
-async fn member_of(
-    state: &AppState,
-    auth: &Auth,
-    version: ApiVersion,
-    user: &User,
-    q: &ODataQuery,
+/// # `GET /users/{id | userPrincipalName}/memberOf`, `GET /me/memberOf`
+/// <https://learn.microsoft.com/en-us/graph/api/user-list-memberof>. Direct memberships only.
+pub async fn list_member_of(
+    State(state): State<AppState>,
+    auth: Auth,
+    Extension(version): Extension<ApiVersion>,
+    target: Target,
+    q: ODataQuery,
 ) -> GraphResult<Response> {
+    target.authorize(&auth, &perm::MEMBER_OF_READ, &perm::ME_MEMBER_OF)?;
+    let user = target.user(&state, &auth).await?;
     q.only(&["$select", "$top", "$skiptoken"])?;
     let select = q.select("group", render::GROUP_PROPS)?;
     let top = q.top(100, 999)?;
-    let tenant = tenant_of(state, auth.0.tenant).await?;
-    let mut page = state
-        .store
-        .member_of_page(
-            tenant.id,
-            user.id.as_uuid(),
-            q.after()?,
-            i64::try_from(top + 1).unwrap_or(1000),
-        )
-        .await?;
-    let more = page.len() > top;
-    page.truncate(top);
+    let tenant = tenant_of(&state, auth.0.tenant).await?;
+    let (page, next) = keyset_page(
+        &q,
+        top,
+        |g: &Group| g.id.as_uuid(),
+        |after, limit| {
+            state
+                .store
+                .member_of_page(tenant.id, user.id.as_uuid(), after, limit)
+        },
+    )
+    .await?;
     let values: Vec<Value> = page
         .iter()
         .map(|g| {
@@ -442,43 +409,9 @@ async fn member_of(
             Value::Object(m)
         })
         .collect();
-    let mut body = Map::new();
-    body.insert(
-        "@odata.context".into(),
-        json!(context_url(version, "directoryObjects")),
-    );
-    if more && let Some(last) = page.last() {
-        body.insert("@odata.nextLink".into(), json!(q.next_link(last.id.as_uuid())));
-    }
-    body.insert("value".into(), Value::Array(values));
-    Ok(json_response(StatusCode::OK, &Value::Object(body)))
-}
-
-/// # `GET /users/{id | userPrincipalName}/memberOf`
-/// <https://learn.microsoft.com/en-us/graph/api/user-list-memberof>. Direct memberships only.
-pub async fn list_member_of(
-    State(state): State<AppState>,
-    auth: Auth,
-    Extension(version): Extension<ApiVersion>,
-    Path(id): Path<String>,
-    q: ODataQuery,
-) -> GraphResult<Response> {
-    perm::MEMBER_OF_READ.check(&auth.0.caller)?;
-    let user = resolve_user(&state, auth.0.tenant, &id).await?;
-    member_of(&state, &auth, version, &user, &q).await
-}
-
-/// # `GET /me/memberOf`
-pub async fn list_member_of_me(
-    State(state): State<AppState>,
-    auth: Auth,
-    Extension(version): Extension<ApiVersion>,
-    q: ODataQuery,
-) -> GraphResult<Response> {
-    let me = auth.me()?;
-    perm::ME_MEMBER_OF.check(&auth.0.caller)?;
-    let user = resolve_user(&state, auth.0.tenant, &me.to_string()).await?;
-    member_of(&state, &auth, version, &user, &q).await
+    Ok(Collection::new(context_url(version, "directoryObjects"), values)
+        .next(next)
+        .into_response())
 }
 
 /// # `POST /users/{id | userPrincipalName}/reprocessLicenseAssignment`
