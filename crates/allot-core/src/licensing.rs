@@ -13,6 +13,7 @@ use crate::catalog::{AppliesTo, TenantCatalog};
 use crate::ids::{ServicePlanId, SkuId, Source};
 
 mod group;
+pub mod vocabulary;
 
 pub use group::{GroupLicenseError, GroupOutcome, evaluate_group, plan_group_change};
 
@@ -50,7 +51,7 @@ impl AssignmentState {
     /// Whether an assignment in this state gives the user the SKU (and so consumes a unit).
     #[must_use]
     pub const fn holds_license(self) -> bool {
-        matches!(self, Self::Active | Self::ActiveWithError)
+        vocabulary::holds_license(self)
     }
 }
 

@@ -336,9 +336,10 @@ const SKU_ID_OF_ASSIGNMENT: Property = Property::filterable(
 /// `user.assignedLicenses`: the SKUs the user holds, from any source.
 pub static USER_ASSIGNED_LICENSES: Collection = Collection {
     type_name: "microsoft.graph.assignedLicense",
-    from: Sql::same(
-        "license_assignments la WHERE la.user_id = u.id AND la.state IN ('Active', 'ActiveWithError')",
-    ),
+    from: Sql::same(concat!(
+        "license_assignments la WHERE la.user_id = u.id AND ",
+        allot_core::sql_holds_license!("la")
+    )),
     element: &[
         SKU_ID_OF_ASSIGNMENT,
         Property::plain("disabledPlans", Type::Opaque),
@@ -499,8 +500,14 @@ pub static GROUP_ASSIGNED_LICENSES: Collection = Collection {
 };
 
 pub static GROUP_PROPERTIES: [Property; 29] = [
-    Property::filterable("id", Type::Guid, FilterOps::DIRECTORY_ID, Sql::same("g.id"), Case::Exact)
-        .sortable(A),
+    Property::filterable(
+        "id",
+        Type::Guid,
+        FilterOps::DIRECTORY_ID,
+        Sql::same("g.id"),
+        Case::Exact,
+    )
+    .sortable(A),
     Property::plain("deletedDateTime", Type::DateTime),
     Property::plain("classification", Type::String),
     Property::filterable(
@@ -567,9 +574,11 @@ pub static GROUP_PROPERTIES: [Property; 29] = [
             eq_null: D,
             ..FilterOps::NONE
         },
-        Sql::same(
-            "EXISTS (SELECT 1 FROM license_assignments le WHERE le.source_group_id = g.id AND le.state IN ('Error', 'ActiveWithError'))",
-        ),
+        Sql::same(concat!(
+            "EXISTS (SELECT 1 FROM license_assignments le WHERE le.source_group_id = g.id AND ",
+            allot_core::sql_in_error!("le"),
+            ")"
+        )),
         Case::Exact,
     )
     .filter_only(),

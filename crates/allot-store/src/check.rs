@@ -3,13 +3,10 @@
 
 use uuid::Uuid;
 
-use crate::dbid::DbId;
+use crate::dbid::{DbId, NIL};
 use crate::error::StoreError;
 use crate::on_db;
 use crate::store::Store;
-
-const NIL: DbId = DbId(Uuid::nil());
-const HOLDING: &str = "('Active', 'ActiveWithError')";
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CheckReport {
@@ -44,13 +41,13 @@ impl Store {
         // 1. consumedUnits equals the number of users holding the SKU.
         let pools = on_db!(self.db(), |p| {
             sqlx::query_as::<_, (DbId, DbId, i64, i64, i64, i64)>(
-            "SELECT p.tenant_id, p.sku_id, p.consumed, \
+            concat!("SELECT p.tenant_id, p.sku_id, p.consumed, \
              (SELECT COUNT(DISTINCT a.user_id) FROM license_assignments a WHERE a.tenant_id = p.tenant_id \
-              AND a.sku_id = p.sku_id AND a.state IN ('Active', 'ActiveWithError')), \
+              AND a.sku_id = p.sku_id AND ", allot_core::sql_holds_license!("a"), "), \
              CAST(COALESCE((SELECT SUM(s.enabled) FROM subscriptions s WHERE s.tenant_id = p.tenant_id AND s.sku_id = p.sku_id), 0) AS BIGINT), \
              CAST(COALESCE((SELECT SUM(s.enabled + s.warning + s.suspended + s.locked_out) FROM subscriptions s \
               WHERE s.tenant_id = p.tenant_id AND s.sku_id = p.sku_id), 0) AS BIGINT) \
-             FROM sku_pools p ORDER BY p.tenant_id, p.sku_id"
+             FROM sku_pools p ORDER BY p.tenant_id, p.sku_id")
         )
         .fetch_all(p)
         .await
@@ -74,12 +71,15 @@ impl Store {
         // 2. Every held SKU has a pool; every subscription has one.
         for (t, s) in self
             .pairs(&format!(
-                "SELECT DISTINCT a.tenant_id, a.sku_id FROM license_assignments a WHERE a.state IN {HOLDING} AND NOT EXISTS \
-                 (SELECT 1 FROM sku_pools p WHERE p.tenant_id = a.tenant_id AND p.sku_id = a.sku_id)"
+                "SELECT DISTINCT a.tenant_id, a.sku_id FROM license_assignments a WHERE {} AND NOT EXISTS \
+                 (SELECT 1 FROM sku_pools p WHERE p.tenant_id = a.tenant_id AND p.sku_id = a.sku_id)",
+                allot_core::sql_holds_license!("a")
             ))
             .await?
         {
-            r.problems.push(format!("tenant {t}, SKU {s}: users hold the SKU but the tenant has no pool (subscription) for it"));
+            r.problems.push(format!(
+                "tenant {t}, SKU {s}: users hold the SKU but the tenant has no pool (subscription) for it"
+            ));
         }
         for (t, s) in self
             .pairs(

@@ -25,7 +25,7 @@ use crate::dbid::DbId;
 use crate::dbid::NIL;
 use crate::error::StoreError;
 use crate::group_licensing::assign_group_licenses_in_tx;
-use crate::ledger::{WAITING, direct_change_in_tx, lock_user, remember_allotment};
+use crate::ledger::{direct_change_in_tx, lock_user, remember_allotment};
 use crate::records::{ASSIGNMENT_COLS, AssignmentRow, GROUP_COLS, Group, GroupRow, MemberRef};
 use crate::store::{Store, retry};
 use crate::{on_db, on_tx, sql};
@@ -148,8 +148,10 @@ impl Store {
         let sql = format!(
             "SELECT a.user_id, a.sku_id, a.source_group_id, a.updated_at FROM license_assignments a \
              LEFT JOIN group_members m ON m.group_id = a.source_group_id AND m.member_id = a.user_id \
-             WHERE a.tenant_id = $1 AND a.{WAITING} AND a.source_group_id <> $2 AND ($3 = 0 OR a.user_id = $4) \
-             ORDER BY a.updated_at, COALESCE(m.seq, 0), a.user_id, a.sku_id"
+             WHERE a.tenant_id = $1 AND {} AND a.source_group_id <> $2 AND ($3 = 0 OR a.user_id = $4) \
+             ORDER BY {}, a.sku_id",
+            allot_core::sql_is_waiting!("a"),
+            allot_core::sql_seat_order!("a", "m"),
         );
         let rows = on_db!(self.db(), |p| sqlx::query_as::<
             _,
@@ -186,9 +188,9 @@ impl Store {
             None => "AND $4 = '[]'".to_owned(),
         };
         let sql = format!(
-            "SELECT {ASSIGNMENT_COLS} FROM license_assignments WHERE tenant_id = $1 \
-             AND state IN ('Error', 'ActiveWithError') AND error NOT IN ('None', 'CountViolation', 'Other') \
-             AND ($2 = 0 OR user_id = $3) {sku_clause} ORDER BY user_id, sku_id, source_group_id"
+            "SELECT {ASSIGNMENT_COLS} FROM license_assignments a WHERE tenant_id = $1 AND {} \
+             AND ($2 = 0 OR user_id = $3) {sku_clause} ORDER BY user_id, sku_id, source_group_id",
+            allot_core::sql_is_assignment_error!("a")
         );
         let skus_json = sql::ids_json(skus.unwrap_or_default().iter().map(|s| s.as_uuid()));
         let rows = on_db!(self.db(), |p| sqlx::query_as::<_, AssignmentRow>(AssertSqlSafe(

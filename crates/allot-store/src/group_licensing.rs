@@ -19,9 +19,7 @@ use crate::dbid::NIL;
 use crate::error::StoreError;
 pub use crate::ledger::JobKind;
 pub(crate) use crate::ledger::micros_now;
-use crate::ledger::{
-    TenantRules, WAITING, enqueue, forget_allotment, lock_user, seat_if_waiting, tenant_rules,
-};
+use crate::ledger::{TenantRules, enqueue, forget_allotment, lock_user, seat_if_waiting, tenant_rules};
 use crate::records::{ASSIGNMENT_COLS, AssignmentRow, GROUP_COLS, Group, GroupLicense, GroupRow, to_json};
 use crate::store::{Store, retry};
 use crate::{on_db, on_tx, sql};
@@ -100,7 +98,6 @@ struct JobRow {
 }
 
 const JOB_COLS: &str = "id, tenant_id, kind, target_id, group_version, cursor_seq, cursor_id, phase";
-const ERROR_STATES: &str = "('Error', 'ActiveWithError')";
 
 /// Takes the row locks of `users` and returns those that still exist, with their usage location
 /// as of the lock. On PostgreSQL a user read before the lock may have been deleted or changed
@@ -616,8 +613,9 @@ pub(crate) async fn seat_step(tx: &mut Tx, tenant: TenantId, sku: SkuId) -> Resu
     let sql = format!(
         "SELECT a.user_id FROM license_assignments a LEFT JOIN group_members m \
          ON m.group_id = a.source_group_id AND m.member_id = a.user_id \
-         WHERE a.tenant_id = $1 AND a.sku_id = $2 AND a.{WAITING} \
-         ORDER BY a.updated_at, COALESCE(m.seq, 0), a.user_id LIMIT $3",
+         WHERE a.tenant_id = $1 AND a.sku_id = $2 AND {} ORDER BY {} LIMIT $3",
+        allot_core::sql_is_waiting!("a"),
+        allot_core::sql_seat_order!("a", "m"),
     );
     let candidates = on_tx!(tx, |c| sqlx::query_scalar::<_, DbId>(AssertSqlSafe(sql))
         .bind(DbId::from(tenant))

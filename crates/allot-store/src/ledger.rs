@@ -340,15 +340,13 @@ pub(crate) async fn remember_allotment(
     Ok(())
 }
 
-/// A waiting member's row: in the waiting room of its SKU.
-pub(crate) const WAITING: &str = "error = 'CountViolation' AND state = 'Error'";
-
 /// Queues a `seat` job for (tenant, SKU) when the SKU has waiting members and no seat job is
 /// queued yet. Called in every transaction that frees units or adds them.
 pub(crate) async fn seat_if_waiting(tx: &mut Tx, tenant: TenantId, sku: SkuId) -> Result<(), StoreError> {
     // One index probe (the partial waiting-room index), however many members wait.
     let sql = format!(
-        "SELECT 1 FROM license_assignments WHERE tenant_id = $1 AND sku_id = $2 AND {WAITING} LIMIT 1"
+        "SELECT 1 FROM license_assignments a WHERE a.tenant_id = $1 AND a.sku_id = $2 AND {} LIMIT 1",
+        allot_core::sql_is_waiting!("a")
     );
     let waiting = on_tx!(tx, |c| sqlx::query_scalar::<_, i32>(AssertSqlSafe(sql))
         .bind(DbId::from(tenant))

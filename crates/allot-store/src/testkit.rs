@@ -83,6 +83,15 @@ impl TestDb {
         .map(|r| r.rows_affected()))?)
     }
 
+    /// The first column of every row of a query, as text (`CAST(… AS TEXT)` it in the query).
+    pub async fn strings(&self, sql: &str) -> Result<Vec<String>, StoreError> {
+        Ok(crate::on_db!(self.store.db(), |p| {
+            sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql.to_owned()))
+                .fetch_all(p)
+                .await
+        })?)
+    }
+
     /// `(job id, lease owner)` of every job.
     pub async fn job_leases(&self) -> Result<Vec<(String, Option<String>)>, StoreError> {
         Ok(crate::on_db!(self.store.db(), |p| sqlx::query_as::<

@@ -6,7 +6,7 @@ use allot_odata::validate::Cond;
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
-use super::{ERROR_STATES, NIL, ProcessingMode};
+use super::{NIL, ProcessingMode};
 use crate::dbid::DbId;
 use crate::error::StoreError;
 use crate::records::{GROUP_COLS, Group, GroupRow, USER_COLS, User, UserRow};
@@ -70,8 +70,9 @@ impl Store {
         let not = if with { "" } else { "NOT " };
         let sql = format!(
             "SELECT {GROUP_COLS} FROM groups g WHERE g.tenant_id = $1 AND g.id > $2 AND {not}EXISTS \
-             (SELECT 1 FROM license_assignments a WHERE a.source_group_id = g.id AND a.state IN {ERROR_STATES}) \
-             ORDER BY g.id LIMIT $3"
+             (SELECT 1 FROM license_assignments a WHERE a.source_group_id = g.id AND {}) \
+             ORDER BY g.id LIMIT $3",
+            allot_core::sql_in_error!("a")
         );
         let rows = on_db!(self.db(), |p| sqlx::query_as::<_, GroupRow>(AssertSqlSafe(sql))
             .bind(DbId::from(tenant))
@@ -107,8 +108,9 @@ impl Store {
         let (and, params, n) = crate::sql::odata_where(self.db().backend(), filter, 4);
         let sql = format!(
             "SELECT {USER_COLS} FROM users u WHERE u.tenant_id = $1 AND u.id > $2 AND EXISTS \
-             (SELECT 1 FROM license_assignments a WHERE a.user_id = u.id AND a.source_group_id = $3 AND a.state IN {ERROR_STATES}){and} \
-             ORDER BY u.id LIMIT ${n}"
+             (SELECT 1 FROM license_assignments a WHERE a.user_id = u.id AND a.source_group_id = $3 AND {}){and} \
+             ORDER BY u.id LIMIT ${n}",
+            allot_core::sql_in_error!("a")
         );
         let rows = on_db!(self.db(), |p| bind_odata!(
             sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql))

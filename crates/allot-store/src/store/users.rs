@@ -139,8 +139,9 @@ impl Store {
             }
             let sql = format!(
                 "SELECT COUNT(*) FROM (SELECT la.user_id FROM license_assignments la WHERE la.tenant_id = $1 \
-                 AND la.sku_id IN {} AND la.state IN ('Active', 'ActiveWithError') GROUP BY la.user_id) held",
-                sql::ids_in(self.db.backend(), 2)
+                 AND la.sku_id IN {} AND {} GROUP BY la.user_id) held",
+                sql::ids_in(self.db.backend(), 2),
+                allot_core::sql_holds_license!("la")
             );
             return Ok(on_db!(&self.db, |p| sqlx::query_scalar::<_, i64>(
                 AssertSqlSafe(sql)
