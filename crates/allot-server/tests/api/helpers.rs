@@ -39,6 +39,17 @@ pub struct TestApp {
     _dir: TempDir,
 }
 
+/// Stores the suite's fixed signing key in a fresh database, so that the server starting on it
+/// finds a key instead of generating an RSA key of its own (which costs each test tens of
+/// milliseconds). A test-only key: never used outside this suite.
+pub async fn with_test_key(db: &TestDb) {
+    const KEY: &str = include_str!("fixtures/test-signing-key.pkcs8.b64");
+    db.store
+        .insert_signing_key("allot-test-key", KEY.trim())
+        .await
+        .expect("test signing key");
+}
+
 /// A directory removed on drop.
 pub struct TempDir(pub PathBuf);
 
@@ -116,6 +127,7 @@ impl TestApp {
     /// A server whose configuration `configure` adjusts before it starts.
     pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> Option<Self> {
         let db = TestDb::fresh(backend).await.expect("test database")?;
+        with_test_key(&db).await;
         let dir = TempDir::new();
         let mut config = Config::for_data_dir(dir.0.clone());
         config.database_url = Some(db.url.clone());

@@ -61,6 +61,7 @@ struct World {
 impl World {
     async fn start(backend: Backend, nodes: usize, extra: usize) -> Option<Self> {
         let db = TestDb::fresh(backend).await.expect("database")?;
+        with_test_key(&db).await;
         db.store.apply_tenant_file(&TenantFile::demo()).await.unwrap();
         let tenant = TenantId::from_uuid(DEMO_TENANT.parse().unwrap());
         let users: Vec<User> = (0..extra)
