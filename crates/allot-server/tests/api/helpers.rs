@@ -67,6 +67,44 @@ impl Drop for TempDir {
     }
 }
 
+/// One caller of one tenant on the test server: a bearer token and the requests it sends. The
+/// demo app's calls (`TestApp::get`…), the cloud tenant's client and Partner Center calls all
+/// go through it.
+pub struct Client<'a> {
+    pub app: &'a TestApp,
+    pub token: String,
+}
+
+impl Client<'_> {
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        self.app
+            .send_with(method, path, Some(&self.token), body, headers)
+            .await
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.send(Method::GET, path, None, &[]).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Resp {
+        self.send(Method::POST, path, Some(body), &[]).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Resp {
+        self.send(Method::PATCH, path, Some(body), &[]).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Resp {
+        self.send(Method::DELETE, path, None, &[]).await
+    }
+}
+
 /// A response, read whole.
 #[derive(Debug)]
 pub struct Resp {
@@ -207,9 +245,24 @@ impl TestApp {
     }
 
     pub async fn send(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Resp {
+        self.send_with(method, path, token, body, &[]).await
+    }
+
+    /// The one place a test request is built: bearer token, JSON body, extra headers.
+    pub async fn send_with(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
         let mut req = self.client.request(method, self.url(path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
         }
         if let Some(b) = body {
             req = req.json(&b);
@@ -217,21 +270,28 @@ impl TestApp {
         read(req.send().await.expect("send")).await
     }
 
+    /// A client of the server with `token`: how a test speaks as one caller of one tenant.
+    pub fn as_caller(&self, token: impl Into<String>) -> Client<'_> {
+        Client {
+            app: self,
+            token: token.into(),
+        }
+    }
+
     pub async fn get(&self, path: &str) -> Resp {
-        self.send(Method::GET, path, Some(&self.token), None).await
+        self.as_caller(&self.token).get(path).await
     }
 
     pub async fn post(&self, path: &str, body: Value) -> Resp {
-        self.send(Method::POST, path, Some(&self.token), Some(body)).await
+        self.as_caller(&self.token).post(path, body).await
     }
 
     pub async fn patch(&self, path: &str, body: Value) -> Resp {
-        self.send(Method::PATCH, path, Some(&self.token), Some(body))
-            .await
+        self.as_caller(&self.token).patch(path, body).await
     }
 
     pub async fn delete(&self, path: &str) -> Resp {
-        self.send(Method::DELETE, path, Some(&self.token), None).await
+        self.as_caller(&self.token).delete(path).await
     }
 
     /// `consumedUnits` of a SKU in the demo tenant, through Graph.

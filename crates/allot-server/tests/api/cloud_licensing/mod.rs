@@ -97,24 +97,25 @@ impl<'a> Cl<'a> {
         r.ok()["access_token"].as_str().unwrap().to_owned()
     }
 
+    /// The admin app's client (requests as the cloud tenant's admin app).
+    fn caller(&self) -> Client<'_> {
+        self.app.as_caller(&self.token)
+    }
+
     async fn get(&self, path: &str) -> Resp {
-        self.app.send(Method::GET, path, Some(&self.token), None).await
+        self.caller().get(path).await
     }
 
     async fn post(&self, path: &str, body: Value) -> Resp {
-        self.app
-            .send(Method::POST, path, Some(&self.token), Some(body))
-            .await
+        self.caller().post(path, body).await
     }
 
     async fn patch(&self, path: &str, body: Value) -> Resp {
-        self.app
-            .send(Method::PATCH, path, Some(&self.token), Some(body))
-            .await
+        self.caller().patch(path, body).await
     }
 
     async fn delete(&self, path: &str) -> Resp {
-        self.app.send(Method::DELETE, path, Some(&self.token), None).await
+        self.caller().delete(path).await
     }
 
     fn ctx(&self, fragment: &str) -> String {

@@ -54,14 +54,7 @@ async fn pc(
     body: Option<Value>,
     headers: &[(&str, &str)],
 ) -> Resp {
-    let mut req = app.client.request(method, app.url(path)).bearer_auth(token);
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    read(req.send().await.expect("send")).await
+    app.as_caller(token).send(method, path, body, headers).await
 }
 
 async fn pc_get(app: &TestApp, path: &str, token: &str) -> Resp {
