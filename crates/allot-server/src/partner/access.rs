@@ -9,13 +9,14 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 
-use super::error::{PcError, PcResult};
+use super::error::{PcError, PcResult, Replayed};
 use crate::auth::tokens::{Caller, PARTNER_CENTER_RESOURCE, Principal, TokenError};
 use crate::state::AppState;
 
-/// The caller of a Partner Center request, as its token proves.
+/// The caller of a Partner Center request, as its token proves, and the stored answer of the
+/// request when it repeats an `MS-RequestId` the same caller sent before (`replay.rs`).
 #[derive(Debug, Clone)]
-pub struct PcCaller(pub Principal);
+pub struct PcCaller(pub Principal, pub Option<Replayed>);
 
 impl FromRequestParts<AppState> for PcCaller {
     type Rejection = PcError;
@@ -26,7 +27,7 @@ impl FromRequestParts<AppState> for PcCaller {
             .tokens
             .validate(token, PARTNER_CENTER_RESOURCE)
             .map_err(|e| PcError::token(&e))?;
-        Ok(Self(principal))
+        Ok(Self(principal, parts.extensions.get::<Replayed>().cloned()))
     }
 }
 
@@ -128,6 +129,10 @@ impl PcCaller {
         let granted = relationship.roles_of(user);
         if granted.is_empty() || !op.allowed_by(granted) {
             return Err(PcError::role_denied());
+        }
+        // Authorized: a replayed request gets its first answer now, and nothing runs again.
+        if let Some(r) = &self.1 {
+            return Err(PcError::replayed(r));
         }
         Ok(Customer { tenant, relationship })
     }

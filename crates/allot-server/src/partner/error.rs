@@ -16,6 +16,16 @@ pub struct PcError {
     pub code: u32,
     pub description: String,
     pub data: Vec<String>,
+    /// The stored first answer of a replayed `MS-RequestId`, sent instead of an error body
+    /// (see `replay.rs`: a replay leaves through the handler's authorization, as this).
+    pub replay: Option<Replayed>,
+}
+
+/// The first answer to a request whose `MS-RequestId` the same caller sent again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replayed {
+    pub status: u16,
+    pub body: String,
 }
 
 pub type PcResult<T> = Result<T, PcError>;
@@ -30,6 +40,17 @@ impl PcError {
             code,
             description: description.into(),
             data: Vec::new(),
+            replay: None,
+        }
+    }
+
+    /// Not an error: the stored first answer of a replayed request, for a caller the handler
+    /// has just authorized.
+    #[must_use]
+    pub fn replayed(r: &Replayed) -> Self {
+        Self {
+            replay: Some(r.clone()),
+            ..Self::new(StatusCode::OK, 0, "")
         }
     }
 
@@ -196,6 +217,9 @@ impl From<StoreError> for PcError {
 
 impl IntoResponse for PcError {
     fn into_response(self) -> Response {
+        if let Some(r) = &self.replay {
+            return super::replay::answer(r);
+        }
         let mut resp = super::json_response(self.status, &self.body());
         let headers = resp.headers_mut();
         if self.status == StatusCode::UNAUTHORIZED {

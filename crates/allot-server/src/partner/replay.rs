@@ -2,6 +2,12 @@
 //! retries after a timeout or a 5xx, so a POST whose id was answered before gets that first answer
 //! again instead of acting twice (spec §5.3, §8.7). The first answer is kept in the database, so
 //! every node of a cluster replays it; 5xx answers are not kept (the retry runs for real).
+//!
+//! Replays are the caller's own: the key is the request id of one signed-in user (or app) of one
+//! partner, so another caller's repeat of the same id is a request of its own. And a replay is
+//! answered only after the handler authorized the caller for the operation: this middleware
+//! puts the stored answer into the request, and `PcCaller::customer` sends it once the caller's
+//! relationship and GDAP roles allow the operation (a caller who lost the role gets the 403).
 
 use std::time::Duration;
 
@@ -12,8 +18,8 @@ use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::error::PcError;
-use crate::auth::tokens::PARTNER_CENTER_RESOURCE;
+use super::error::{PcError, Replayed};
+use crate::auth::tokens::{Caller, PARTNER_CENTER_RESOURCE, Principal};
 use crate::state::AppState;
 
 /// How long a retry waits for the first request with its id to finish.
@@ -49,7 +55,8 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
         return next.run(req).await;
     };
     let tenant = principal.tenant;
-    let (parts, body) = req.into_parts();
+    let request_id = format!("{}/{request_id}", caller_key(&principal));
+    let (mut parts, body) = req.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, state.config.max_body_bytes).await else {
         return PcError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -68,7 +75,10 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
     loop {
         match state.store.claim_request(tenant, &request_id, &fingerprint).await {
             Ok(Claim::Fresh) => break,
-            Ok(Claim::Replay { status, body }) => return replayed(status, body),
+            Ok(Claim::Replay { status, body }) => {
+                parts.extensions.insert(Replayed { status, body });
+                return next.run(Request::from_parts(parts, Body::from(bytes))).await;
+            }
             Ok(Claim::Mismatch) => {
                 return PcError::bad_input(format!(
                     "The MS-RequestId {request_id} was already used for a different request."
@@ -98,12 +108,21 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
     Response::from_parts(parts, Body::from(bytes))
 }
 
-fn replayed(status: u16, body: String) -> Response {
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-    if body.is_empty() {
+/// Whose replays a request shares: the signed-in user's, or the app's for an app-only token.
+fn caller_key(p: &Principal) -> String {
+    match &p.caller {
+        Caller::User { user, .. } => format!("user:{user}"),
+        Caller::App { app, .. } => format!("app:{app}"),
+    }
+}
+
+/// The stored answer, as it was first sent.
+pub fn answer(r: &Replayed) -> Response {
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK);
+    if r.body.is_empty() {
         return status.into_response();
     }
-    let mut resp = (status, body).into_response();
+    let mut resp = (status, r.body.clone()).into_response();
     resp.headers_mut().insert(
         axum::http::header::CONTENT_TYPE,
         axum::http::HeaderValue::from_static(super::JSON_CONTENT_TYPE),

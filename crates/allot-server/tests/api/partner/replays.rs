@@ -57,6 +57,70 @@ e2e!(a_repeated_request_id_replays_the_first_answer, |app| {
     assert_eq!(app.consumed(PBI).await, before + 1);
 });
 
+/// A partner whose relationship with Contoso gives License Administrator to `roles_to` only.
+fn two_user_partner(roles_to: &str) -> String {
+    format!(
+        r"
+tenants:
+  - displayName: Replay Partner
+    defaultDomain: replay.example
+    apps:
+      - clientId: 5a1d0000-c0de-4a99-a000-0000000000e1
+        displayName: Replay partner app
+        clientSecret: replay-secret
+        delegatedScopes: [user_impersonation]
+    users:
+      - {{userPrincipalName: ann@replay.example, displayName: Ann, password: {DEMO_PASSWORD}}}
+      - {{userPrincipalName: bob@replay.example, displayName: Bob, password: {DEMO_PASSWORD}}}
+    customers:
+      - tenant: contoso.example
+        roles: [License Administrator, Directory Readers]
+        users: [{roles_to}]
+"
+    )
+}
+
+e2e!(a_replay_is_the_callers_own_and_comes_after_authorization, |app| {
+    let put = |file: String| async {
+        let r = app.admin(Method::POST, "/_allot/tenants", Some(file)).await;
+        assert!(r.status.is_success(), "{}", r.text);
+    };
+    put(two_user_partner("ann@replay.example")).await;
+    let token = |upn: &'static str| {
+        pc_token_for(
+            &app,
+            "replay.example",
+            "5a1d0000-c0de-4a99-a000-0000000000e1",
+            "replay-secret",
+            upn,
+        )
+    };
+    let (ann, bob) = (
+        token("ann@replay.example").await,
+        token("bob@replay.example").await,
+    );
+    let target = app.create_user("replayed", Some("US")).await;
+    let update = format!("{}/users/{target}/licenseupdates", customers_path());
+    let lic = json!({"licensesToAssign": [{"skuId": PBI}]});
+    let rid = [("MS-RequestId", "4c3b2a19-0000-4000-8000-00000000beef")];
+    let before = app.consumed(PBI).await;
+    let first = pc(&app, Method::POST, &update, &ann, Some(lic.clone()), &rid).await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    // Another user of the same partner, without a GDAP role, repeats the id: refused by its
+    // own authorization, never handed Ann's answer.
+    let stolen = pc(&app, Method::POST, &update, &bob, Some(lic.clone()), &rid).await;
+    pc_error(&stolen, 403, 900_150);
+    assert!(!stolen.text.contains("licensesToAssign"), "{}", stolen.text);
+    // Ann's own retry is the first answer again, and takes no second unit.
+    let again = pc(&app, Method::POST, &update, &ann, Some(lic.clone()), &rid).await;
+    assert_eq!((again.status.as_u16(), again.json()), (201, first.json()));
+    assert_eq!(app.consumed(PBI).await, before + 1);
+    // Once Ann has lost the role, her retry is refused too (authorization comes first).
+    put(two_user_partner("bob@replay.example")).await;
+    let revoked = pc(&app, Method::POST, &update, &ann, Some(lic), &rid).await;
+    pc_error(&revoked, 403, 900_150);
+});
+
 e2e!(every_failure_under_v1_is_a_partner_center_error, |app| {
     let token = pc_token(&app).await;
     let r = pc_get(&app, "/v1/customers/x/nothing/here", &token).await;
