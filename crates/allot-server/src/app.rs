@@ -40,7 +40,7 @@ pub struct Application {
 }
 
 impl Application {
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
+    pub async fn build(mut config: Config) -> anyhow::Result<Self> {
         let url = config.effective_database_url();
         if url.starts_with("sqlite:") {
             std::fs::create_dir_all(&config.data_dir)
@@ -57,6 +57,8 @@ impl Application {
             )
         })?;
         let addr = listener.local_addr()?;
+        // The address actually bound (an ephemeral port resolved): links fall back to it.
+        config.listen = addr;
         let base_url = config
             .public_url
             .clone()

@@ -89,9 +89,14 @@ pub struct ServeArgs {
     /// A tenant file to apply at start.
     #[arg(long, env = "ALLOT_SEED")]
     pub seed: Option<PathBuf>,
-    /// Externally visible base URL (links, token issuer); default: derived from each request.
+    /// Externally visible base URL (links, token issuer); default: derived from each request's
+    /// Host when it is the listen address, a loopback name or an --allowed-host.
     #[arg(long, env = "ALLOT_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// A Host (name, or name:port) links may be built on without --public-url; repeatable, or
+    /// comma-separated in the environment variable.
+    #[arg(long = "allowed-host", env = "ALLOT_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
     /// Admin API key; default: generated at first start, printed once and kept in DATA_DIR/admin-key.
     #[arg(long, env = "ALLOT_ADMIN_KEY", hide_env_values = true)]
     pub admin_key: Option<String>,
@@ -174,6 +179,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         listen: a.listen,
         database_url: a.db.database_url.clone(),
         public_url: a.public_url.map(|u| u.trim_end_matches('/').to_owned()),
+        allowed_hosts: a.allowed_hosts,
         admin_key: a.admin_key,
         admin_remote: a.admin_remote,
         max_body_bytes: a.max_body_bytes,

@@ -17,8 +17,12 @@ pub struct Config {
     /// `sqlite://…` or `postgres://…`; `None` means `sqlite://<data_dir>/allot.db`.
     pub database_url: Option<String>,
     /// The externally visible base URL (for `@odata.nextLink`, token issuer, discovery). `None`
-    /// derives links from the request's `Host` header.
+    /// derives links from the request's `Host` header when that host is allowed (see
+    /// [`Config::link_base`]).
     pub public_url: Option<String>,
+    /// Further `Host` values links may be built on without `--public-url` (`name` for any port,
+    /// `name:port` for one), besides the listen address and the loopback names.
+    pub allowed_hosts: Vec<String>,
     /// The admin key; `None` uses the one stored at first start.
     pub admin_key: Option<String>,
     /// Let the admin API answer clients that are not on loopback.
@@ -44,6 +48,45 @@ impl Config {
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("allot.db").display()))
     }
 
+    /// The base of the links of a request that came with `host` (its `Host` header): the
+    /// configured public URL; else the `Host` when it names the listen address, a loopback name
+    /// (`localhost`, `127.0.0.1`, `[::1]`, any port) or an allowed host; else the listen address.
+    /// A `Host` an attacker chose never becomes the base of a link a client follows with its
+    /// token.
+    #[must_use]
+    pub fn link_base(&self, host: Option<&str>) -> String {
+        if let Some(u) = &self.public_url {
+            return u.clone();
+        }
+        match host.filter(|h| self.host_allowed(h)) {
+            Some(h) => format!("http://{h}"),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
+    fn host_allowed(&self, host: &str) -> bool {
+        let host = host.trim();
+        if host.is_empty()
+            || !host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-._:[]".contains(c))
+        {
+            return false;
+        }
+        let name = match host.rsplit_once(':') {
+            Some((n, port)) if !n.ends_with(':') && port.chars().all(|c| c.is_ascii_digit()) => n,
+            _ => host,
+        };
+        host.eq_ignore_ascii_case(&self.listen.to_string())
+            || ["localhost", "127.0.0.1", "[::1]"]
+                .iter()
+                .any(|l| name.eq_ignore_ascii_case(l))
+            || self.allowed_hosts.iter().any(|a| {
+                let a = a.trim();
+                a.eq_ignore_ascii_case(host) || (!a.contains(':') && a.eq_ignore_ascii_case(name))
+            })
+    }
+
     /// Defaults for tests and embedding: an ephemeral port on loopback.
     #[must_use]
     pub fn for_data_dir(data_dir: PathBuf) -> Self {
@@ -52,6 +95,7 @@ impl Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             database_url: None,
             public_url: None,
+            allowed_hosts: Vec::new(),
             admin_key: None,
             admin_remote: false,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
@@ -60,5 +104,44 @@ impl Config {
             processing_mode: None,
             no_worker: false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(public: Option<&str>, allowed: &[&str]) -> Config {
+        let mut c = Config::for_data_dir(PathBuf::from("/tmp/x"));
+        c.listen = SocketAddr::from(([10, 0, 0, 5], 5066));
+        c.public_url = public.map(str::to_owned);
+        c.allowed_hosts = allowed.iter().map(|s| (*s).to_owned()).collect();
+        c
+    }
+
+    #[test]
+    fn links_are_built_on_allowed_hosts_only() {
+        let c = config(None, &["allot.internal", "gw.example:8443"]);
+        for (host, base) in [
+            (Some("10.0.0.5:5066"), "http://10.0.0.5:5066"),
+            (Some("localhost:5066"), "http://localhost:5066"),
+            (Some("LOCALHOST:9000"), "http://LOCALHOST:9000"),
+            (Some("127.0.0.1"), "http://127.0.0.1"),
+            (Some("[::1]:5066"), "http://[::1]:5066"),
+            (Some("allot.internal:80"), "http://allot.internal:80"),
+            (Some("gw.example:8443"), "http://gw.example:8443"),
+            // Anything else falls back to the listen address.
+            (Some("gw.example:9999"), "http://10.0.0.5:5066"),
+            (Some("evil.example"), "http://10.0.0.5:5066"),
+            (Some("localhost.evil.example"), "http://10.0.0.5:5066"),
+            (Some("localhost@evil.example"), "http://10.0.0.5:5066"),
+            (Some("localhost/evil"), "http://10.0.0.5:5066"),
+            (Some(""), "http://10.0.0.5:5066"),
+            (None, "http://10.0.0.5:5066"),
+        ] {
+            assert_eq!(c.link_base(host), base, "{host:?}");
+        }
+        let p = config(Some("https://allot.example"), &[]);
+        assert_eq!(p.link_base(Some("localhost:5066")), "https://allot.example");
     }
 }

@@ -15,7 +15,7 @@ use crate::state::AppState;
 pub struct RequestContext {
     pub request_id: String,
     pub client_request_id: String,
-    /// `scheme://host[:port]` as the client reached us (or the configured public URL).
+    /// `scheme://host[:port]` links are built on (`Config::link_base`).
     pub base_url: String,
 }
 
@@ -41,14 +41,11 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 128)
         .map_or_else(|| request_id.clone(), str::to_owned);
-    let base_url = state.config.public_url.clone().unwrap_or_else(|| {
-        let host = req
-            .headers()
-            .get(axum::http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("localhost");
-        format!("http://{host}")
-    });
+    let host = req
+        .headers()
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok());
+    let base_url = state.config.link_base(host);
     let ctx = RequestContext {
         request_id: request_id.clone(),
         client_request_id: client_request_id.clone(),

@@ -386,3 +386,32 @@ e2e!(me_is_the_signed_in_user, |app| {
         "/me request is only valid with delegated authentication flow."
     );
 });
+
+e2e!(links_never_echo_a_host_the_server_does_not_know, |app| {
+    let app = &app;
+    let next_with_host = |host: &'static str| async move {
+        let r = read(
+            app.client
+                .get(app.url("/v1.0/users?$top=2"))
+                .bearer_auth(&app.token)
+                .header("Host", host)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let v = r.ok();
+        (
+            v["@odata.nextLink"].as_str().unwrap().to_owned(),
+            v["@odata.context"].as_str().unwrap().to_owned(),
+        )
+    };
+    // A Host an attacker chose: the links stay on the server's own address.
+    let (next, context) = next_with_host("evil.example").await;
+    assert!(next.starts_with(&format!("{}/v1.0/users?", app.base)), "{next}");
+    assert!(context.starts_with(&app.base), "{context}");
+    assert!(!next.contains("evil") && !context.contains("evil"));
+    // A loopback name (any port) is the client's own machine: kept, as the client typed it.
+    let (next, _) = next_with_host("localhost:8080").await;
+    assert!(next.starts_with("http://localhost:8080/v1.0/users?"), "{next}");
+});
