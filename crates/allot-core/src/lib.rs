@@ -8,3 +8,4 @@ pub mod licensing;
 pub mod partner;
 pub mod secret;
 pub mod tenant_file;
+pub mod text;

@@ -171,6 +171,14 @@ impl TenantFile {
             serde_norway::from_str(text).map_err(|e| TenantFileError::Syntax(e.to_string()))?
         };
         file.validate()?;
+        // Text no backend can store (`crate::text`), anywhere in the file.
+        let doc = serde_json::to_value(&file).map_err(|e| TenantFileError::Invalid(e.to_string()))?;
+        if let Some(path) = crate::text::unstorable_in(&doc) {
+            return Err(TenantFileError::Invalid(format!(
+                "{} cannot contain the NUL character",
+                path.join(".")
+            )));
+        }
         Ok(file)
     }
 

@@ -44,6 +44,8 @@ pub enum ParseErrorKind {
         expected: &'static str,
     },
     UnterminatedString,
+    /// The NUL character, anywhere (no backend can compare or store it; `allot_core::text`).
+    Nul,
     /// A literal that looks like a number, GUID or date but is not a valid one.
     BadLiteral(String),
     UnknownFunction(String),
@@ -99,6 +101,7 @@ impl fmt::Display for ParseErrorKind {
         match self {
             Self::Unexpected { found, expected } => write!(f, "found {found}, expected {expected}"),
             Self::UnterminatedString => f.write_str("unterminated string literal"),
+            Self::Nul => f.write_str("the NUL character is not allowed"),
             Self::BadLiteral(s) => write!(f, "invalid literal '{s}'"),
             Self::UnknownFunction(s) => write!(f, "unknown function '{s}'"),
             Self::BadCharacter(c) => write!(f, "character '{c}' is not valid"),

@@ -25,6 +25,7 @@ use crate::parser::{Limits, parse_expr_at, parse_orderby_items};
 pub const MAX_ITEMS: usize = 64;
 
 fn check_len(text: &str, option: QueryOption, limits: Limits) -> Result<(), ParseError> {
+    no_nul(text, option)?;
     if text.len() > limits.max_len {
         return Err(ParseError::new(
             option,
@@ -33,6 +34,14 @@ fn check_len(text: &str, option: QueryOption, limits: Limits) -> Result<(), Pars
         ));
     }
     Ok(())
+}
+
+/// Refuses the NUL character anywhere in an option's text, at its position.
+pub(crate) fn no_nul(text: &str, option: QueryOption) -> Result<(), ParseError> {
+    match text.find('\0') {
+        Some(pos) => Err(ParseError::new(option, pos, ParseErrorKind::Nul)),
+        None => Ok(()),
+    }
 }
 
 fn is_name(s: &str) -> bool {

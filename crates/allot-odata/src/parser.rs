@@ -89,6 +89,7 @@ pub(crate) fn parse_expr_at(
             ParseErrorKind::TooLong { max: limits.max_len },
         )));
     }
+    crate::options::no_nul(text, option).map_err(shift)?;
     if text.trim().is_empty() {
         return Err(shift(ParseError::new(option, 0, ParseErrorKind::Empty)));
     }

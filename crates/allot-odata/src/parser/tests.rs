@@ -283,7 +283,8 @@ fn literal() -> impl Strategy<Value = Literal> {
         any::<f64>()
             .prop_filter("finite", |f| f.is_finite())
             .prop_map(Literal::Decimal),
-        ".{0,12}".prop_map(Literal::String),
+        // Any text but NUL, which no option may hold (`ParseErrorKind::Nul`).
+        "[^\\x00\\n]{0,12}".prop_map(Literal::String),
         any::<u128>().prop_map(|u| Literal::Guid(Uuid::from_u128(u))),
         (0i32..3_000_000)
             .prop_map(|d| Literal::Date(chrono::NaiveDate::from_num_days_from_ce_opt(d.max(1)).unwrap())),
@@ -319,7 +320,7 @@ fn operand(vars: Vec<String>) -> impl Strategy<Value = Expr> {
         (
             prop_oneof![Just(Func::StartsWith), Just(Func::EndsWith), Just(Func::Contains)],
             path(vars),
-            ".{0,6}"
+            "[^\\x00\\n]{0,6}"
         )
             .prop_map(|(f, p, s)| Expr::Call(f, vec![Expr::Path(p), Expr::Literal(Literal::String(s))])),
     ]
@@ -392,4 +393,20 @@ proptest! {
     fn arbitrary_text_never_panics(s in ".{0,200}") {
         let _ = parse_filter(&s);
     }
+}
+
+#[test]
+fn nul_is_refused_at_its_position_in_every_option() {
+    let e = parse_filter("displayName eq 'a\0b'").unwrap_err();
+    assert_eq!((e.pos, e.kind.clone()), (17, ParseErrorKind::Nul));
+    assert_eq!(
+        crate::options::parse_search("\"displayName:a\0\"")
+            .unwrap_err()
+            .kind,
+        ParseErrorKind::Nul
+    );
+    assert_eq!(
+        crate::options::parse_select("id,\0").unwrap_err().kind,
+        ParseErrorKind::Nul
+    );
 }

@@ -96,6 +96,11 @@ impl FromRequest<AppState> for JsonObject {
                 )
             })?;
         match serde_json::from_slice::<Value>(&bytes) {
+            // Text no backend can store is refused before anything reads the body.
+            Ok(v) if let Some(path) = allot_core::text::unstorable_in(&v) => Err(super::body::invalid_value(
+                path.first().map_or("", String::as_str),
+                "object",
+            )),
             Ok(Value::Object(map)) => Ok(Self(map)),
             Ok(_) | Err(_) => Err(GraphError::new(
                 StatusCode::BAD_REQUEST,

@@ -25,6 +25,13 @@ impl FromRequest<AppState> for PcJson {
             )
         })?;
         match serde_json::from_slice::<Value>(&bytes) {
+            // Text no backend can store is refused before anything reads the body.
+            Ok(v) if let Some(path) = allot_core::text::unstorable_in(&v) => {
+                Err(PcError::bad_input(format!(
+                    "The property '{}' cannot contain the NUL character.",
+                    path.join(".")
+                )))
+            }
             Ok(Value::Object(map)) => Ok(Self(map)),
             Ok(_) => Err(PcError::bad_input("The request body must be a JSON object.")),
             Err(e) => Err(PcError::bad_input(format!(
@@ -51,6 +58,9 @@ pub fn get<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
 pub fn string(obj: &Map<String, Value>, name: &str) -> Result<Option<String>, PcError> {
     match get(obj, name) {
         None => Ok(None),
+        Some(Value::String(s)) if !allot_core::text::storable(s) => Err(PcError::bad_input(format!(
+            "The property '{name}' cannot contain the NUL character."
+        ))),
         Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(_) => Err(PcError::bad_input(format!(
             "The property '{name}' must be a string."

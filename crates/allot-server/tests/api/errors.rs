@@ -166,3 +166,108 @@ e2e!(hostile_input_never_breaks_the_envelope, |app| {
         29
     );
 });
+
+// The NUL character, in every place a client can put text, is the surface's 400 on both
+// backends (PostgreSQL cannot store or compare it; before, several of these were its 500).
+e2e!(nul_is_refused_everywhere_with_the_surfaces_400, |app| {
+    let app = &app;
+    let enc = |s: &str| -> String { form_urlencoded::byte_serialize(s.as_bytes()).collect() };
+    // Graph: $filter and $search literals, a body, a path key.
+    let r = app
+        .get(&format!("/v1.0/users?$filter={}", enc("displayName eq 'a\0b'")))
+        .await;
+    let msg = r.graph_error(400, "Request_BadRequest");
+    assert!(msg.contains("NUL"), "{msg}");
+    let r = app
+        .send_with(
+            Method::GET,
+            &format!("/v1.0/users?$search={}&$count=true", enc("\"displayName:a\0\"")),
+            Some(&app.token),
+            None,
+            &[("ConsistencyLevel", "eventual")],
+        )
+        .await;
+    r.graph_error(400, "Request_BadRequest");
+    let r = app
+        .post(
+            "/v1.0/groups",
+            json!({"displayName": "G\u{0}", "mailEnabled": false, "mailNickname": "g", "securityEnabled": true}),
+        )
+        .await;
+    r.graph_error(400, "Request_BadRequest");
+    app.get(&format!("/v1.0/users/{}", enc("a\0b@contoso.example")))
+        .await
+        .graph_error(404, "Request_ResourceNotFound");
+
+    // Partner Center: create and update fields, the users filter, a forged continuation token.
+    let pc = crate::partner::pc_token(app).await;
+    let pc_call = |method: Method,
+                   path: String,
+                   body: Option<serde_json::Value>,
+                   headers: Vec<(&'static str, String)>| {
+        let pc = pc.clone();
+        async move {
+            let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            app.as_caller(pc).send(method, &path, body, &headers).await
+        }
+    };
+    let users = format!("/v1/customers/{DEMO_TENANT}/users");
+    let pc_400 = |r: Resp| {
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert_eq!(r.json()["code"], 800_002, "{}", r.text);
+    };
+    pc_400(
+        pc_call(
+            Method::POST,
+            users.clone(),
+            Some(json!({"userPrincipalName": "nul@contoso.example", "displayName": "N\u{0}", "passwordProfile": {"password": "Pa55w0rd!"}})),
+            vec![],
+        )
+        .await,
+    );
+    pc_400(
+        pc_call(
+            Method::PATCH,
+            format!("{users}/yukit@contoso.example"),
+            Some(json!({"firstName": "Y\u{0}"})),
+            vec![],
+        )
+        .await,
+    );
+    let filter = enc(r#"{"Field":"DisplayName","Value":"a"#) + "%00" + &enc(r#"","Operator":"starts_with"}"#);
+    pc_400(pc_call(Method::GET, format!("{users}?filter={filter}"), None, vec![]).await);
+    use base64::Engine as _;
+    let forged = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
+        br#"{"f":{"field":"DisplayName","op":"equals","value":"a\u0000"},"s":"DisplayName","d":false,"n":5}"#,
+    );
+    pc_400(
+        pc_call(
+            Method::GET,
+            format!("{users}?seekOperation=Next"),
+            None,
+            vec![("MS-ContinuationToken", forged)],
+        )
+        .await,
+    );
+    let r = pc_call(
+        Method::GET,
+        format!("{users}/{}", enc("a\0b@contoso.example")),
+        None,
+        vec![],
+    )
+    .await;
+    assert_eq!(r.status, 404, "{}", r.text);
+
+    // A tenant file through the admin API.
+    let r = app
+        .admin(
+            Method::POST,
+            "/_allot/tenants",
+            Some("tenants:\n  - displayName: \"Nul\\0Corp\"\n    defaultDomain: nul.example\n".to_owned()),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.text.contains("NUL"), "{}", r.text);
+    // Nothing was written, and the server answers as before.
+    assert_eq!(app.get("/v1.0/users?$top=1").await.status, 200);
+});
