@@ -143,21 +143,20 @@ impl Application {
         } else {
             tokio::spawn(std::sync::Arc::clone(&self.state.worker).run(stop_rx))
         };
+        let bounds = crate::serve::Bounds::of(&self.state.config);
         let app = router(self.state);
-        let served = axum::serve(
-            self.listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let served = crate::serve::serve(self.listener, app, bounds, shutdown).await;
         let _ = stop_tx.send(true);
         let _ = tokio::time::timeout(std::time::Duration::from_secs(30), worker).await;
         served
     }
 
-    /// Serves until Ctrl-C or SIGTERM.
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.run_until(shutdown_signal()).await
+    /// Serves until Ctrl-C or SIGTERM. The signal handlers are in place when this returns its
+    /// future, before it is polled: a SIGTERM right after the banner stops the server gracefully
+    /// instead of killing it.
+    pub fn run_until_stopped(self) -> impl Future<Output = std::io::Result<()>> {
+        let stop = shutdown_signal();
+        self.run_until(stop)
     }
 }
 
@@ -204,24 +203,37 @@ pub async fn run_worker_only(store: Store) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub(crate) async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Ctrl-C or SIGTERM. The handlers are installed when this is called, not when the future is
+/// first polled.
+pub(crate) fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+    let (int, term) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::interrupt()).ok(),
+            signal(SignalKind::terminate()).ok(),
+        )
     };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+    async move {
+        #[cfg(unix)]
+        {
+            let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = wait(int) => {},
+                () = wait(term) => {},
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
@@ -258,6 +270,10 @@ pub fn router(state: AppState) -> Router {
             tracing::error!("a request handler panicked");
             GraphError::internal().into_response()
         }))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::serve::body_deadline,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             context::middleware,

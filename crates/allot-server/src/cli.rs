@@ -115,6 +115,19 @@ pub struct ServeArgs {
     /// Serve the API without the background licensing worker (other nodes run it).
     #[arg(long, env = "ALLOT_NO_WORKER", conflicts_with = "worker_only")]
     pub no_worker: bool,
+    /// Seconds a client has to send a request head (also the idle limit of a kept-alive
+    /// connection).
+    #[arg(long, env = "ALLOT_HEADER_TIMEOUT", default_value_t = crate::config::DEFAULT_HEADER_READ_TIMEOUT.as_secs())]
+    pub header_timeout: u64,
+    /// Seconds a client has to send a request body (else 408).
+    #[arg(long, env = "ALLOT_BODY_TIMEOUT", default_value_t = crate::config::DEFAULT_BODY_READ_TIMEOUT.as_secs())]
+    pub body_timeout: u64,
+    /// Connections served at once; one more is answered 503 and closed.
+    #[arg(long, env = "ALLOT_MAX_CONNECTIONS", default_value_t = crate::config::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+    /// Seconds a shutdown (SIGTERM, Ctrl-C) waits for requests in flight.
+    #[arg(long, env = "ALLOT_SHUTDOWN_TIMEOUT", default_value_t = crate::config::DEFAULT_SHUTDOWN_TIMEOUT.as_secs())]
+    pub shutdown_timeout: u64,
     /// Run only the licensing worker: no HTTP listener.
     #[arg(long, env = "ALLOT_WORKER_ONLY")]
     pub worker_only: bool,
@@ -187,15 +200,22 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         no_demo: a.no_demo,
         processing_mode: a.processing_mode,
         no_worker: a.no_worker,
+        header_read_timeout: std::time::Duration::from_secs(a.header_timeout.max(1)),
+        body_read_timeout: std::time::Duration::from_secs(a.body_timeout.max(1)),
+        max_connections: a.max_connections.max(1),
+        shutdown_timeout: std::time::Duration::from_secs(a.shutdown_timeout),
     };
     let app = Application::build(config).await?;
     let info = app.info.clone();
+    let store = app.state().store.clone();
+    // Ctrl-C and SIGTERM are handled from here on, before the banner says the server is up.
+    let serving = app.run_until_stopped();
     let base = &info.base_url;
     println!("Allot is listening on {base}");
     println!("  Graph v1.0:  {base}/v1.0");
     println!("  Graph beta:  {base}/beta");
     println!("  database:    {}", info.database_url);
-    if let Ok(Some(t)) = app.state().store.tenant_by_domain(DEMO_DOMAIN).await {
+    if let Ok(Some(t)) = store.tenant_by_domain(DEMO_DOMAIN).await {
         println!();
         println!("Demo tenant {} ({})", t.default_domain, t.id);
         println!("  token URL:      {base}/{}/oauth2/v2.0/token", t.id);
@@ -214,7 +234,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     }
     println!();
     println!("Press Ctrl-C to stop.");
-    app.run_until_stopped().await?;
+    serving.await?;
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// The default listen address: loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:5066";
@@ -37,7 +38,21 @@ pub struct Config {
     pub processing_mode: Option<allot_store::group_licensing::ProcessingMode>,
     /// Serve the API without the background licensing worker (`--no-worker`).
     pub no_worker: bool,
+    /// A request head must arrive within this (also how long a kept-alive connection may idle).
+    pub header_read_timeout: Duration,
+    /// A request body must arrive within this (else 408).
+    pub body_read_timeout: Duration,
+    /// Connections served at once; one more is answered 503 and closed.
+    pub max_connections: usize,
+    /// How long a shutdown waits for requests in flight before closing what is left.
+    pub shutdown_timeout: Duration,
 }
+
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Well under the usual 1,024 open-file limit, which the database and files share.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Config {
     /// The database URL in effect.
@@ -103,6 +118,10 @@ impl Config {
             no_demo: false,
             processing_mode: None,
             no_worker: false,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod graph;
 pub mod operations;
 pub mod ops;
 pub mod partner;
+pub mod serve;
 pub mod state;
 pub mod throttle;
 pub mod worker;

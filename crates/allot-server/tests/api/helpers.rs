@@ -432,6 +432,11 @@ impl Node {
     /// Starts `allot serve --no-demo` on `url` with a fan-out step delay (fault injection) and
     /// waits for its banner.
     pub fn start(url: &str, delay_ms: u64) -> Self {
+        Self::start_with(url, &[("ALLOT_FANOUT_STEP_DELAY_MS", &delay_ms.to_string())])
+    }
+
+    /// Starts `allot serve --no-demo` on `url` with these environment variables.
+    pub fn start_with(url: &str, env: &[(&str, &str)]) -> Self {
         use std::io::BufRead as _;
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_allot"))
             .args([
@@ -442,7 +447,7 @@ impl Node {
                 "--database-url",
                 url,
             ])
-            .env("ALLOT_FANOUT_STEP_DELAY_MS", delay_ms.to_string())
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::inherit())
             .spawn()

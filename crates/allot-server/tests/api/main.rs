@@ -7,6 +7,7 @@ mod admin;
 mod auth;
 mod cli;
 mod cloud_licensing;
+mod connections;
 mod crash;
 mod errors;
 mod group_licensing;
