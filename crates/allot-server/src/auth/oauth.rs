@@ -330,12 +330,7 @@ async fn issue(state: &AppState, tenant_key: &str, req: Request) -> Result<Value
     match grant.as_str() {
         "client_credentials" => {
             if client_secret.is_none() {
-                return Err(OAuthError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "invalid_client",
-                    7_000_218,
-                    "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
-                ));
+                return Err(missing_client_secret());
             }
             if !secret_ok {
                 return Err(invalid_secret(&app));
@@ -383,8 +378,12 @@ async fn issue(state: &AppState, tenant_key: &str, req: Request) -> Result<Value
         }
         "refresh_token" => {
             // The secure application model: a partner app trades its refresh token for access
-            // tokens of any resource it is granted (Graph or Partner Center).
-            if client_secret.is_some() && !secret_ok {
+            // tokens of any resource it is granted (Graph or Partner Center). Allot's apps are
+            // confidential clients (each has a secret): the secret comes with every redemption.
+            if client_secret.is_none() {
+                return Err(missing_client_secret());
+            }
+            if !secret_ok {
                 return Err(invalid_secret(&app));
             }
             let raw = get("refresh_token").ok_or_else(|| {
@@ -401,7 +400,7 @@ async fn issue(state: &AppState, tenant_key: &str, req: Request) -> Result<Value
                     "Invalid request. Request is malformed or invalid.",
                 )
             };
-            let (tid, uid, issued_to) = match state.tokens.validate_refresh(&raw) {
+            let (tid, uid, issued_to, issued_at) = match state.tokens.validate_refresh(&raw) {
                 Ok(v) => v,
                 Err(super::tokens::TokenError::Expired) => {
                     return Err(OAuthError::bad(
@@ -429,6 +428,19 @@ async fn issue(state: &AppState, tenant_key: &str, req: Request) -> Result<Value
                     "The user account is disabled.",
                 ));
             }
+            // A new password, a disable or a delete and restore since the token was issued.
+            let valid_from = state
+                .store
+                .user_session(tid, uid)
+                .await?
+                .map_or(i64::MAX, |(_, from)| from);
+            if issued_at < valid_from {
+                return Err(OAuthError::bad(
+                    "invalid_grant",
+                    50173,
+                    "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password.",
+                ));
+            }
             user_token(state, &app, &user, &scope, true)
         }
         other => Err(OAuthError::bad(
@@ -437,6 +449,16 @@ async fn issue(state: &AppState, tenant_key: &str, req: Request) -> Result<Value
             format!("The app requested an unsupported grant type '{other}'."),
         )),
     }
+}
+
+/// AADSTS7000218: a confidential client's grant without its credential.
+fn missing_client_secret() -> OAuthError {
+    OAuthError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
+        7_000_218,
+        "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+    )
 }
 
 /// The token response of a delegated grant: an access token with the scopes granted for the

@@ -32,6 +32,10 @@ pub struct RefreshClaims {
     pub aud: String,
     pub iss: String,
     pub iat: i64,
+    /// `iat` in microseconds: a token issued in the same second as a revocation is on the right
+    /// side of it (absent in tokens minted before it existed: `iat` then counts).
+    #[serde(default)]
+    pub allot_iat_us: i64,
     pub nbf: i64,
     pub exp: i64,
     pub tid: String,
@@ -46,6 +50,9 @@ pub struct Claims {
     pub aud: String,
     pub iss: String,
     pub iat: i64,
+    /// `iat` in microseconds (see [`RefreshClaims::allot_iat_us`]).
+    #[serde(default)]
+    pub allot_iat_us: i64,
     pub nbf: i64,
     pub exp: i64,
     pub tid: String,
@@ -91,6 +98,36 @@ pub struct Principal {
     pub caller: Caller,
     /// The token says the user passed multi-factor authentication (`amr` has `mfa`).
     pub mfa: bool,
+    /// When the token was issued, in microseconds since the epoch.
+    pub issued_at_us: i64,
+}
+
+impl Principal {
+    /// For a delegated token, whether it still stands: its user exists, is enabled, and had no
+    /// session revocation (new password, disable, restore) after the token was issued. Checked
+    /// on every request, so a deleted or disabled user's tokens stop at once on every node.
+    /// App-only tokens have no user and always stand.
+    pub async fn check_session(
+        &self,
+        store: &allot_store::Store,
+    ) -> Result<Result<(), TokenError>, allot_store::StoreError> {
+        let Caller::User { user, .. } = &self.caller else {
+            return Ok(Ok(()));
+        };
+        Ok(match store.user_session(self.tenant, *user).await? {
+            Some((true, valid_from)) if self.issued_at_us >= valid_from => Ok(()),
+            _ => Err(TokenError::Revoked),
+        })
+    }
+}
+
+/// A token's issue time in microseconds: its own claim, or `iat` for older tokens.
+fn issued_at_us(iat: i64, iat_us: i64) -> i64 {
+    if iat_us > 0 {
+        iat_us
+    } else {
+        iat.saturating_mul(1_000_000)
+    }
 }
 
 /// Why a token was refused. The messages are Graph's `InvalidAuthenticationToken` texts.
@@ -108,6 +145,12 @@ pub enum TokenError {
     Issuer,
     #[error("Access token validation failure. Invalid signature.")]
     Signature,
+    /// A delegated token of a user who was deleted or disabled, or whose sessions were revoked
+    /// (a new password) after the token was issued.
+    #[error(
+        "The access token has been revoked: its user was deleted or disabled, or signed out everywhere, after it was issued."
+    )]
+    Revoked,
 }
 
 /// Signs and checks tokens with the database's keys.
@@ -205,11 +248,13 @@ impl TokenService {
     }
 
     pub fn base_claims(&self, tenant: TenantId, app: &App, audience: &str) -> Claims {
-        let now = chrono::Utc::now().timestamp();
+        let now_us = chrono::Utc::now().timestamp_micros();
+        let now = now_us.div_euclid(1_000_000);
         Claims {
             aud: audience.to_owned(),
             iss: self.issuer(tenant),
             iat: now,
+            allot_iat_us: now_us,
             nbf: now - 5 * 60,
             exp: now + TOKEN_LIFETIME_SECS,
             tid: tenant.to_string(),
@@ -259,11 +304,13 @@ impl TokenService {
 
     /// A refresh token for `user` through `app` (a signed JWT the token endpoint alone accepts).
     pub fn mint_refresh(&self, app: &App, user: &User) -> Result<String, jsonwebtoken::errors::Error> {
-        let now = chrono::Utc::now().timestamp();
+        let now_us = chrono::Utc::now().timestamp_micros();
+        let now = now_us.div_euclid(1_000_000);
         let c = RefreshClaims {
             aud: REFRESH_AUDIENCE.to_owned(),
             iss: self.issuer(user.tenant_id),
             iat: now,
+            allot_iat_us: now_us,
             nbf: now - 5 * 60,
             exp: now + REFRESH_LIFETIME_SECS,
             tid: user.tenant_id.to_string(),
@@ -274,8 +321,8 @@ impl TokenService {
         self.sign(&c)
     }
 
-    /// Checks a refresh token: the tenant, user and app it was issued to.
-    pub fn validate_refresh(&self, token: &str) -> Result<(TenantId, UserId, AppId), TokenError> {
+    /// Checks a refresh token: the tenant, user and app it was issued to, and when (microseconds).
+    pub fn validate_refresh(&self, token: &str) -> Result<(TenantId, UserId, AppId, i64), TokenError> {
         let mut v = Validation::new(Algorithm::RS256);
         v.set_audience(&[REFRESH_AUDIENCE]);
         let c: RefreshClaims = self.decode(token, v)?;
@@ -287,6 +334,7 @@ impl TokenService {
             tenant,
             UserId::parse(&c.oid).map_err(|_| TokenError::Malformed)?,
             AppId::parse(&c.appid).map_err(|_| TokenError::Malformed)?,
+            issued_at_us(c.iat, c.allot_iat_us),
         ))
     }
 
@@ -353,7 +401,12 @@ impl TokenService {
             aud: c.aud,
             nbf: c.nbf,
             exp: c.exp,
-            principal: Principal { tenant, caller, mfa },
+            principal: Principal {
+                tenant,
+                caller,
+                mfa,
+                issued_at_us: issued_at_us(c.iat, c.allot_iat_us),
+            },
         })
     }
 }

@@ -20,7 +20,9 @@ impl FromRequestParts<AppState> for Auth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = bearer(parts)?;
-        Ok(Self(state.tokens.validate(token, GRAPH_RESOURCE)?))
+        let principal = state.tokens.validate(token, GRAPH_RESOURCE)?;
+        principal.check_session(&state.store).await??;
+        Ok(Self(principal))
     }
 }
 

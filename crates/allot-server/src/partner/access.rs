@@ -27,6 +27,10 @@ impl FromRequestParts<AppState> for PcCaller {
             .tokens
             .validate(token, PARTNER_CENTER_RESOURCE)
             .map_err(|e| PcError::token(&e))?;
+        principal
+            .check_session(&state.store)
+            .await?
+            .map_err(|e| PcError::token(&e))?;
         Ok(Self(principal, parts.extensions.get::<Replayed>().cloned()))
     }
 }

@@ -476,3 +476,162 @@ e2e!(another_tenants_objects_are_404, |app| {
     assert_eq!(users[0]["userPrincipalName"], "fay@fabrikam.example");
     assert_eq!(app.get("/v1.0/users/adelev@contoso.example").await.status, 200);
 });
+
+/// A password sign-in with `offline_access`: the access and the refresh token.
+async fn sign_in(app: &TestApp, upn: &str, password: &str) -> (String, String) {
+    let r = app
+        .token_request(
+            DEMO_TENANT,
+            &[
+                ("grant_type", "password"),
+                ("client_id", DEMO_APP),
+                ("client_secret", DEMO_SECRET),
+                ("username", upn),
+                ("password", password),
+                ("scope", "https://graph.microsoft.com/.default offline_access"),
+            ],
+        )
+        .await;
+    let v = r.ok();
+    (
+        v["access_token"].as_str().unwrap().to_owned(),
+        v["refresh_token"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn redeem(app: &TestApp, refresh: &str, secret: Option<&str>) -> Resp {
+    let mut form = vec![
+        ("grant_type", "refresh_token"),
+        ("client_id", DEMO_APP),
+        ("refresh_token", refresh),
+        ("scope", "https://graph.microsoft.com/.default"),
+    ];
+    if let Some(s) = secret {
+        form.push(("client_secret", s));
+    }
+    app.token_request(DEMO_TENANT, &form).await
+}
+
+fn aadsts(r: &Resp, status: u16, error: &str, code: u64) {
+    assert_eq!(r.status.as_u16(), status, "{}", r.text);
+    assert_eq!(r.json()["error"], error, "{}", r.text);
+    assert_eq!(r.json()["error_codes"], json!([code]), "{}", r.text);
+}
+
+e2e!(tokens_die_with_their_user_and_its_sessions, |app| {
+    let id = app.create_user("leaver", Some("US")).await;
+    let (access, refresh) = sign_in(&app, "leaver@contoso.example", DEMO_PASSWORD).await;
+    let me = |token: String| {
+        let app = &app;
+        async move { app.send(Method::GET, "/v1.0/me", Some(&token), None).await }
+    };
+    assert_eq!(me(access.clone()).await.status, 200);
+    // A confidential client authenticates on every grant, refresh included.
+    aadsts(
+        &redeem(&app, &refresh, None).await,
+        401,
+        "invalid_client",
+        7_000_218,
+    );
+    let refresh = redeem(&app, &refresh, Some(DEMO_SECRET)).await.ok()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // A new password signs the user out everywhere: access and refresh tokens alike.
+    let r = app
+        .patch(
+            &format!("/v1.0/users/{id}"),
+            json!({"passwordProfile": {"password": "N3w-pa55word!"}}),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    me(access.clone())
+        .await
+        .graph_error(401, "InvalidAuthenticationToken");
+    aadsts(
+        &redeem(&app, &refresh, Some(DEMO_SECRET)).await,
+        400,
+        "invalid_grant",
+        50173,
+    );
+    let (access, refresh) = sign_in(&app, "leaver@contoso.example", "N3w-pa55word!").await;
+    assert_eq!(me(access.clone()).await.status, 200);
+
+    // Disabled: refused at once, and still refused once enabled again (a new sign-in works).
+    let r = app
+        .patch(&format!("/v1.0/users/{id}"), json!({"accountEnabled": false}))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    me(access.clone())
+        .await
+        .graph_error(401, "InvalidAuthenticationToken");
+    aadsts(
+        &redeem(&app, &refresh, Some(DEMO_SECRET)).await,
+        400,
+        "invalid_grant",
+        50057,
+    );
+    let r = app
+        .patch(&format!("/v1.0/users/{id}"), json!({"accountEnabled": true}))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    me(access).await.graph_error(401, "InvalidAuthenticationToken");
+    aadsts(
+        &redeem(&app, &refresh, Some(DEMO_SECRET)).await,
+        400,
+        "invalid_grant",
+        50173,
+    );
+    let (access, refresh) = sign_in(&app, "leaver@contoso.example", "N3w-pa55word!").await;
+
+    // Deleted: refused at once; restored: the old tokens stay dead.
+    assert_eq!(app.delete(&format!("/v1.0/users/{id}")).await.status, 204);
+    me(access.clone())
+        .await
+        .graph_error(401, "InvalidAuthenticationToken");
+    let pc = crate::partner::pc_token(&app).await;
+    let r = app
+        .as_caller(pc)
+        .patch(
+            &format!("/v1/customers/{DEMO_TENANT}/users/{id}"),
+            json!({"state": "active"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    me(access).await.graph_error(401, "InvalidAuthenticationToken");
+    aadsts(
+        &redeem(&app, &refresh, Some(DEMO_SECRET)).await,
+        400,
+        "invalid_grant",
+        50173,
+    );
+});
+
+e2e!(
+    a_disabled_partner_users_token_stops_working_in_partner_center,
+    |app| {
+        let pc = crate::partner::pc_token(&app).await;
+        let customers = app.as_caller(pc.clone()).get("/v1/customers").await;
+        assert_eq!(customers.status, 200, "{}", customers.text);
+        let partner = allot_core::ids::TenantId::parse("5a1d0000-c0de-4c0e-a000-000000000002").unwrap();
+        let admin = app
+            .state
+            .store
+            .user_by_upn(partner, "admin@partner.example")
+            .await
+            .unwrap()
+            .unwrap();
+        app.state
+            .store
+            .update_user(partner, admin.id, |u| {
+                u.account_enabled = false;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let r = app.as_caller(pc).get("/v1/customers").await;
+        assert_eq!(r.status, 401, "{}", r.text);
+        assert_eq!(r.json()["source"], "PartnerFD", "{}", r.text);
+    }
+);

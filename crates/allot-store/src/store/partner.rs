@@ -337,6 +337,8 @@ impl Store {
                 .execute(c)
                 .await
                 .map(|r| r.rows_affected()))?;
+            // Tokens issued before the delete stay dead after the restore.
+            super::users::revoke_sessions(&mut tx, tenant, id).await?;
             on_tx!(&mut tx, |c| sqlx::query("DELETE FROM deleted_users WHERE id = $1")
                 .bind(DbId::from(id))
                 .execute(c)

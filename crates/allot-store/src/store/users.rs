@@ -6,6 +6,7 @@ use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
 use super::retry;
+use crate::db::Tx;
 use crate::dbid::DbId;
 use crate::dbid::NIL;
 use crate::error::StoreError;
@@ -56,6 +57,22 @@ impl Store {
             .fetch_optional(p)
             .await)?;
         row.map(User::try_from).transpose()
+    }
+
+    /// Whether the user is enabled, and since when (microseconds) its sign-in sessions are valid;
+    /// `None` when there is no such user. Read on every delegated request.
+    pub async fn user_session(
+        &self,
+        tenant: TenantId,
+        id: UserId,
+    ) -> Result<Option<(bool, i64)>, StoreError> {
+        Ok(on_db!(&self.db, |p| sqlx::query_as::<_, (bool, i64)>(
+            "SELECT account_enabled, sessions_valid_from FROM users WHERE tenant_id = $1 AND id = $2"
+        )
+        .bind(DbId::from(tenant))
+        .bind(DbId::from(id))
+        .fetch_optional(p)
+        .await)?)
     }
 
     /// The user a request names (object id or UPN, `UserKey`'s rules), in `tenant` only: the one
@@ -192,7 +209,13 @@ impl Store {
                 .fetch_one(c)
                 .await)?;
             let mut user = User::try_from(row)?;
+            let before = user.clone();
             edit(&mut user)?;
+            // A new password or a disable signs the user out everywhere (as Entra revokes its
+            // refresh tokens; access tokens stop too, see Principal::check_session).
+            if user.password_hash != before.password_hash || (before.account_enabled && !user.account_enabled) {
+                revoke_sessions(&mut tx, tenant, id).await?;
+            }
             let sql = "UPDATE users SET upn = $3, upn_lower = $4, display_name = $5, given_name = $6, surname = $7, \
                        mail_nickname = $8, mail = $9, job_title = $10, usage_location = $11, account_enabled = $12, \
                        password_hash = $13, directory_roles = $14, immutable_id = $15, phone_number = $16 \
@@ -250,4 +273,18 @@ impl Store {
         })
         .await
     }
+}
+
+/// Tokens of `user` issued before now no longer stand.
+pub(crate) async fn revoke_sessions(tx: &mut Tx, tenant: TenantId, user: UserId) -> Result<(), StoreError> {
+    on_tx!(tx, |c| sqlx::query(
+        "UPDATE users SET sessions_valid_from = $3 WHERE tenant_id = $1 AND id = $2"
+    )
+    .bind(DbId::from(tenant))
+    .bind(DbId::from(user))
+    .bind(crate::now().timestamp_micros())
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
 }
