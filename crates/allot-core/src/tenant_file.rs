@@ -11,6 +11,8 @@ use crate::catalog::{CatalogExtension, TenantCatalog};
 use crate::directory;
 use crate::ids::{AppId, GroupId, SubscriptionId, TenantId, UserId};
 
+mod bounded;
+
 /// The demo tenant seeded on a fresh data directory.
 pub const DEMO_TENANT_YAML: &str = include_str!("../data/demo-tenant.yaml");
 
@@ -168,6 +170,9 @@ impl TenantFile {
         let file: Self = if text.trim_start().starts_with('{') {
             serde_json::from_str(text).map_err(|e| TenantFileError::Syntax(e.to_string()))?
         } else {
+            // YAML aliases may repeat a node many times over ("billion laughs"): the document
+            // is first walked without keeping anything, against a budget of its own size.
+            bounded::check(text)?;
             serde_norway::from_str(text).map_err(|e| TenantFileError::Syntax(e.to_string()))?
         };
         file.validate()?;

@@ -184,3 +184,38 @@ e2e!(
         assert_eq!(missing.status, 404);
     }
 );
+
+/// The process's peak resident memory (`VmHWM`), in kB.
+fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+e2e!(a_yaml_bomb_is_refused_without_blowing_up_memory, |app| {
+    // Nine levels of nine aliases of a 4 KB leaf: about 49 KB of text that stands for
+    // 9^9 copies of the leaf (terabytes once expanded).
+    let leaf = "lol ".repeat(1024);
+    let mut yaml = format!("tenants: []\nx0: &x0 \"{leaf}\"\n");
+    for i in 1..10 {
+        let refs: Vec<String> = (0..9).map(|_| format!("*x{}", i - 1)).collect();
+        yaml.push_str(&format!("x{i}: &x{i} [{}]\n", refs.join(", ")));
+    }
+    let before = peak_rss_kb();
+    let started = std::time::Instant::now();
+    let r = app.admin(Method::POST, "/_allot/tenants", Some(yaml)).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.text.contains("expands far beyond"), "{}", r.text);
+    let grown_mb = (peak_rss_kb().saturating_sub(before)) / 1024;
+    eprintln!(
+        "YAML bomb: 400 in {:?}, peak memory grew by {grown_mb} MB",
+        started.elapsed()
+    );
+    assert!(grown_mb < 50, "peak memory grew by {grown_mb} MB");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // The server is fine.
+    assert_eq!(app.get("/v1.0/users?$top=1").await.status, 200);
+});
