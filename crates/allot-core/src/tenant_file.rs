@@ -42,9 +42,10 @@ pub struct TenantDef {
     pub users: Vec<UserDef>,
     #[serde(default)]
     pub groups: Vec<GroupDef>,
-    /// Partner Center: the customers this tenant, as a partner, has a relationship with.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub customers: Vec<CustomerDef>,
+    /// Partner Center: the customers this tenant, as a partner, has a relationship with. Absent:
+    /// the relationships stay as they are; a list (even empty) is the whole set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customers: Option<Vec<CustomerDef>>,
 }
 
 /// A partner's relationship with one customer tenant and the GDAP roles it grants.
@@ -268,7 +269,7 @@ impl TenantFile {
                     }
                 }
             }
-            for c in &t.customers {
+            for c in t.customers.iter().flatten() {
                 if c.tenant.eq_ignore_ascii_case(&t.default_domain)
                     || c.tenant.eq_ignore_ascii_case(&t.tenant_id().to_string())
                 {

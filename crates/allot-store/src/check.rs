@@ -59,8 +59,12 @@ impl Store {
                     "tenant {t}, SKU {s}: consumedUnits is {consumed} but {holders} users hold the SKU"
                 ));
             }
+            // Over-consumption is a legal state (units lowered below consumption, or a restore
+            // over capacity): reported, never a failure; no new assignment passes meanwhile.
             if holders > total {
-                r.problems.push(format!("tenant {t}, SKU {s}: {holders} users hold the SKU but the subscriptions have {total} units"));
+                r.warnings.push(format!(
+                    "tenant {t}, SKU {s}: {holders} users hold the SKU, the subscriptions have {total} units in all (over-consumed; new assignments are refused)"
+                ));
             } else if holders > enabled {
                 r.warnings.push(format!(
                     "tenant {t}, SKU {s}: {holders} users hold the SKU, {enabled} units are enabled (units were lowered; new assignments are refused)"

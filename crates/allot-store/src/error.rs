@@ -48,7 +48,7 @@ impl From<sqlx::Error> for StoreError {
                 }
             }
             if db.is_unique_violation() {
-                return Self::Conflict(db.message().to_owned());
+                return Self::Conflict(unique_in_words(db.message()));
             }
         }
         if matches!(e, sqlx::Error::RowNotFound) {
@@ -62,5 +62,42 @@ impl StoreError {
     #[must_use]
     pub const fn is_retryable(&self) -> bool {
         matches!(self, Self::Busy(_))
+    }
+}
+
+/// A unique violation in words: the driver's text names tables and indexes, which no answer
+/// should show.
+fn unique_in_words(driver: &str) -> String {
+    let m = driver.to_ascii_lowercase();
+    let what = if m.contains("upn") {
+        "a user with the same userPrincipalName"
+    } else if m.contains("domain") {
+        "a tenant with the same domain"
+    } else if m.contains("group_members") {
+        "the same membership"
+    } else if m.contains("apps") || m.contains("client_id") {
+        "an app with the same client id"
+    } else if m.contains("license_assignments") {
+        "the same license assignment"
+    } else if m.contains("request_replays") {
+        "a request with the same MS-RequestId"
+    } else {
+        "an object with the same key"
+    };
+    format!("{what} already exists")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn unique_violations_are_told_in_words() {
+        assert_eq!(
+            super::unique_in_words("UNIQUE constraint failed: users.tenant_id, users.upn_lower"),
+            "a user with the same userPrincipalName already exists"
+        );
+        assert_eq!(
+            super::unique_in_words("duplicate key value violates unique constraint \"x_pkey\""),
+            "an object with the same key already exists"
+        );
     }
 }

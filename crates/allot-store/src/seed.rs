@@ -2,9 +2,11 @@
 //! an order that respects references (tenant, subscriptions, apps, users, groups, members,
 //! licenses). Ids are stable, so a second application changes nothing.
 
+use std::collections::HashMap;
+
 use allot_core::catalog::TenantCatalog;
 use allot_core::directory;
-use allot_core::ids::Source;
+use allot_core::ids::{Source, UserId};
 use allot_core::licensing::{AddLicense, LicenseChange};
 use allot_core::secret::hash_secret;
 use allot_core::tenant_file::{TenantDef, TenantFile};
@@ -40,12 +42,17 @@ impl Store {
         Ok(report)
     }
 
-    /// Brings the partner relationships of `def` to what it declares.
+    /// Brings the partner relationships of `def` to what it declares; a file without a
+    /// `customers:` section leaves them as they are.
     async fn apply_relationships(&self, def: &TenantDef, report: &mut SeedReport) -> Result<(), StoreError> {
+        let Some(customers) = &def.customers else {
+            return Ok(());
+        };
         let partner = def.tenant_id();
         let existing = self.relationships(partner).await?;
+        let users = self.user_ids(def).await?;
         let mut keep = Vec::new();
-        for c in &def.customers {
+        for c in customers {
             let customer = self
                 .find_tenant(&c.tenant)
                 .await?
@@ -56,7 +63,7 @@ impl Store {
                 .filter_map(|r| directory::role(r))
                 .map(|r| r.template_id.to_owned())
                 .collect();
-            let users = c.users.iter().filter_map(|u| def.member_id(u)).collect();
+            let users = c.users.iter().filter_map(|u| users.of(def, u)).collect();
             let old = existing.iter().find(|r| r.customer == customer.id);
             let wanted = Relationship {
                 id: Uuid::new_v5(&partner.as_uuid(), customer.id.as_uuid().as_bytes()),
@@ -77,6 +84,23 @@ impl Store {
             keep.push(customer.id);
         }
         self.prune_relationships(partner, &keep).await
+    }
+
+    /// The id each user of `def` has in the database: the file's, or, for a user that already
+    /// exists under the same UPN with another id (one made through Graph or Partner Center),
+    /// that user's, so that the file updates it instead of colliding with it.
+    async fn user_ids(&self, def: &TenantDef) -> Result<UserIds, StoreError> {
+        let tid = def.tenant_id();
+        let mut map = HashMap::new();
+        for u in &def.users {
+            let id = def.user_id(u);
+            if self.user(tid, id).await?.is_none()
+                && let Some(existing) = self.user_by_upn(tid, &u.user_principal_name).await?
+            {
+                map.insert(id, existing.id);
+            }
+        }
+        Ok(UserIds(map))
     }
 
     /// Deletes every object of the tenant and applies its seed again. `NotFound` when the tenant
@@ -175,8 +199,9 @@ impl Store {
             }
         }
 
+        let ids = self.user_ids(def).await?;
         for u in &def.users {
-            let id = def.user_id(u);
+            let id = ids.get(def.user_id(u));
             let roles: Vec<String> = u
                 .directory_roles
                 .iter()
@@ -267,7 +292,7 @@ impl Store {
                 }
             }
             for m in &g.members {
-                let Some(uid) = def.member_id(m) else { continue };
+                let Some(uid) = ids.of(def, m) else { continue };
                 if self.is_member(tid, id, uid.as_uuid()).await? {
                     report.unchanged += 1;
                 } else {
@@ -278,7 +303,7 @@ impl Store {
         }
 
         for u in &def.users {
-            let uid = def.user_id(u);
+            let uid = ids.get(def.user_id(u));
             let current = self.assignments(tid, uid).await?;
             let mut add = Vec::new();
             for l in &u.licenses {
@@ -321,6 +346,20 @@ impl Store {
             }
         }
         Ok(())
+    }
+}
+
+/// File ids to database ids, where they differ ([`Store::user_ids`]).
+struct UserIds(HashMap<UserId, UserId>);
+
+impl UserIds {
+    fn get(&self, file_id: UserId) -> UserId {
+        self.0.get(&file_id).copied().unwrap_or(file_id)
+    }
+
+    /// The user a member or relationship entry names (UPN or id), as stored.
+    fn of(&self, def: &TenantDef, name: &str) -> Option<UserId> {
+        def.member_id(name).map(|id| self.get(id))
     }
 }
 

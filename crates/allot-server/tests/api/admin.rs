@@ -219,3 +219,80 @@ e2e!(a_yaml_bomb_is_refused_without_blowing_up_memory, |app| {
     // The server is fine.
     assert_eq!(app.get("/v1.0/users?$top=1").await.status, 200);
 });
+
+e2e!(
+    a_tenant_file_updates_what_it_names_and_leaves_alone_what_it_omits,
+    |app| {
+        // A user made through Graph, then named by a tenant file: the file updates it.
+        let id = app.create_user("graphmade", None).await;
+        let file = "tenants:\n  - displayName: Contoso\n    defaultDomain: contoso.example\n    id: 5a1d0000-c0de-4c0e-a000-000000000001\n    users:\n      - {userPrincipalName: GraphMade@contoso.example, displayName: Named By File, usageLocation: DE}\n";
+        let r = app
+            .admin(Method::POST, "/_allot/tenants", Some(file.into()))
+            .await;
+        assert!(r.status.is_success(), "{}", r.text);
+        let u = app
+            .get(&format!("/v1.0/users/{id}?$select=id,displayName,usageLocation"))
+            .await
+            .ok();
+        assert_eq!(
+            (&u["displayName"], &u["usageLocation"]),
+            (&json!("Named By File"), &json!("DE"))
+        );
+        // A partner file without `customers:` keeps the partner's relationships.
+        let partner = "tenants:\n  - displayName: Fabrikam Partner (Allot demo)\n    defaultDomain: partner.example\n    id: 5a1d0000-c0de-4c0e-a000-000000000002\n";
+        let r = app
+            .admin(Method::POST, "/_allot/tenants", Some(partner.into()))
+            .await;
+        assert!(r.status.is_success(), "{}", r.text);
+        let pc = crate::partner::pc_token(&app).await;
+        let customers = app.as_caller(pc).get("/v1/customers").await.ok();
+        assert_eq!(customers["totalCount"], 1, "{customers}");
+    }
+);
+
+e2e!(units_lowered_below_consumption_are_a_legal_state, |app| {
+    let subs = app
+        .admin(
+            Method::GET,
+            &format!("/_allot/tenants/{DEMO_TENANT}/subscriptions"),
+            None,
+        )
+        .await
+        .ok();
+    let e3 = subs["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["skuId"] == E3)
+        .unwrap()
+        .clone();
+    let consumed = app.consumed(E3).await;
+    assert!(consumed > 2);
+    let r = app
+        .admin(
+            Method::PATCH,
+            &format!(
+                "/_allot/tenants/contoso.example/subscriptions/{}",
+                e3["id"].as_str().unwrap()
+            ),
+            Some(r#"{"enabled": 2, "warning": 0}"#.into()),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // Every view shows it; no new assignment passes; allot check reports it without failing.
+    assert_eq!(app.consumed(E3).await, consumed);
+    let id = app.create_user("over", Some("US")).await;
+    app.post(
+        &format!("/v1.0/users/{id}/assignLicense"),
+        json!({"addLicenses": [{"skuId": E3, "disabledPlans": []}], "removeLicenses": []}),
+    )
+    .await
+    .graph_error(400, "Request_BadRequest");
+    let report = app.state.store.check().await.unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert!(
+        report.warnings.iter().any(|w| w.contains("over-consumed")),
+        "{:?}",
+        report.warnings
+    );
+});
