@@ -119,24 +119,29 @@ e2e!(reset_brings_the_tenant_back_to_its_seed, |app| {
     );
 });
 
+/// The demo tenant's subscription of `sku`, as the admin API lists it.
+async fn subscription_of(app: &TestApp, sku: &str) -> serde_json::Value {
+    let subs = app
+        .admin(
+            Method::GET,
+            &format!("/_allot/tenants/{DEMO_TENANT}/subscriptions"),
+            None,
+        )
+        .await
+        .ok();
+    subs["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["skuId"] == sku)
+        .unwrap()
+        .clone()
+}
+
 e2e!(
     changing_units_shows_in_subscribed_skus_and_limits_assignment,
     |app| {
-        let subs = app
-            .admin(
-                Method::GET,
-                &format!("/_allot/tenants/{DEMO_TENANT}/subscriptions"),
-                None,
-            )
-            .await
-            .ok();
-        let pbi = subs["value"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["skuId"] == PBI)
-            .unwrap()
-            .clone();
+        let pbi = subscription_of(&app, PBI).await;
         let sid = pbi["id"].as_str().unwrap();
         let r = app
             .admin(
@@ -251,21 +256,7 @@ e2e!(
 );
 
 e2e!(units_lowered_below_consumption_are_a_legal_state, |app| {
-    let subs = app
-        .admin(
-            Method::GET,
-            &format!("/_allot/tenants/{DEMO_TENANT}/subscriptions"),
-            None,
-        )
-        .await
-        .ok();
-    let e3 = subs["value"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["skuId"] == E3)
-        .unwrap()
-        .clone();
+    let e3 = subscription_of(&app, E3).await;
     let consumed = app.consumed(E3).await;
     assert!(consumed > 2);
     let r = app
