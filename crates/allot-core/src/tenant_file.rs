@@ -233,6 +233,23 @@ impl TenantFile {
                         u.user_principal_name
                     ));
                 }
+                // The API's rules for names: the characters Entra allows, its lengths.
+                let local = u.user_principal_name.rsplit_once('@').map_or("", |(l, _)| l);
+                if !crate::text::upn_local_part_ok(local)
+                    || u.user_principal_name.chars().count() > crate::text::UPN_MAX
+                {
+                    return bad(format!(
+                        "user '{}': userPrincipalName may use letters, digits and ' . - _ ! # ^ ~ (64 before the @, 113 in all)",
+                        u.user_principal_name.escape_default()
+                    ));
+                }
+                if u.display_name.chars().count() > crate::text::max_len("displayName").unwrap_or(usize::MAX)
+                {
+                    return bad(format!(
+                        "user {}: displayName is longer than 256 characters",
+                        u.user_principal_name
+                    ));
+                }
                 if !upns.insert(u.user_principal_name.to_ascii_lowercase()) {
                     return bad(format!("user {} is declared twice", u.user_principal_name));
                 }

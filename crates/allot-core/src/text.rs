@@ -38,6 +38,37 @@ pub fn unstorable_in(v: &Value) -> Option<Vec<String>> {
     }
 }
 
+/// The longest value Entra stores for a directory property (characters), by its Graph name;
+/// `None` for properties without a limit of their own (the body size bounds them).
+#[must_use]
+pub fn max_len(property: &str) -> Option<usize> {
+    Some(match property {
+        "displayName" | "password" | "mail" | "immutableId" => 256,
+        "givenName" | "surname" | "mailNickname" | "phoneNumber" | "firstName" | "lastName" => 64,
+        "jobTitle" => 128,
+        "userPrincipalName" => UPN_MAX,
+        "description" => 1024,
+        _ => return None,
+    })
+}
+
+/// A user principal name's length limit (64 characters before the `@`, 113 in all).
+pub const UPN_MAX: usize = 113;
+const UPN_LOCAL_MAX: usize = 64;
+
+/// Whether `local` (the part of a UPN before the `@`) uses only what Entra allows there:
+/// ASCII letters and digits and `' . - _ ! # ^ ~`, 1 to 64 of them, not starting or ending with
+/// a dot. No spaces, no other Unicode (bidirectional overrides included).
+#[must_use]
+pub fn upn_local_part_ok(local: &str) -> bool {
+    (1..=UPN_LOCAL_MAX).contains(&local.len())
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && local
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "'.-_!#^~".contains(c))
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -57,5 +88,23 @@ mod tests {
             unstorable_in(&json!({"k\u{0}": 1})),
             Some(vec!["k\\u0000".into()])
         );
+    }
+
+    #[test]
+    fn upn_local_parts_and_lengths_follow_entra() {
+        assert!(upn_local_part_ok("ann.o'neil_2-x"));
+        for bad in [
+            "",
+            ".ann",
+            "ann.",
+            "an n",
+            "ann\u{202e}gpj",
+            "änn",
+            &"a".repeat(65),
+        ] {
+            assert!(!upn_local_part_ok(bad), "{bad:?}");
+        }
+        assert_eq!(max_len("displayName"), Some(256));
+        assert_eq!(max_len("usageLocation"), None);
     }
 }

@@ -38,8 +38,14 @@ pub fn string(body: &Map<String, Value>, name: &str) -> GraphResult<Field<String
     match body.get(name) {
         None => Ok(Field::Absent),
         Some(Value::Null) => Ok(Field::Null),
-        // NUL cannot be stored by PostgreSQL and is never meaningful in a directory string.
-        Some(Value::String(s)) if s.contains('\0') => Err(invalid_value(name, "object")),
+        // NUL cannot be stored by PostgreSQL and is never meaningful in a directory string;
+        // longer than Entra stores is refused as Entra does.
+        Some(Value::String(s))
+            if !allot_core::text::storable(s)
+                || allot_core::text::max_len(name).is_some_and(|max| s.chars().count() > max) =>
+        {
+            Err(invalid_value(name, "object"))
+        }
         Some(Value::String(s)) => Ok(Field::Value(s.clone())),
         Some(other) => Err(GraphError::bad_request(format!(
             "Cannot convert the literal '{}' to the expected type 'Edm.String'.",

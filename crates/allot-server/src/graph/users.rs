@@ -172,7 +172,7 @@ fn check_upn(upn: &str, tenant: &Tenant) -> GraphResult<()> {
     let (local, domain) = upn
         .rsplit_once('@')
         .ok_or_else(|| body::invalid_value("userPrincipalName", "User"))?;
-    if local.is_empty() || local.contains(char::is_whitespace) {
+    if !allot_core::text::upn_local_part_ok(local) {
         return Err(body::invalid_value("userPrincipalName", "User"));
     }
     if !domain.eq_ignore_ascii_case(&tenant.default_domain) {

@@ -280,7 +280,7 @@ fn check_upn(upn: &str, tenant: &Tenant) -> PcResult<()> {
             "The user principal name '{upn}' is not valid."
         )));
     };
-    if local.is_empty() || local.contains(char::is_whitespace) {
+    if !allot_core::text::upn_local_part_ok(local) {
         return Err(PcError::bad_input(format!(
             "The user principal name '{upn}' is not valid."
         )));

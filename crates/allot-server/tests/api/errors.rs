@@ -271,3 +271,68 @@ e2e!(nul_is_refused_everywhere_with_the_surfaces_400, |app| {
     // Nothing was written, and the server answers as before.
     assert_eq!(app.get("/v1.0/users?$top=1").await.status, 200);
 });
+
+// What a lenient server would have taken: oversized names and passwords, a UPN with a
+// bidirectional override, a boolean of another type, a Partner Center body sent as text/plain,
+// and one property named twice in different case. Each is the surface's 400 (or 415).
+e2e!(lenient_input_is_refused_in_the_surfaces_shape, |app| {
+    let user = |name: &str, upn: &str, password: &str| {
+        json!({
+            "accountEnabled": true, "displayName": name, "mailNickname": "x",
+            "userPrincipalName": upn,
+            "passwordProfile": {"forceChangePasswordNextSignIn": false, "password": password},
+        })
+    };
+    // Far over Entra's limits, within the test server's 64 KB body limit.
+    let long = "x".repeat(10 * 1024);
+    for body in [
+        user(&long, "long1@contoso.example", DEMO_PASSWORD),
+        user("Ok", "long2@contoso.example", &long),
+        user("Ok", "rtl\u{202e}lmth.exe@contoso.example", DEMO_PASSWORD),
+        user("Ok", "a b@contoso.example", DEMO_PASSWORD),
+        json!({"accountEnabled": "yes", "displayName": "B", "mailNickname": "b",
+               "userPrincipalName": "b@contoso.example",
+               "passwordProfile": {"password": DEMO_PASSWORD}}),
+    ] {
+        app.post("/v1.0/users", body)
+            .await
+            .graph_error(400, "Request_BadRequest");
+    }
+    // 256 characters is Entra's limit, and still fine.
+    let r = app
+        .post(
+            "/v1.0/users",
+            user(&"n".repeat(256), "fits@contoso.example", DEMO_PASSWORD),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+
+    let pc = crate::partner::pc_token(&app).await;
+    let users = format!("/v1/customers/{DEMO_TENANT}/users");
+    let pc_user = |name: &str| {
+        json!({"userPrincipalName": "pcx@contoso.example", "displayName": name,
+               "passwordProfile": {"password": "Pa55w0rd!"}})
+    };
+    let r = app
+        .send_with(
+            Method::POST,
+            &users,
+            Some(&pc),
+            None,
+            &[("Content-Type", "text/plain")],
+        )
+        .await;
+    assert_eq!(r.status, 415, "{}", r.text);
+    assert_eq!(r.json()["source"], "PartnerFD");
+    for body in [
+        pc_user(&"p".repeat(300)),
+        json!({"userPrincipalName": "pcy@contoso.example", "displayName": "A", "DisplayName": "B",
+               "passwordProfile": {"password": "Pa55w0rd!"}}),
+        json!({"userPrincipalName": "pc\u{202e}z@contoso.example", "displayName": "Z",
+               "passwordProfile": {"password": "Pa55w0rd!"}}),
+    ] {
+        let r = app.as_caller(pc.clone()).post(&users, body).await;
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert_eq!(r.json()["code"], 800_002, "{}", r.text);
+    }
+});
