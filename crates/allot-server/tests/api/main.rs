@@ -12,6 +12,7 @@ mod crash;
 mod errors;
 mod group_licensing;
 mod groups;
+mod hostile;
 mod licensing;
 mod odata;
 mod operations;
