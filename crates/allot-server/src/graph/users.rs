@@ -208,6 +208,13 @@ fn password(body: &Map<String, Value>) -> GraphResult<Field<String>> {
                     return Err(GraphError::property_not_declared(k));
                 }
             }
+            // The flags are booleans, not anything that looks like one.
+            for flag in [
+                "forceChangePasswordNextSignIn",
+                "forceChangePasswordNextSignInWithMfa",
+            ] {
+                body::boolean(p, flag)?;
+            }
             match body::string(p, "password")? {
                 Field::Value(pw) if !pw.is_empty() => Ok(Field::Value(pw)),
                 _ => Err(body::invalid_value("passwordProfile", "User")),

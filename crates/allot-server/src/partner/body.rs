@@ -125,6 +125,17 @@ pub fn string(obj: &Map<String, Value>, name: &str) -> Result<Option<String>, Pc
     }
 }
 
+/// A boolean property; a value of another type (`"yes"`, `1`) is invalid input.
+pub fn boolean(obj: &Map<String, Value>, name: &str) -> Result<Option<bool>, PcError> {
+    match get(obj, name) {
+        None => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(PcError::bad_input(format!(
+            "The property '{name}' must be true or false."
+        ))),
+    }
+}
+
 /// An object property.
 pub fn object<'a>(
     obj: &'a Map<String, Value>,

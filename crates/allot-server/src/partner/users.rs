@@ -308,6 +308,7 @@ fn password(b: &Map<String, Value>) -> PcResult<Option<String>> {
     let Some(p) = body::object(b, "passwordProfile")? else {
         return Ok(None);
     };
+    body::boolean(p, "forceChangePassword")?;
     match body::string(p, "password")? {
         Some(pw) if !pw.is_empty() => Ok(Some(pw)),
         _ => Err(PcError::bad_input("passwordProfile needs a password.")),

@@ -293,6 +293,9 @@ e2e!(lenient_input_is_refused_in_the_surfaces_shape, |app| {
         json!({"accountEnabled": "yes", "displayName": "B", "mailNickname": "b",
                "userPrincipalName": "b@contoso.example",
                "passwordProfile": {"password": DEMO_PASSWORD}}),
+        json!({"accountEnabled": true, "displayName": "B", "mailNickname": "b",
+               "userPrincipalName": "b@contoso.example",
+               "passwordProfile": {"password": DEMO_PASSWORD, "forceChangePasswordNextSignIn": "yes"}}),
     ] {
         app.post("/v1.0/users", body)
             .await
@@ -330,6 +333,8 @@ e2e!(lenient_input_is_refused_in_the_surfaces_shape, |app| {
                "passwordProfile": {"password": "Pa55w0rd!"}}),
         json!({"userPrincipalName": "pc\u{202e}z@contoso.example", "displayName": "Z",
                "passwordProfile": {"password": "Pa55w0rd!"}}),
+        json!({"userPrincipalName": "pcw@contoso.example", "displayName": "W",
+               "passwordProfile": {"password": "Pa55w0rd!", "forceChangePassword": 1}}),
     ] {
         let r = app.as_caller(pc.clone()).post(&users, body).await;
         assert_eq!(r.status, 400, "{}", r.text);
