@@ -101,6 +101,11 @@ impl Application {
         }
         let _ = crate::ops::prometheus();
         let worker = crate::worker::Worker::new(store.clone());
+        let fairness = Arc::new(crate::fairness::Fairness::new(
+            config.expensive_per_caller,
+            config.expensive_total,
+            config.expensive_wait,
+        ));
         let state = AppState {
             operations: crate::operations::Operations::new(store.clone(), Arc::clone(&worker)),
             worker,
@@ -108,6 +113,7 @@ impl Application {
             tokens: Arc::new(tokens),
             config: Arc::new(config),
             admin_key_hash: Arc::new(admin_key_hash),
+            fairness: Arc::clone(&fairness),
             throttles: Arc::default(),
         };
         Ok(Self {
@@ -270,6 +276,10 @@ pub fn router(state: AppState) -> Router {
             tracing::error!("a request handler panicked");
             GraphError::internal().into_response()
         }))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::fairness::middleware,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::serve::body_deadline,

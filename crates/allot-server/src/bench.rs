@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use crate::app::Application;
 use crate::config::Config;
 
+mod fairness;
 mod filter;
 mod load;
 
@@ -68,6 +69,18 @@ pub enum Scenario {
         /// Measured requests per query.
         #[arg(long, default_value_t = 20)]
         requests: usize,
+    },
+    /// One client's `subscribedSkus` latency alone and while noisy clients loop expensive
+    /// queries, with the fairness limits on and off.
+    Fairness {
+        #[arg(long, default_value_t = 3_060)]
+        users: usize,
+        /// Connections looping expensive queries.
+        #[arg(long, default_value_t = 32)]
+        noisy: usize,
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
     },
     /// Group fan-out of one SKU: time from the 202 of `group: assignLicense` to
     /// `ProcessingComplete`, against the raw insert rate of the same rows.
@@ -127,6 +140,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             licensed,
             requests,
         } => filter::filter(users, licensed, requests).await,
+        Scenario::Fairness {
+            users,
+            noisy,
+            seconds,
+        } => fairness::fairness(users, noisy, Duration::from_secs(seconds)).await,
     }
 }
 

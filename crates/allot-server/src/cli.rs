@@ -125,6 +125,15 @@ pub struct ServeArgs {
     /// Connections served at once; one more is answered 503 and closed.
     #[arg(long, env = "ALLOT_MAX_CONNECTIONS", default_value_t = crate::config::DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,
+    /// Expensive requests ($filter, $search, $count, large pages) one caller runs at once.
+    #[arg(long, env = "ALLOT_EXPENSIVE_PER_CALLER", default_value_t = crate::config::DEFAULT_EXPENSIVE_PER_CALLER)]
+    pub expensive_per_caller: usize,
+    /// Expensive requests all callers run at once.
+    #[arg(long, env = "ALLOT_EXPENSIVE_TOTAL", default_value_t = crate::config::DEFAULT_EXPENSIVE_TOTAL)]
+    pub expensive_total: usize,
+    /// Seconds an expensive request waits for its turn before a 429 with Retry-After.
+    #[arg(long, env = "ALLOT_EXPENSIVE_WAIT", default_value_t = crate::config::DEFAULT_EXPENSIVE_WAIT.as_secs())]
+    pub expensive_wait: u64,
     /// Seconds a shutdown (SIGTERM, Ctrl-C) waits for requests in flight.
     #[arg(long, env = "ALLOT_SHUTDOWN_TIMEOUT", default_value_t = crate::config::DEFAULT_SHUTDOWN_TIMEOUT.as_secs())]
     pub shutdown_timeout: u64,
@@ -204,6 +213,9 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         body_read_timeout: std::time::Duration::from_secs(a.body_timeout.max(1)),
         max_connections: a.max_connections.max(1),
         shutdown_timeout: std::time::Duration::from_secs(a.shutdown_timeout),
+        expensive_per_caller: a.expensive_per_caller.max(1),
+        expensive_total: a.expensive_total.max(1),
+        expensive_wait: std::time::Duration::from_secs(a.expensive_wait.max(1)),
     };
     let app = Application::build(config).await?;
     let info = app.info.clone();

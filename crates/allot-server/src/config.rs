@@ -46,6 +46,12 @@ pub struct Config {
     pub max_connections: usize,
     /// How long a shutdown waits for requests in flight before closing what is left.
     pub shutdown_timeout: Duration,
+    /// Expensive requests (filters, searches, counts, large pages) one caller runs at once.
+    pub expensive_per_caller: usize,
+    /// Expensive requests all callers run at once.
+    pub expensive_total: usize,
+    /// How long an expensive request waits for its turn before a 429.
+    pub expensive_wait: Duration,
 }
 
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -53,6 +59,10 @@ pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Well under the usual 1,024 open-file limit, which the database and files share.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+pub const DEFAULT_EXPENSIVE_PER_CALLER: usize = 2;
+/// Half of SQLite's eight pooled connections: cheap reads always find one free.
+pub const DEFAULT_EXPENSIVE_TOTAL: usize = 4;
+pub const DEFAULT_EXPENSIVE_WAIT: Duration = Duration::from_secs(10);
 
 impl Config {
     /// The database URL in effect.
@@ -122,6 +132,9 @@ impl Config {
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            expensive_per_caller: DEFAULT_EXPENSIVE_PER_CALLER,
+            expensive_total: DEFAULT_EXPENSIVE_TOTAL,
+            expensive_wait: DEFAULT_EXPENSIVE_WAIT,
         }
     }
 }

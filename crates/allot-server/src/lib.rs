@@ -8,6 +8,7 @@ pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod context;
+pub mod fairness;
 pub mod graph;
 pub mod operations;
 pub mod ops;

@@ -19,6 +19,8 @@ pub struct AppState {
     pub worker: Arc<Worker>,
     /// Every license-relevant change goes through here (commit, then the post-commit work).
     pub operations: Operations,
+    /// Turns of expensive requests per caller and in all (`fairness.rs`).
+    pub fairness: Arc<crate::fairness::Fairness>,
     /// 429s armed through the admin API.
     pub throttles: Arc<crate::throttle::Throttles>,
 }

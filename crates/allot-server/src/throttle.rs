@@ -118,6 +118,11 @@ async fn refuse_or_run(surface: Surface, state: &AppState, req: Request, next: N
     let Some(secs) = tenant_of(state, &req, audience).and_then(|t| state.throttles.take(t)) else {
         return next.run(req).await;
     };
+    too_many(surface, secs)
+}
+
+/// A 429 with `Retry-After: secs` in the surface's shape (throttling, and fairness's refusals).
+pub fn too_many(surface: Surface, secs: u32) -> Response {
     let mut resp = match surface {
         Surface::Graph => GraphError::new(
             StatusCode::TOO_MANY_REQUESTS,

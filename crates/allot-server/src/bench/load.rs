@@ -79,9 +79,19 @@ pub(super) async fn start_server(
     scratch: &Scratch,
     url: &str,
 ) -> anyhow::Result<(String, String, tokio::sync::oneshot::Sender<()>)> {
+    start_server_with(scratch, url, |_| {}).await
+}
+
+/// [`start_server`] with a configuration `configure` adjusts.
+pub(super) async fn start_server_with(
+    scratch: &Scratch,
+    url: &str,
+    configure: impl FnOnce(&mut Config),
+) -> anyhow::Result<(String, String, tokio::sync::oneshot::Sender<()>)> {
     let mut config = Config::for_data_dir(scratch.0.clone());
     config.database_url = Some(url.to_owned());
     config.no_demo = true;
+    configure(&mut config);
     let app = Application::build(config).await?;
     let base = format!("http://{}", app.local_addr());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -108,15 +118,15 @@ pub(super) async fn start_server(
 }
 
 #[derive(Default)]
-struct Load {
-    requests: usize,
-    errors: usize,
+pub(super) struct Load {
+    pub(super) requests: usize,
+    pub(super) errors: usize,
     elapsed: Duration,
     micros: Vec<u64>,
 }
 
 impl Load {
-    fn percentile(&self, p: f64) -> f64 {
+    pub(super) fn percentile(&self, p: f64) -> f64 {
         if self.micros.is_empty() {
             return 0.0;
         }
@@ -135,7 +145,13 @@ impl Load {
 
 /// `connections` tasks on one keep-alive client send `request(i)` until `limit` requests or
 /// `duration` are done; every answer must be `expect`.
-async fn drive<F>(connections: usize, duration: Duration, limit: usize, expect: u16, request: F) -> Load
+pub(super) async fn drive<F>(
+    connections: usize,
+    duration: Duration,
+    limit: usize,
+    expect: u16,
+    request: F,
+) -> Load
 where
     F: Fn(&reqwest::Client, usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
 {
