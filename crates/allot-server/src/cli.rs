@@ -283,7 +283,7 @@ async fn token(a: TokenArgs) -> anyhow::Result<()> {
             if !scope.default {
                 bail!("an app-only token needs a /.default scope (got '{}')", a.scope);
             }
-            tokens.mint_app(&app, &scope.audience)?
+            tokens.mint_app(&app, &scope.audience, false)?
         }
         Some(upn) => {
             let user = store
@@ -291,7 +291,7 @@ async fn token(a: TokenArgs) -> anyhow::Result<()> {
                 .await?
                 .with_context(|| format!("no user {upn} in {}", tenant.default_domain))?;
             let scopes = granted_scopes(&app, &scope).map_err(|e| anyhow::anyhow!("{}", e.description))?;
-            tokens.mint_user(&app, &user, &scopes, &scope.audience)?
+            tokens.mint_user(&app, &user, &scopes, &scope.audience, false)?
         }
     };
     println!("{token}");

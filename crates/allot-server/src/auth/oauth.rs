@@ -109,6 +109,8 @@ pub struct ScopeRequest {
     pub default: bool,
     /// `offline_access` was asked for: a user token comes with a refresh token.
     pub offline: bool,
+    /// The `claims` parameter declared the `cp1` capability (continuous access evaluation).
+    pub cae: bool,
 }
 
 const OIDC_SCOPES: &[&str] = &["openid", "profile", "offline_access", "email"];
@@ -176,6 +178,7 @@ pub fn parse_scope(raw: &str) -> Result<ScopeRequest, OAuthError> {
         default: default || scopes.is_empty(),
         scopes,
         offline,
+        cae: false,
     })
 }
 
@@ -294,7 +297,8 @@ async fn issue(state: &AppState, tenant_key: &str, req: Request) -> Result<Value
             ));
         }
     };
-    let scope = parse_scope(&get("scope").unwrap_or_default())?;
+    let mut scope = parse_scope(&get("scope").unwrap_or_default())?;
+    scope.cae = get("claims").as_deref().is_some_and(declares_cp1);
     let app_id = AppId::parse(&client_id).map_err(|_| {
         OAuthError::bad(
             "unauthorized_client",
@@ -344,7 +348,7 @@ async fn issue(state: &AppState, tenant_key: &str, req: Request) -> Result<Value
             }
             let token = state
                 .tokens
-                .mint_app(&app, &scope.audience)
+                .mint_app(&app, &scope.audience, scope.cae)
                 .map_err(|_| signing_failed())?;
             Ok(token_body(&token, None))
         }
@@ -451,6 +455,17 @@ async fn issue(state: &AppState, tenant_key: &str, req: Request) -> Result<Value
     }
 }
 
+/// Whether a `claims` request parameter (JSON) declares the `cp1` client capability:
+/// `{"access_token":{"xms_cc":{"values":["cp1"]}}}`, as MSAL and azure-identity send it.
+fn declares_cp1(claims: &str) -> bool {
+    serde_json::from_str::<Value>(claims).is_ok_and(|v| {
+        v["access_token"]["xms_cc"]["values"].as_array().is_some_and(|a| {
+            a.iter()
+                .any(|x| x.as_str().is_some_and(|s| s.eq_ignore_ascii_case("cp1")))
+        })
+    })
+}
+
 /// AADSTS7000218: a confidential client's grant without its credential.
 fn missing_client_secret() -> OAuthError {
     OAuthError::new(
@@ -473,7 +488,7 @@ fn user_token(
     let scopes = granted_scopes(app, scope)?;
     let token = state
         .tokens
-        .mint_user(app, user, &scopes, &scope.audience)
+        .mint_user(app, user, &scopes, &scope.audience, scope.cae)
         .map_err(|_| signing_failed())?;
     let mut body = token_body(&token, Some((&scope.audience, &scopes)));
     if with_refresh {

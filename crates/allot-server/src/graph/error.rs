@@ -21,6 +21,9 @@ pub struct GraphError {
     pub message: String,
     /// Extra `innerError` members before `date` (`code`, `propertyName`, `ids`): cloudLicensing.
     pub inner: Vec<(&'static str, serde_json::Value)>,
+    /// A 401's `WWW-Authenticate` value when it is more than the plain `invalid_token` (the
+    /// continuous-access-evaluation claims challenge).
+    pub challenge: Option<String>,
 }
 
 pub type GraphResult<T> = Result<T, GraphError>;
@@ -32,6 +35,7 @@ impl GraphError {
             code: Cow::Borrowed(code),
             message: message.into(),
             inner: Vec::new(),
+            challenge: None,
         }
     }
 
@@ -141,6 +145,7 @@ impl From<allot_odata::QueryError> for GraphError {
             code: Cow::Borrowed(g.code),
             message: g.message,
             inner: Vec::new(),
+            challenge: None,
         }
     }
 }
@@ -153,11 +158,24 @@ impl From<allot_odata::ParseError> for GraphError {
 
 impl From<TokenError> for GraphError {
     fn from(e: TokenError) -> Self {
-        Self::new(
+        let mut g = Self::new(
             StatusCode::UNAUTHORIZED,
             "InvalidAuthenticationToken",
             e.to_string(),
-        )
+        );
+        if let TokenError::RevokedChallenge { not_before } = e {
+            // Graph's claims challenge: the SDKs ask the credential for a token carrying these
+            // claims (one issued after the revocation) and retry once.
+            use base64::Engine as _;
+            let claims =
+                json!({"access_token": {"nbf": {"essential": true, "value": not_before.to_string()}}});
+            let claims = base64::engine::general_purpose::STANDARD.encode(claims.to_string());
+            g.challenge = Some(format!(
+                "Bearer realm=\"\", authorization_uri=\"https://login.microsoftonline.com/common/oauth2/authorize\", \
+                 client_id=\"00000003-0000-0000-c000-000000000000\", error=\"insufficient_claims\", claims=\"{claims}\""
+            ));
+        }
+        g
     }
 }
 
@@ -193,10 +211,12 @@ impl IntoResponse for GraphError {
             HeaderValue::from_static(super::JSON_CONTENT_TYPE),
         );
         if self.status == StatusCode::UNAUTHORIZED {
-            headers.insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"\", error=\"invalid_token\""),
-            );
+            let challenge = self
+                .challenge
+                .as_deref()
+                .and_then(|c| HeaderValue::from_str(c).ok())
+                .unwrap_or_else(|| HeaderValue::from_static("Bearer realm=\"\", error=\"invalid_token\""));
+            headers.insert(header::WWW_AUTHENTICATE, challenge);
         }
         if self.status == StatusCode::SERVICE_UNAVAILABLE || self.status == StatusCode::TOO_MANY_REQUESTS {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

@@ -331,7 +331,7 @@ e2e!(bad_tokens_are_401_with_graphs_body, |app| {
     let wrong_aud = app
         .state
         .tokens
-        .mint_app(&store_app, "https://api.partnercenter.microsoft.com")
+        .mint_app(&store_app, "https://api.partnercenter.microsoft.com", false)
         .unwrap();
     let msg = app
         .send(Method::GET, "/v1.0/users", Some(&wrong_aud), None)
@@ -633,5 +633,77 @@ e2e!(
         let r = app.as_caller(pc).get("/v1/customers").await;
         assert_eq!(r.status, 401, "{}", r.text);
         assert_eq!(r.json()["source"], "PartnerFD", "{}", r.text);
+    }
+);
+
+e2e!(
+    a_cae_client_gets_graphs_claims_challenge_when_its_token_is_revoked,
+    |app| {
+        let id = app.create_user("caeuser", Some("US")).await;
+        let token_for = |password: &'static str, claims: Option<&'static str>| {
+            let app = &app;
+            async move {
+                let mut form = vec![
+                    ("grant_type", "password"),
+                    ("client_id", DEMO_APP),
+                    ("client_secret", DEMO_SECRET),
+                    ("username", "caeuser@contoso.example"),
+                    ("password", password),
+                    ("scope", "https://graph.microsoft.com/.default"),
+                ];
+                if let Some(c) = claims {
+                    form.push(("claims", c));
+                }
+                app.token_request(DEMO_TENANT, &form).await.ok()["access_token"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            }
+        };
+        let cae = token_for(
+            DEMO_PASSWORD,
+            Some(r#"{"access_token":{"xms_cc":{"values":["cp1"]}}}"#),
+        )
+        .await;
+        let plain = token_for(DEMO_PASSWORD, None).await;
+        assert_eq!(claims(&cae)["xms_cc"], json!(["cp1"]));
+        assert!(claims(&plain).get("xms_cc").is_none());
+        // A new password revokes both.
+        let r = app
+            .patch(
+                &format!("/v1.0/users/{id}"),
+                json!({"passwordProfile": {"password": "An0ther-pa55word"}}),
+            )
+            .await;
+        assert_eq!(r.status, 204, "{}", r.text);
+        let r = app.send(Method::GET, "/v1.0/me", Some(&cae), None).await;
+        let msg = r.graph_error(401, "InvalidAuthenticationToken");
+        assert!(msg.contains("TokenIssuedBeforeRevocationTimestamp"), "{msg}");
+        let challenge = r.headers["www-authenticate"].to_str().unwrap().to_owned();
+        assert!(challenge.contains("error=\"insufficient_claims\""), "{challenge}");
+        let b64 = challenge.split("claims=\"").nth(1).unwrap().trim_end_matches('"');
+        use base64::Engine as _;
+        let decoded: serde_json::Value =
+            serde_json::from_slice(&base64::engine::general_purpose::STANDARD.decode(b64).unwrap()).unwrap();
+        assert_eq!(decoded["access_token"]["nbf"]["essential"], true);
+        // A client without the capability gets the plain 401.
+        let r = app.send(Method::GET, "/v1.0/me", Some(&plain), None).await;
+        r.graph_error(401, "InvalidAuthenticationToken");
+        assert!(
+            r.headers["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .contains("invalid_token")
+        );
+        // Answering the challenge: a new token (issued after the revocation) works.
+        let fresh = token_for(
+            "An0ther-pa55word",
+            Some(r#"{"access_token":{"xms_cc":{"values":["cp1"]},"nbf":{"essential":true,"value":"1"}}}"#),
+        )
+        .await;
+        assert_eq!(
+            app.send(Method::GET, "/v1.0/me", Some(&fresh), None).await.status,
+            200
+        );
     }
 );
