@@ -52,7 +52,15 @@ impl Worker {
 
     /// Runs a claimed job to its end. Returns early when `stop` says so (the job is released) or
     /// when the lease was lost to another worker.
-    async fn run_job(&self, mut job: Job, stop: Option<&watch::Receiver<bool>>) -> Result<(), StoreError> {
+    /// In the background (`stop` given), a job that still has steps yields to other tenants'
+    /// waiting jobs after each step (`Store::yield_job_if_others_wait`), so one tenant's long
+    /// fan-out cannot hold back another tenant's work.
+    async fn run_job(
+        &self,
+        mut job: Job,
+        stop: Option<&watch::Receiver<bool>>,
+        default_mode: ProcessingMode,
+    ) -> Result<(), StoreError> {
         tracing::debug!(job = %job.id, kind = ?job.kind, "job claimed");
         loop {
             if stop.is_some_and(|s| *s.borrow()) {
@@ -73,6 +81,10 @@ impl Worker {
                 Ok(_) => {
                     if let Some(d) = self.step_delay {
                         tokio::time::sleep(d).await;
+                    }
+                    if stop.is_some() && self.store.yield_job_if_others_wait(&job, default_mode).await? {
+                        tracing::debug!(job = %job.id, "job yields to another tenant's work");
+                        return Ok(());
                     }
                 }
                 Err(StoreError::NotFound) => {
@@ -97,7 +109,7 @@ impl Worker {
             .claim_job(&self.node, Self::lease_micros(), default, tenant, include_manual)
             .await?
         {
-            self.run_job(job, None).await?;
+            self.run_job(job, None, default).await?;
             n += 1;
         }
         Ok(n)
@@ -147,7 +159,7 @@ impl Worker {
                 .await
             {
                 Ok(Some(job)) => {
-                    if let Err(e) = self.run_job(job, Some(&stop)).await {
+                    if let Err(e) = self.run_job(job, Some(&stop), default).await {
                         tracing::error!(error = %e, "licensing job failed; it will be retried");
                         tokio::time::sleep(IDLE_POLL).await;
                     }

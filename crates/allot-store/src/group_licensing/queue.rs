@@ -144,6 +144,33 @@ impl Store {
         Ok(report)
     }
 
+    /// Gives a claimed job back to the end of the queue (its cursor kept) when a job of another
+    /// tenant is waiting to be claimed: a long fan-out then runs step by step in turn with other
+    /// tenants' work instead of holding the worker until it ends. Whether it gave the job back.
+    pub async fn yield_job_if_others_wait(
+        &self,
+        job: &Job,
+        default_mode: ProcessingMode,
+    ) -> Result<bool, StoreError> {
+        let now = micros_now();
+        let yielded = on_db!(self.db(), |p| {
+            sqlx::query(
+            "UPDATE jobs SET lease_owner = NULL, lease_until = NULL, seq = $3 WHERE id = $1 AND lease_owner = $2 \
+             AND EXISTS (SELECT 1 FROM jobs o JOIN tenants t ON t.id = o.tenant_id WHERE o.tenant_id <> $4 \
+             AND (o.lease_until IS NULL OR o.lease_until < $3) AND COALESCE(t.processing_mode, $5) <> 'manual')"
+        )
+        .bind(DbId(job.id))
+        .bind(&job.owner)
+        .bind(now)
+        .bind(DbId::from(job.tenant))
+        .bind(default_mode.as_str())
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected())
+        })?;
+        Ok(yielded == 1)
+    }
+
     /// Gives a claimed job back (graceful shutdown): another worker may take it at once.
     pub async fn release_job(&self, job: &Job) -> Result<(), StoreError> {
         on_db!(self.db(), |p| sqlx::query(
