@@ -353,8 +353,12 @@ async fn issue(state: &AppState, tenant_key: &str, req: Request) -> Result<Value
             Ok(token_body(&token, None))
         }
         "password" => {
-            // Confidential clients must authenticate; a wrong secret is refused like Entra does.
-            if client_secret.is_some() && !secret_ok {
+            // Every Allot app is a confidential client (it has a secret): it authenticates on
+            // every grant, as Entra requires of confidential clients.
+            if client_secret.is_none() {
+                return Err(missing_client_secret());
+            }
+            if !secret_ok {
                 return Err(invalid_secret(&app));
             }
             let username = get("username").unwrap_or_default();

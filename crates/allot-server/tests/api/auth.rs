@@ -152,12 +152,25 @@ e2e!(token_endpoint_refusals_use_aadsts_codes, |app| {
             vec![
                 ("grant_type", "password"),
                 ("client_id", DEMO_APP),
+                ("client_secret", DEMO_SECRET),
                 ("username", "admin@contoso.example"),
                 ("password", "nope"),
             ],
             400,
             "invalid_grant",
             50126,
+        ),
+        (
+            DEMO_TENANT,
+            vec![
+                ("grant_type", "password"),
+                ("client_id", DEMO_APP),
+                ("username", "admin@contoso.example"),
+                ("password", DEMO_PASSWORD),
+            ],
+            401,
+            "invalid_client",
+            7_000_218,
         ),
     ];
     for (tenant, form, status, error, code) in cases {
@@ -211,6 +224,7 @@ e2e!(password_grant_gives_delegated_tokens_with_roles, |app| {
             &[
                 ("grant_type", "password"),
                 ("client_id", DEMO_APP),
+                ("client_secret", DEMO_SECRET),
                 ("username", "adelev@contoso.example"),
                 ("password", DEMO_PASSWORD),
                 ("scope", "User.Read openid"),
@@ -225,6 +239,7 @@ e2e!(password_grant_gives_delegated_tokens_with_roles, |app| {
             &[
                 ("grant_type", "password"),
                 ("client_id", DEMO_APP),
+                ("client_secret", DEMO_SECRET),
                 ("username", "adelev@contoso.example"),
                 ("password", DEMO_PASSWORD),
                 ("scope", "Mail.Send"),

@@ -223,13 +223,20 @@ impl TestApp {
         r.ok()["access_token"].as_str().expect("access_token").to_owned()
     }
 
-    pub async fn user_token_in(&self, tenant: &str, client_id: &str, upn: &str, password: &str) -> String {
+    pub async fn user_token_in(
+        &self,
+        tenant: &str,
+        (client_id, secret): (&str, &str),
+        upn: &str,
+        password: &str,
+    ) -> String {
         let r = self
             .token_request(
                 tenant,
                 &[
                     ("grant_type", "password"),
                     ("client_id", client_id),
+                    ("client_secret", secret),
                     ("username", upn),
                     ("password", password),
                     ("scope", "https://graph.microsoft.com/.default"),
@@ -240,7 +247,7 @@ impl TestApp {
     }
 
     pub async fn user_token(&self, upn: &str) -> String {
-        self.user_token_in(DEMO_TENANT, DEMO_APP, upn, DEMO_PASSWORD)
+        self.user_token_in(DEMO_TENANT, (DEMO_APP, DEMO_SECRET), upn, DEMO_PASSWORD)
             .await
     }
 

@@ -56,8 +56,13 @@ e2e!(create_user_returns_201_with_the_user, |app| {
             .ends_with("$metadata#users(usageLocation,accountEnabled,mailNickname)/$entity")
     );
     // The new user can sign in with its password.
-    app.user_token_in(DEMO_TENANT, DEMO_APP, "nia@contoso.example", "P@ssw0rd!")
-        .await;
+    app.user_token_in(
+        DEMO_TENANT,
+        (DEMO_APP, DEMO_SECRET),
+        "nia@contoso.example",
+        "P@ssw0rd!",
+    )
+    .await;
 });
 
 e2e!(create_user_refusals, |app| {

@@ -60,7 +60,9 @@ e2e!(permissions_follow_the_cloud_licensing_families, |app| {
 e2e!(me_paths_serve_the_signed_in_user, |app| {
     let cl = Cl::new(&app).await;
     let steve = cl.user("steve").await;
-    let token = app.user_token_in(T, APP, "steve@cloud.example", "pw-steve").await;
+    let token = app
+        .user_token_in(T, (APP, "cloud-secret"), "steve@cloud.example", "pw-steve")
+        .await;
     let exo = cl.allotment_id(EXO).await;
     let r = app
         .send(
