@@ -11,7 +11,7 @@ use allot_core::tenant_file::TenantFile;
 use allot_store::Store;
 use allot_store::group_licensing::ProcessingMode;
 use allot_store::records::User;
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
@@ -202,19 +202,7 @@ async fn fanout(members: usize, database_url: Option<String>) -> anyhow::Result<
         let _ = stop_rx.await;
     }));
     let client = reqwest::Client::new();
-    let token: Value = client
-        .post(format!("{base}/{BENCH_TENANT}/oauth2/v2.0/token"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", BENCH_APP),
-            ("client_secret", "bench"),
-            ("scope", "https://graph.microsoft.com/.default"),
-        ])
-        .send()
-        .await?
-        .json()
-        .await?;
-    let token = token["access_token"].as_str().context("no token")?.to_owned();
+    let token = load::bench_token(&base).await?;
 
     let body = json!({"addLicenses": [{"skuId": EMS, "disabledPlans": []}], "removeLicenses": []});
     let resp = client

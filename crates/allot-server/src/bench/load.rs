@@ -98,6 +98,12 @@ pub(super) async fn start_server_with(
     tokio::spawn(app.run_until(async move {
         let _ = stop_rx.await;
     }));
+    let token = bench_token(&base).await?;
+    Ok((base, token, stop_tx))
+}
+
+/// The bench app's app-only Graph token from the server at `base`.
+pub(super) async fn bench_token(base: &str) -> anyhow::Result<String> {
     let token: Value = reqwest::Client::new()
         .post(format!("{base}/{BENCH_TENANT}/oauth2/v2.0/token"))
         .form(&[
@@ -110,11 +116,7 @@ pub(super) async fn start_server_with(
         .await?
         .json()
         .await?;
-    Ok((
-        base,
-        token["access_token"].as_str().context("no token")?.to_owned(),
-        stop_tx,
-    ))
+    Ok(token["access_token"].as_str().context("no token")?.to_owned())
 }
 
 #[derive(Default)]
@@ -466,19 +468,7 @@ pub(super) async fn startup(users: usize, groups: usize) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let startup = started.elapsed();
-    let token: Value = client
-        .post(format!("{base}/{BENCH_TENANT}/oauth2/v2.0/token"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", BENCH_APP),
-            ("client_secret", "bench"),
-            ("scope", "https://graph.microsoft.com/.default"),
-        ])
-        .send()
-        .await?
-        .json()
-        .await?;
-    let token = token["access_token"].as_str().context("no token")?.to_owned();
+    let token = bench_token(&base).await?;
     // Some work, so the peak covers serving: pages of users, groups, licenses.
     for path in [
         "/v1.0/users?$top=999&$select=id,assignedLicenses",

@@ -187,67 +187,46 @@ pub fn assignment_states(assignments: &[Assignment]) -> Value {
     )
 }
 
+/// A group's properties: those it has without `$select`, then `$extra` (`$select`-only ones).
+macro_rules! group_properties {
+    ($($extra:literal),*) => {
+        &[
+            "id",
+            "deletedDateTime",
+            "classification",
+            "createdDateTime",
+            "creationOptions",
+            "description",
+            "displayName",
+            "expirationDateTime",
+            "groupTypes",
+            "isAssignableToRole",
+            "mail",
+            "mailEnabled",
+            "mailNickname",
+            "membershipRule",
+            "membershipRuleProcessingState",
+            "onPremisesSyncEnabled",
+            "preferredDataLocation",
+            "preferredLanguage",
+            "proxyAddresses",
+            "renewedDateTime",
+            "resourceBehaviorOptions",
+            "resourceProvisioningOptions",
+            "securityEnabled",
+            "securityIdentifier",
+            "theme",
+            "visibility",
+            $($extra,)*
+        ]
+    };
+}
+
 /// The properties a group has without `$select`.
-pub const GROUP_DEFAULT: &[&str] = &[
-    "id",
-    "deletedDateTime",
-    "classification",
-    "createdDateTime",
-    "creationOptions",
-    "description",
-    "displayName",
-    "expirationDateTime",
-    "groupTypes",
-    "isAssignableToRole",
-    "mail",
-    "mailEnabled",
-    "mailNickname",
-    "membershipRule",
-    "membershipRuleProcessingState",
-    "onPremisesSyncEnabled",
-    "preferredDataLocation",
-    "preferredLanguage",
-    "proxyAddresses",
-    "renewedDateTime",
-    "resourceBehaviorOptions",
-    "resourceProvisioningOptions",
-    "securityEnabled",
-    "securityIdentifier",
-    "theme",
-    "visibility",
-];
+pub const GROUP_DEFAULT: &[&str] = group_properties!();
 
 /// Every group property `$select` may name (`hasMembersWithLicenseErrors` is filter-only).
-pub const GROUP_PROPS: &[&str] = &[
-    "id",
-    "deletedDateTime",
-    "classification",
-    "createdDateTime",
-    "creationOptions",
-    "description",
-    "displayName",
-    "expirationDateTime",
-    "groupTypes",
-    "isAssignableToRole",
-    "mail",
-    "mailEnabled",
-    "mailNickname",
-    "membershipRule",
-    "membershipRuleProcessingState",
-    "onPremisesSyncEnabled",
-    "preferredDataLocation",
-    "preferredLanguage",
-    "proxyAddresses",
-    "renewedDateTime",
-    "resourceBehaviorOptions",
-    "resourceProvisioningOptions",
-    "securityEnabled",
-    "securityIdentifier",
-    "theme",
-    "visibility",
-    "assignedLicenses",
-    "licenseProcessingState",
-];
+pub const GROUP_PROPS: &[&str] = group_properties!("assignedLicenses", "licenseProcessingState");
 
 pub fn group_json(g: &Group, domain: &str, select: Option<&[&str]>) -> Map<String, Value> {
     let mut m = Map::new();
