@@ -136,20 +136,36 @@ fn the_default_bounds_are_within_thirty_seconds() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_with_half_sent_heads_open_finishes_within_ten_seconds() {
+async fn sigterm_with_half_sent_heads_and_bodies_open_finishes_within_ten_seconds() {
     let db = TestDb::fresh(Backend::Sqlite).await.unwrap().unwrap();
     with_test_key(&db).await;
-    // A long head timeout, so that only the shutdown bound can end these connections.
-    let mut node = Node::start_with(&db.url, &[("ALLOT_HEADER_TIMEOUT", "120")]);
+    // Long head and body timeouts, so that only the shutdown bound can end these connections.
+    let mut node = Node::start_with(
+        &db.url,
+        &[("ALLOT_HEADER_TIMEOUT", "120"), ("ALLOT_BODY_TIMEOUT", "120")],
+    );
     let target = node.1.trim_start_matches("http://").to_owned();
+    // 200 half-sent heads and 50 half-sent bodies, all held open.
     let mut open = Vec::new();
-    for _ in 0..20 {
+    for _ in 0..200 {
         let mut s = TcpStream::connect(&target).await.unwrap();
         s.write_all(b"GET /healthz HTTP/1.1\r\nHost: local")
             .await
             .unwrap();
         open.push(s);
     }
+    for _ in 0..50 {
+        let mut s = TcpStream::connect(&target).await.unwrap();
+        s.write_all(
+            b"POST /v1.0/groups HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+        )
+        .await
+        .unwrap();
+        open.push(s);
+    }
+    // A normal client is served while they wait.
+    let health = reqwest::get(format!("{}/healthz", node.1)).await.unwrap();
+    assert_eq!(health.status(), 200);
     let pid = node.0.id().to_string();
     let start = Instant::now();
     let killed = std::process::Command::new("kill")
@@ -167,6 +183,10 @@ async fn sigterm_with_half_sent_heads_open_finishes_within_ten_seconds() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
+    eprintln!(
+        "SIGTERM with 250 half-sent requests open: exited in {:?}",
+        start.elapsed()
+    );
     assert!(exited.success(), "{exited:?}");
     assert!(start.elapsed() < Duration::from_secs(10));
     drop(open);
