@@ -10,6 +10,7 @@
 use std::collections::BTreeSet;
 
 use allot_core::ids::{ServicePlanId, SkuId};
+use allot_odata::ast::{CmpOp, Expr, Lambda, LambdaKind, Literal, Path};
 use axum::http::StatusCode;
 
 use crate::graph::error::{GraphError, GraphResult};
@@ -83,59 +84,82 @@ fn split_top(s: &str, sep: char) -> Vec<&str> {
     out
 }
 
-fn guid_list(f: &str, rest: &str) -> GraphResult<BTreeSet<uuid::Uuid>> {
-    let rest = rest.trim();
-    let parse = |g: &str| {
-        allot_core::ids::parse_guid(g.trim().trim_matches('\''))
-            .map_err(|_| invalid_filter(f, &format!("'{}' is not a GUID", g.trim())))
+/// The GUIDs of `skuId eq G` / `skuId in (G, …)` (or `x/planId …` inside a lambda).
+fn guids(f: &str, e: &Expr, var: Option<&str>, name: &str) -> Option<GraphResult<BTreeSet<uuid::Uuid>>> {
+    let names = |p: &Path| {
+        p.var.as_deref() == var && p.segments.len() == 1 && p.segments[0].eq_ignore_ascii_case(name)
     };
-    if let Some(v) = rest.strip_prefix("eq ").or_else(|| rest.strip_prefix("eq\t")) {
-        return Ok(BTreeSet::from([parse(v)?]));
+    // Quoted GUIDs are accepted too, as they always were here.
+    let guid = |l: &Literal| match l {
+        Literal::Guid(g) => Ok(*g),
+        Literal::String(s) if let Ok(g) = allot_core::ids::parse_guid(s) => Ok(g),
+        other => Err(invalid_filter(f, &format!("'{other}' is not a GUID"))),
+    };
+    match e {
+        Expr::Compare(l, CmpOp::Eq, r) => match (l.as_ref(), r.as_ref()) {
+            (Expr::Path(p), Expr::Literal(lit)) | (Expr::Literal(lit), Expr::Path(p)) if names(p) => {
+                Some(guid(lit).map(|g| BTreeSet::from([g])))
+            }
+            _ => None,
+        },
+        Expr::In(l, list) => match l.as_ref() {
+            Expr::Path(p) if names(p) => Some(list.iter().map(guid).collect()),
+            _ => None,
+        },
+        _ => None,
     }
-    if let Some(v) = rest.strip_prefix("in") {
-        let v = v.trim();
-        let inner = v
-            .strip_prefix('(')
-            .and_then(|x| x.strip_suffix(')'))
-            .ok_or_else(|| invalid_filter(f, "'in' needs a parenthesised list"))?;
-        return inner.split(',').map(parse).collect();
-    }
-    Err(invalid_filter(f, "only 'eq' and 'in' are supported"))
 }
 
 /// The `$filter` forms of the beta pages, for entities with `skuId` (and `services` when
-/// `services` is true).
+/// `services` is true), read by the one OData parser (`allot-odata`): its syntax errors and
+/// limits are spec §3.12's `invalidFilter`.
 pub fn parse_filter(f: &str, services: bool) -> GraphResult<SkuFilter> {
+    let e = allot_odata::parse_filter(f).map_err(|e| {
+        let g = allot_odata::QueryError::from(e).graph(allot_odata::Surface::CloudLicensing);
+        GraphError::cloud(
+            StatusCode::BAD_REQUEST,
+            g.code,
+            g.inner_code.unwrap_or("invalidFilter"),
+            g.message,
+        )
+    })?;
     let mut out = SkuFilter::default();
-    for term in f.split(" and ") {
-        let t = term.trim();
-        let lower = t.to_ascii_lowercase();
-        if lower.starts_with("skuid") {
-            let ids = guid_list(f, &t[5..])?;
-            out.skus = intersect(out.skus, ids.into_iter().map(SkuId::from_uuid).collect());
-        } else if services && lower.starts_with("services/any(") && t.ends_with(')') {
-            let body = &t["services/any(".len()..t.len() - 1];
-            let (var, cond) = body
-                .split_once(':')
-                .ok_or_else(|| invalid_filter(f, "a lambda needs 'x: x/planId …'"))?;
-            let prefix = format!("{}/planid", var.trim().to_ascii_lowercase());
-            let cond = cond.trim();
-            if !cond.to_ascii_lowercase().starts_with(&prefix) {
-                return Err(invalid_filter(
-                    f,
-                    "only planId can be filtered inside services/any",
-                ));
-            }
-            let ids = guid_list(f, &cond[prefix.len()..])?;
-            out.plans = intersect(out.plans, ids.into_iter().map(ServicePlanId::from_uuid).collect());
-        } else {
-            return Err(invalid_filter(
-                f,
-                "supported: skuId eq|in, services/any(c:c/planId eq|in), and",
-            ));
-        }
-    }
+    terms(f, &e, services, &mut out)?;
     Ok(out)
+}
+
+fn terms(f: &str, e: &Expr, services: bool, out: &mut SkuFilter) -> GraphResult<()> {
+    if let Expr::And(a, b) = e {
+        terms(f, a, services, out)?;
+        return terms(f, b, services, out);
+    }
+    if let Some(ids) = guids(f, e, None, "skuId") {
+        out.skus = intersect(out.skus.take(), ids?.into_iter().map(SkuId::from_uuid).collect());
+        return Ok(());
+    }
+    if let Expr::Lambda(Lambda {
+        path,
+        kind: LambdaKind::Any,
+        var: Some(var),
+        body: Some(body),
+    }) = e
+        && services
+        && path.var.is_none()
+        && path.segments.len() == 1
+        && path.segments[0].eq_ignore_ascii_case("services")
+    {
+        let ids = guids(f, body, Some(var), "planId")
+            .ok_or_else(|| invalid_filter(f, "only planId can be filtered inside services/any"))??;
+        out.plans = intersect(
+            out.plans.take(),
+            ids.into_iter().map(ServicePlanId::from_uuid).collect(),
+        );
+        return Ok(());
+    }
+    Err(invalid_filter(
+        f,
+        "supported: skuId eq|in, services/any(c:c/planId eq|in), and",
+    ))
 }
 
 /// One `$expand` item with its nested options.
@@ -333,6 +357,20 @@ mod tests {
         assert!(parse_filter(&format!("services/any(c:c/planId eq {B})"), false).is_err());
         assert!(parse_filter("displayName eq 'x'", true).is_err());
         assert!(parse_filter("skuId eq nope", true).is_err());
+        // Quoted GUIDs still read; syntax errors are the OData layer's, as invalidFilter.
+        assert!(
+            parse_filter(&format!("skuId eq '{A}'"), false)
+                .unwrap()
+                .matches(SkuId::parse(A).unwrap(), &[])
+        );
+        let e = parse_filter("skuId eq (", false).unwrap_err();
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        assert!(
+            e.inner.iter().any(|(k, v)| *k == "code" && v == "invalidFilter"),
+            "{:?}",
+            e.inner
+        );
+        assert!(parse_filter(&"(".repeat(5_000), false).is_err());
     }
 
     #[test]
