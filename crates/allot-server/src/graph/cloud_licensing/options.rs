@@ -1,11 +1,13 @@
 //! Query options of the cloudLicensing lists: `$select`, `$expand` with nested options
-//! (`allotment($select=id,skuId;$filter=skuId in (…))`), `$apply` (`groupby` and `aggregate`)
-//! and the `$filter` forms the beta pages document (`skuId eq|in`, `services/any(c:c/planId
-//! eq|in …)`, joined by `and`).
+//! (`allotment($select=id,skuId;$filter=skuId in (…))`) and `$filter` are read by the one OData
+//! parser (`allot-odata`, with its limits and spec §3.12's error codes) and matched to what
+//! these lists serve: the `$filter` forms the beta pages document (`skuId eq|in`,
+//! `services/any(c:c/planId eq|in …)`, joined by `and`). `$apply` (`groupby` and `aggregate`),
+//! which `allot-odata` does not read, is parsed here.
 //!
-//! [`SkuFilter`] is the seam for the general OData layer (`allot-odata`, issue #4): a list
-//! handler asks it only whether an entity's SKU and plans match, so a parsed AST (or a SQL
-//! `WHERE` fragment pushed into the store) can replace [`parse_filter`] without touching them.
+//! [`SkuFilter`] is what a list handler asks: whether an entity's SKU and plans match. The next
+//! step (issue #15 item 3) turns the same conditions into SQL `WHERE` fragments and pages in the
+//! store instead of in memory.
 
 use std::collections::BTreeSet;
 
@@ -170,51 +172,47 @@ pub struct Expand {
     pub filter: Option<String>,
 }
 
-/// `$expand`, resolved against the navigation properties the entity has.
+/// An error of the OData layer, in spec §3.12's shape.
+fn cloud_query_error(e: impl Into<allot_odata::QueryError>) -> GraphError {
+    let g = e.into().graph(allot_odata::Surface::CloudLicensing);
+    GraphError::cloud(
+        StatusCode::BAD_REQUEST,
+        g.code,
+        g.inner_code.unwrap_or("invalidQuery"),
+        g.message,
+    )
+}
+
+/// `$expand`, read by the one OData parser and resolved against the navigation properties the
+/// entity has; nested `$select` and `$filter` are kept for the entity they expand.
 pub fn parse_expand(raw: Option<&str>, allowed: &[&'static str]) -> GraphResult<Vec<Expand>> {
     let Some(raw) = raw else { return Ok(Vec::new()) };
     let mut out: Vec<Expand> = Vec::new();
-    for item in split_top(raw, ',') {
-        let item = item.trim();
-        let (name, opts) = match item.find('(') {
-            Some(i) if item.ends_with(')') => (&item[..i], Some(&item[i + 1..item.len() - 1])),
-            Some(_) => return Err(invalid_expansion(format!("unbalanced parentheses in '{item}'"))),
-            None => (item, None),
-        };
-        let Some(canon) = allowed.iter().find(|a| a.eq_ignore_ascii_case(name.trim())) else {
+    for item in allot_odata::options::parse_expand(raw).map_err(cloud_query_error)? {
+        let Some(canon) = allowed.iter().find(|a| a.eq_ignore_ascii_case(&item.name)) else {
             return Err(invalid_expansion(format!(
                 "'{}' is not a navigation property that can be expanded here (expandable: {})",
-                name.trim(),
+                item.name,
                 allowed.join(", ")
             )));
         };
-        let mut e = Expand {
+        if item.top.is_some() {
+            return Err(invalid_expansion("nested option '$top' is not supported"));
+        }
+        if out.iter().any(|x| x.name == *canon) {
+            return Err(invalid_expansion(format!("'{canon}' is expanded twice")));
+        }
+        out.push(Expand {
             name: canon,
-            ..Expand::default()
-        };
-        for opt in opts.map(|o| split_top(o, ';')).unwrap_or_default() {
-            let (k, v) = opt
-                .split_once('=')
-                .ok_or_else(|| invalid_expansion(format!("nested option '{opt}' needs a value")))?;
-            match k.trim().trim_start_matches('$').to_ascii_lowercase().as_str() {
-                "select" => e.select = Some(v.trim().to_owned()),
-                "filter" => e.filter = Some(v.trim().to_owned()),
-                other => {
-                    return Err(invalid_expansion(format!(
-                        "nested option '${other}' is not supported"
-                    )));
-                }
-            }
-        }
-        if out.iter().any(|x| x.name == e.name) {
-            return Err(invalid_expansion(format!("'{}' is expanded twice", e.name)));
-        }
-        out.push(e);
+            select: item.select.map(|s| s.join(",")),
+            filter: item.filter.map(|f| f.to_string()),
+        });
     }
     Ok(out)
 }
 
-/// `$select` against an entity's properties (canonical names out, request order kept).
+/// `$select` against an entity's properties (canonical names out, request order kept), read by
+/// the one OData parser.
 pub fn parse_select(
     raw: Option<&str>,
     entity: &str,
@@ -222,8 +220,13 @@ pub fn parse_select(
 ) -> GraphResult<Option<Vec<&'static str>>> {
     let Some(raw) = raw else { return Ok(None) };
     let mut out = Vec::new();
-    for name in raw.split(',').map(str::trim) {
-        let Some(p) = known.iter().find(|k| k.eq_ignore_ascii_case(name)) else {
+    for name in allot_odata::options::parse_select(raw).map_err(|e| {
+        let mut g = cloud_query_error(e);
+        // `$select` is not a filter or an expansion: always invalidQuery.
+        g.inner = vec![("code", serde_json::Value::from("invalidQuery"))];
+        g
+    })? {
+        let Some(p) = known.iter().find(|k| k.eq_ignore_ascii_case(&name)) else {
             return Err(invalid_query(format!(
                 "Could not find a property named '{name}' on type 'microsoft.graph.cloudLicensing.{entity}'."
             )));
