@@ -4,6 +4,7 @@
 //!   parser; the grammar is in the module docs), with [`parser::Limits`] against hostile input.
 //! - [`options`]: `$select`, `$expand`, `$orderby`, `$top`, `$count`, `$search`.
 //! - [`ast`]: the typed tree and its printer (`Display` writes OData text back).
+//! - [`cloud_schema`]: the beta cloudLicensing entities, over the store's SQL views of them.
 //! - [`schema`]: per-entity property tables (type, operators and whether they need advanced
 //!   query mode, SQL column or collection subquery).
 //! - [`validate`]: tree plus schema to a typed [`validate::Cond`].
@@ -23,6 +24,7 @@
 //! ```
 
 pub mod ast;
+pub mod cloud_schema;
 pub mod error;
 pub mod lexer;
 pub mod options;

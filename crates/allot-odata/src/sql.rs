@@ -15,7 +15,7 @@
 use std::fmt::Write as _;
 
 use crate::ast::{CmpOp, Direction, Func, LambdaKind};
-use crate::schema::{Case, Column, Dialect};
+use crate::schema::{Case, Column, Dialect, Sql, Type};
 use crate::validate::{Cond, Param};
 
 /// A `WHERE` fragment and its parameters, numbered from the `first` given to [`to_sql`].
@@ -41,21 +41,115 @@ pub fn to_sql(cond: &Cond, dialect: Dialect, first: usize) -> SqlFilter {
     }
 }
 
-/// `ORDER BY` items for validated `$orderby` columns (without the keyword); `tiebreak` (the
-/// entity's id column) is appended so that the order is total.
-#[must_use]
-pub fn order_by(items: &[(Column, Direction)], dialect: Dialect, tiebreak: &str) -> String {
-    let mut out = String::new();
-    for (c, d) in items {
-        let expr = column_expr(*c, dialect);
-        let dir = match d {
-            Direction::Asc => "ASC",
-            Direction::Desc => "DESC",
-        };
-        let _ = write!(out, "{expr} {dir}, ");
+/// One key of a sorted, keyset-paged query: the column, its type (how a token value binds
+/// back) and the direction. Sort keys are never NULL (only non-null properties are sortable).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SortKey {
+    pub column: Column,
+    pub ty: Type,
+    pub dir: Direction,
+}
+
+impl SortKey {
+    /// An ascending key on `expr` (a tie-break: the entity's own key columns).
+    #[must_use]
+    pub const fn asc(expr: Sql, ty: Type) -> Self {
+        Self {
+            column: Column {
+                expr,
+                case: Case::Exact,
+            },
+            ty,
+            dir: Direction::Asc,
+        }
     }
-    out.push_str(tiebreak);
-    out
+}
+
+/// `ORDER BY` items (without the keyword) for `keys`.
+#[must_use]
+pub fn order_by(keys: &[SortKey], dialect: Dialect) -> String {
+    let items: Vec<String> = keys
+        .iter()
+        .map(|k| {
+            let dir = match k.dir {
+                Direction::Asc => "ASC",
+                Direction::Desc => "DESC",
+            };
+            format!("{} {dir}", column_expr(k.column, dialect))
+        })
+        .collect();
+    items.join(", ")
+}
+
+/// A SQL expression giving a row's values of `keys` as one JSON array text: what a next-page
+/// token carries.
+#[must_use]
+pub fn key_values(keys: &[SortKey], dialect: Dialect) -> String {
+    let items: Vec<String> = keys.iter().map(|k| column_expr(k.column, dialect)).collect();
+    match dialect {
+        Dialect::Sqlite => format!("json_array({})", items.join(", ")),
+        Dialect::Postgres => format!("CAST(json_build_array({}) AS text)", items.join(", ")),
+    }
+}
+
+/// Parameter `$n`, bound as text, read as a value of type `ty`.
+fn typed_param(ty: Type, dialect: Dialect, n: usize) -> String {
+    match (dialect, ty) {
+        (Dialect::Sqlite, Type::Int) => format!("CAST(${n} AS INTEGER)"),
+        (Dialect::Sqlite, _) => format!("${n}"),
+        (Dialect::Postgres, Type::Guid) => format!("CAST(${n} AS uuid)"),
+        (Dialect::Postgres, Type::Int) => format!("CAST(${n} AS bigint)"),
+        (Dialect::Postgres, Type::DateTime) => format!("CAST(${n} AS timestamptz)"),
+        (Dialect::Postgres, _) => format!("CAST(${n} AS text)"),
+    }
+}
+
+/// The condition "after the row whose key values are bound as text at `$first`…" in the order
+/// of `keys`: `k1 > v1 OR (k1 = v1 AND k2 > v2) OR …` (`<` for descending keys).
+#[must_use]
+pub fn keyset_after(keys: &[SortKey], dialect: Dialect, first: usize) -> String {
+    let mut any = Vec::new();
+    for (i, k) in keys.iter().enumerate() {
+        let mut all: Vec<String> = keys[..i]
+            .iter()
+            .enumerate()
+            .map(|(j, e)| {
+                format!(
+                    "{} = {}",
+                    column_expr(e.column, dialect),
+                    typed_param(e.ty, dialect, first + j)
+                )
+            })
+            .collect();
+        let op = match k.dir {
+            Direction::Asc => ">",
+            Direction::Desc => "<",
+        };
+        all.push(format!(
+            "{} {op} {}",
+            column_expr(k.column, dialect),
+            typed_param(k.ty, dialect, first + i)
+        ));
+        any.push(format!("({})", all.join(" AND ")));
+    }
+    format!("({})", any.join(" OR "))
+}
+
+/// The condition "the row whose values of `keys` are bound as text at `$first`…".
+#[must_use]
+pub fn key_equals(keys: &[SortKey], dialect: Dialect, first: usize) -> String {
+    let all: Vec<String> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            format!(
+                "{} = {}",
+                column_expr(k.column, dialect),
+                typed_param(k.ty, dialect, first + i)
+            )
+        })
+        .collect();
+    format!("({})", all.join(" AND "))
 }
 
 fn column_expr(c: Column, dialect: Dialect) -> String {
@@ -436,12 +530,22 @@ mod tests {
     }
 
     #[test]
-    fn order_by_appends_the_tiebreak() {
+    fn order_and_keyset_follow_the_keys() {
         let items = crate::options::parse_orderby("displayName desc").unwrap();
-        let cols = crate::validate::validate_orderby(&items, &USERS, false, false).unwrap();
+        let mut keys = crate::validate::validate_orderby(&items, &USERS, false, false).unwrap();
+        keys.push(SortKey::asc(Sql::same("u.id"), Type::Guid));
         assert_eq!(
-            order_by(&cols, Dialect::Sqlite, "u.id"),
-            "LOWER(u.display_name) DESC, u.id"
+            order_by(&keys, Dialect::Sqlite),
+            "LOWER(u.display_name) DESC, u.id ASC"
+        );
+        assert_eq!(
+            keyset_after(&keys, Dialect::Postgres, 4),
+            "((LOWER(u.display_name) < CAST($4 AS text)) OR (LOWER(u.display_name) = CAST($4 AS text) \
+             AND u.id > CAST($5 AS uuid)))"
+        );
+        assert_eq!(
+            key_values(&keys, Dialect::Sqlite),
+            "json_array(LOWER(u.display_name), u.id)"
         );
     }
 }

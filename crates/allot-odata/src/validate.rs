@@ -8,9 +8,10 @@
 use chrono::{DateTime, NaiveTime, Utc};
 use uuid::Uuid;
 
-use crate::ast::{CmpOp, Direction, Expr, Func, LambdaKind, Literal, OrderBy, Path, Search};
+use crate::ast::{CmpOp, Expr, Func, LambdaKind, Literal, OrderBy, Path, Search};
 use crate::error::{QueryError, QueryOption};
 use crate::schema::{Collection, Column, EntitySchema, Property, Support, Type, find};
+use crate::sql::SortKey;
 
 /// A value bound to a SQL parameter.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -458,11 +459,11 @@ pub fn validate_orderby(
     schema: &EntitySchema,
     advanced: bool,
     with_filter: bool,
-) -> Result<Vec<(Column, Direction)>, QueryError> {
+) -> Result<Vec<SortKey>, QueryError> {
     if with_filter && !advanced {
         return Err(QueryError::SortingNotSupported);
     }
-    let mut out = Vec::new();
+    let mut out: Vec<SortKey> = Vec::new();
     for item in items {
         let [name] = item.path.segments.as_slice() else {
             return Err(QueryError::SortingNotSupported);
@@ -475,10 +476,14 @@ pub fn validate_orderby(
         let (Some(column), ok) = (p.column, p.orderby.allowed()) else {
             return Err(QueryError::SortingNotSupported);
         };
-        if !ok || (p.orderby == Support::Advanced && !advanced) {
+        if !ok || (p.orderby == Support::Advanced && !advanced) || out.iter().any(|k| k.column == column) {
             return Err(QueryError::SortingNotSupported);
         }
-        out.push((column, item.direction));
+        out.push(SortKey {
+            column,
+            ty: p.ty,
+            dir: item.direction,
+        });
     }
     Ok(out)
 }

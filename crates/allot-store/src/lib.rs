@@ -4,6 +4,7 @@
 pub mod bulk;
 pub mod check;
 pub mod cloud_licensing;
+pub mod cloud_views;
 pub mod db;
 pub mod dbid;
 pub mod error;

@@ -2,9 +2,11 @@
 
 use std::collections::BTreeSet;
 
+use allot_core::catalog::Sku;
 use allot_core::ids::{GroupId, SkuId, Source, SubscriptionId, TenantId, UserId};
 use allot_core::licensing::{AddLicense, LicenseChange, LicenseError};
 use allot_core::tenant_file::TenantFile;
+use allot_store::cloud_views::{AssignmentView, ErrorView, View, ViewQuery, ViewScope, WaitingView};
 use allot_store::records::{Group, MemberRef, Subscription, User};
 use allot_store::{Backend, Db, Store, StoreError, dual_backend_test};
 
@@ -544,6 +546,20 @@ async fn drain(store: &Store) {
     }
 }
 
+/// Every entity of a cloudLicensing view in `scope`.
+async fn view<V: View>(s: &Store, tenant: TenantId, scope: ViewScope) -> Vec<V> {
+    let catalog = s.tenant_catalog(tenant).await.unwrap();
+    let subs = s.subscriptions(tenant).await.unwrap();
+    let mut skus: Vec<&Sku> = subs.iter().filter_map(|x| catalog.sku(x.sku_id)).collect();
+    skus.dedup_by_key(|k| k.id);
+    s.view_page::<V>(tenant, &skus, scope, &ViewQuery::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(v, _)| v)
+        .collect()
+}
+
 dual_backend_test!(
     cloud_writes_are_direct_rows_and_freed_units_seat_the_waiting_room,
     |db| {
@@ -569,37 +585,37 @@ dual_backend_test!(
             .unwrap();
         let again = s.cloud_write(tenant, MemberRef::User(cy), e3, &create).await;
         assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
-        let direct = s.direct_assignments(tenant, Some(cy)).await.unwrap();
+        let direct: Vec<AssignmentView> = view(s, tenant, ViewScope::Principal(MemberRef::User(cy))).await;
         assert_eq!((direct.len(), direct[0].sku), (1, e3));
         assert_eq!(
             s.assignments(tenant, cy).await.unwrap()[0].source,
             Source::Direct,
             "the row assignLicense writes"
         );
-        assert_eq!(
-            s.allotment_choices(tenant)
-                .await
-                .unwrap()
-                .get(&(cy.as_uuid(), e3)),
-            Some(&sub)
-        );
+        assert_eq!(direct[0].allotment, sub, "the allotment it was drawn from");
         // The team (Ann, Bob) gets E3: no unit is left, Bob waits.
         let team = s.groups_page(tenant, None, 10).await.unwrap()[0].id;
         s.cloud_write(tenant, MemberRef::Group(team), e3, &create)
             .await
             .unwrap();
         drain(s).await;
-        let waiting = s.waiting_rows(tenant, None).await.unwrap();
+        let waiting: Vec<WaitingView> = view(s, tenant, ViewScope::Tenant).await;
         assert_eq!(
-            waiting.iter().map(|w| (w.user, w.group)).collect::<Vec<_>>(),
-            [(bob, team)]
+            waiting.iter().map(|w| (w.user, w.allotment)).collect::<Vec<_>>(),
+            [(bob, sub)]
         );
-        assert_eq!(s.licensed_groups(tenant, None).await.unwrap().len(), 1);
+        let all: Vec<AssignmentView> = view(s, tenant, ViewScope::Tenant).await;
+        assert_eq!(
+            all.iter()
+                .filter(|a| a.principal == MemberRef::Group(team))
+                .count(),
+            1
+        );
         assert_eq!(consumed(s, tenant, E3).await, 2);
         // Deleting Cy frees the unit: the seat job gives it to Bob.
         s.delete_user(tenant, cy).await.unwrap();
         drain(s).await;
-        assert!(s.waiting_rows(tenant, None).await.unwrap().is_empty());
+        assert!(view::<WaitingView>(s, tenant, ViewScope::Tenant).await.is_empty());
         assert_eq!(consumed(s, tenant, E3).await, 2);
         assert!(
             s.assignments(tenant, bob)
@@ -609,10 +625,13 @@ dual_backend_test!(
                 .any(|a| a.sku == e3 && a.state.holds_license())
         );
         assert!(
-            !s.allotment_choices(tenant)
-                .await
-                .unwrap()
-                .contains_key(&(cy.as_uuid(), e3))
+            db.strings(&format!(
+                "SELECT CAST(sku_id AS TEXT) FROM cloud_assignment_allotments WHERE principal_id = '{cy}'"
+            ))
+            .await
+            .unwrap()
+            .is_empty(),
+            "the deleted user's allotment choice is gone"
         );
         // Deleting Ann's direct assignment keeps her unit (the team still gives E3).
         s.cloud_write(tenant, MemberRef::User(ann), e3, &CloudWrite::Delete)
@@ -623,6 +642,6 @@ dual_backend_test!(
             .cloud_write(tenant, MemberRef::User(ann), e3, &CloudWrite::Delete)
             .await;
         assert!(matches!(gone, Err(StoreError::NotFound)), "{gone:?}");
-        assert!(s.license_error_rows(tenant, None, None).await.unwrap().is_empty());
+        assert!(view::<ErrorView>(s, tenant, ViewScope::Tenant).await.is_empty());
     }
 );

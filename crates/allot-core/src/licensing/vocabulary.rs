@@ -41,6 +41,21 @@ pub const fn is_assignment_error(state: AssignmentState, error: AssignmentErrorC
         )
 }
 
+/// The `code` of a cloudLicensing `assignmentError` for a row's error (spec §2.13: the docs show
+/// `MissingDependency`; the others follow the design document's names, inferred).
+#[must_use]
+pub const fn cloud_error_code(error: AssignmentErrorCode) -> &'static str {
+    match error {
+        AssignmentErrorCode::DependencyViolation => "MissingDependency",
+        AssignmentErrorCode::MutuallyExclusiveViolation => "MutuallyExclusiveServicePlans",
+        AssignmentErrorCode::ProhibitedInUsageLocationViolation => "InvalidUsageLocation",
+        AssignmentErrorCode::UniquenessViolation => "ProxyAddressConflict",
+        AssignmentErrorCode::None | AssignmentErrorCode::CountViolation | AssignmentErrorCode::Other => {
+            "Other"
+        }
+    }
+}
+
 /// One waiting member's place in its waiting room: since when it waits, its membership order
 /// in the group (`None` when the membership is gone) and its object id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +114,21 @@ macro_rules! sql_is_assignment_error {
 macro_rules! sql_seat_order {
     ($a:literal, $m:literal) => {
         concat!($a, ".updated_at, COALESCE(", $m, ".seq, 0), ", $a, ".user_id")
+    };
+}
+
+/// [`cloud_error_code`] of the row aliased `$a`, as a SQL expression.
+#[macro_export]
+macro_rules! sql_cloud_error_code {
+    ($a:literal) => {
+        concat!(
+            "CASE ",
+            $a,
+            ".error WHEN 'DependencyViolation' THEN 'MissingDependency' \
+             WHEN 'MutuallyExclusiveViolation' THEN 'MutuallyExclusiveServicePlans' \
+             WHEN 'ProhibitedInUsageLocationViolation' THEN 'InvalidUsageLocation' \
+             WHEN 'UniquenessViolation' THEN 'ProxyAddressConflict' ELSE 'Other' END"
+        )
     };
 }
 

@@ -2,14 +2,22 @@
 //!
 //! 1. no parser panics, and every error position lies within the input;
 //! 2. a `$filter` that parses prints to text that parses back to the same tree;
-//! 3. a filter that validates against the users or groups schema emits SQL whose `$n`
+//! 3. a filter that validates against any schema (users, groups, the cloudLicensing views) emits SQL whose `$n`
 //!    placeholders are exactly the parameters returned, numbered from the first one asked for;
 //! 4. `$expand` items print back to text that parses to the same items; `$search` likewise.
 
 use allot_odata::schema::{Dialect, EntitySchema, GROUPS, USERS};
 use allot_odata::{Limits, options, parse_filter, parse_filter_with, sql, validate};
 
-const SCHEMAS: [&EntitySchema; 2] = [&USERS, &GROUPS];
+const SCHEMAS: [&EntitySchema; 7] = [
+    &USERS,
+    &GROUPS,
+    &allot_odata::cloud_schema::ALLOTMENTS,
+    &allot_odata::cloud_schema::ASSIGNMENTS,
+    &allot_odata::cloud_schema::ASSIGNMENT_ERRORS,
+    &allot_odata::cloud_schema::USAGE_RIGHTS,
+    &allot_odata::cloud_schema::WAITING_MEMBERS,
+];
 
 fn placeholders(sql: &str) -> Vec<usize> {
     let b = sql.as_bytes();

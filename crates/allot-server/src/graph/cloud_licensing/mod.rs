@@ -14,17 +14,19 @@ mod writes;
 
 use std::collections::HashMap;
 
-use allot_core::ids::{GroupId, UserId};
+use allot_core::ids::GroupId;
+use allot_store::cloud_views::{AssignmentView, ViewQuery, ViewScope};
 use allot_store::records::{Group, MemberRef, Tenant, User};
 use axum::Router;
-use axum::extract::MatchedPath;
+use axum::extract::{FromRequestParts, MatchedPath, Path};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::Response;
 use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 
 use self::model::View;
-use self::options::{Expand, SkuFilter, invalid_query, parse_expand, parse_filter, parse_select};
+use self::options::List;
 use super::error::{GraphError, GraphResult};
 use super::extract::Auth;
 use super::perm::{self, Access};
@@ -39,6 +41,8 @@ pub fn router() -> Router<AppState> {
     const ALLOT: &str = "/admin/cloudLicensing/allotments/{aid}";
     let mut r = Router::new()
         .route(&format!("{ADMIN}/allotments"), get(render::list_allotments))
+        .route(&format!("{ADMIN}/allotments/$count"), get(render::count))
+        .route(&format!("{ALLOT}/waitingMembers/$count"), get(render::count))
         .route(ALLOT, get(render::get_allotment))
         .route(&format!("{ALLOT}/waitingMembers"), get(render::list_waiting))
         .route(
@@ -66,6 +70,7 @@ pub fn router() -> Router<AppState> {
                 &base,
                 get(render::list_assignments).post(writes::create_assignment),
             )
+            .route(&format!("{base}/$count"), get(render::count))
             .route(
                 &format!("{base}/{{id}}"),
                 get(render::get_assignment)
@@ -93,6 +98,7 @@ pub fn router() -> Router<AppState> {
                 post(writes::reprocess_assignments),
             )
             .route(&format!("{base}/waitingMembers"), get(render::list_waiting))
+            .route(&format!("{base}/waitingMembers/$count"), get(render::count))
             .route(&format!("{base}/waitingMembers/{{id}}"), get(render::get_waiting))
             .route(&format!("{base}/waitingMembers/{{id}}/allotment"), get(render::waiting_allotment))
             .route(&format!("{base}/waitingMembers/{{id}}/assignedTo"), get(render::waiting_assigned_to));
@@ -100,6 +106,7 @@ pub fn router() -> Router<AppState> {
     for base in [ADMIN, "/users/{uid}/cloudLicensing", "/me/cloudLicensing"] {
         r = r
             .route(&format!("{base}/assignmentErrors"), get(render::list_errors))
+            .route(&format!("{base}/assignmentErrors/$count"), get(render::count))
             .route(&format!("{base}/assignmentErrors/{{id}}"), get(render::get_error))
             .route(
                 &format!("{base}/assignmentErrors/{{id}}/assignedTo"),
@@ -117,6 +124,7 @@ pub fn router() -> Router<AppState> {
     ] {
         r = r
             .route(&format!("{base}/usageRights"), get(render::list_usage_rights))
+            .route(&format!("{base}/usageRights/$count"), get(render::count))
             .route(
                 &format!("{base}/usageRights/{{id}}"),
                 get(render::get_usage_right),
@@ -253,6 +261,65 @@ pub struct Ctx {
     pub params: HashMap<String, String>,
 }
 
+/// The parts of a read request, extracted once (the reads have no body).
+pub struct Req {
+    state: AppState,
+    auth: Auth,
+    version: ApiVersion,
+    matched: MatchedPath,
+    params: HashMap<String, String>,
+    pub q: ODataQuery,
+}
+
+impl FromRequestParts<AppState> for Req {
+    type Rejection = GraphError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let auth = Auth::from_request_parts(parts, state).await?;
+        let q = ODataQuery::from_request_parts(parts, state).await?;
+        let unreadable = || GraphError::bad_request("The request path could not be read.");
+        let version = parts
+            .extensions
+            .get::<ApiVersion>()
+            .copied()
+            .ok_or_else(unreadable)?;
+        let matched = MatchedPath::from_request_parts(parts, state)
+            .await
+            .map_err(|_| unreadable())?;
+        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| unreadable())?;
+        Ok(Self {
+            state: state.clone(),
+            auth,
+            version,
+            matched,
+            params,
+            q,
+        })
+    }
+}
+
+impl Req {
+    #[must_use]
+    pub fn matched_path(&self) -> &str {
+        self.matched.as_str()
+    }
+
+    /// The handler's context, after checking `access` for the route's collection.
+    pub async fn ctx(&self, access: impl FnOnce(Kind) -> &'static Access) -> GraphResult<Ctx> {
+        Ctx::new(
+            &self.state,
+            &self.auth,
+            self.version,
+            &self.matched,
+            self.params.clone(),
+            access,
+        )
+        .await
+    }
+}
+
 impl Ctx {
     pub async fn new(
         state: &AppState,
@@ -302,6 +369,12 @@ impl Ctx {
         })
     }
 
+    /// The same context over a fresh view (after a write).
+    pub async fn reload(self) -> GraphResult<Self> {
+        let view = View::load(&self.state.store, self.tenant.id).await?;
+        Ok(Self { view, ..self })
+    }
+
     pub fn param(&self, name: &str) -> &str {
         self.params.get(name).map_or("", String::as_str)
     }
@@ -311,32 +384,79 @@ impl Ctx {
         context_url(self.version, &format!("{}/{rest}", self.scope.fragment()))
     }
 
-    /// The scope's assignments (an allotment's: those drawn from it).
-    pub async fn assignments(&self) -> GraphResult<Vec<model::Assignment>> {
-        let mut all = self
-            .view
-            .assignments(&self.state.store, self.scope.principal())
-            .await?;
-        if let Scope::Allotment(sub, _) = &self.scope {
-            all.retain(|a| a.allotment == *sub);
+    /// The scope as the store's views know it.
+    pub fn view_scope(&self) -> ViewScope {
+        match &self.scope {
+            Scope::Admin => ViewScope::Tenant,
+            Scope::Allotment(sub, _) => ViewScope::Allotment(*sub),
+            Scope::User(u) => ViewScope::Principal(MemberRef::User(u.id)),
+            Scope::Group(g) => ViewScope::Principal(MemberRef::Group(g.id)),
         }
-        Ok(all)
     }
 
-    pub async fn assignment(&self) -> GraphResult<model::Assignment> {
-        let id = self.param("id");
-        self.assignments()
+    /// One entity of view `V` in the scope, by its identity values; 404 naming `id` if none.
+    pub async fn one<V: allot_store::cloud_views::View>(
+        &self,
+        id: &str,
+        key: Option<Vec<String>>,
+    ) -> GraphResult<V> {
+        let Some(key) = key else {
+            return Err(not_found(id));
+        };
+        self.view
+            .one::<V>(&self.state.store, self.view_scope(), &key)
             .await?
-            .into_iter()
-            .find(|a| a.id == id)
             .ok_or_else(|| not_found(id))
     }
 
-    fn scope_user(&self) -> Option<UserId> {
-        match &self.scope {
-            Scope::User(u) => Some(u.id),
-            _ => None,
-        }
+    /// The scope's assignment named by `id`.
+    pub async fn assignment_by_id(&self, id: &str) -> GraphResult<model::Assignment> {
+        let key = model::parse_assignment_id(id).map(|(p, sku)| {
+            let kind = match p {
+                MemberRef::User(_) => "u",
+                MemberRef::Group(_) => "g",
+            };
+            vec![kind.to_owned(), p.uuid().to_string(), sku.to_string()]
+        });
+        Ok(self.one::<AssignmentView>(id, key).await?.into())
+    }
+
+    /// The scope's assignment named by the path's `{id}`.
+    pub async fn assignment(&self) -> GraphResult<model::Assignment> {
+        self.assignment_by_id(self.param("id")).await
+    }
+
+    /// One page of view `V` in the scope with `o`'s filter, order and position; the next link
+    /// and (when asked, on the first page) the count.
+    pub async fn page<V: allot_store::cloud_views::View>(
+        &self,
+        q: &ODataQuery,
+        o: &List,
+    ) -> GraphResult<(Vec<V>, Option<String>, Option<i64>)> {
+        let store = &self.state.store;
+        let scope = self.view_scope();
+        let query = ViewQuery {
+            filter: o.filter.as_ref(),
+            order: &o.order,
+            after: o.after.as_deref(),
+            only: None,
+            limit: Some(i64::try_from(o.top + 1).unwrap_or(1000)),
+        };
+        let mut rows = self.view.page::<V>(store, scope, &query).await?;
+        let more = rows.len() > o.top;
+        rows.truncate(o.top);
+        let next = if more {
+            rows.last()
+                .map(|(_, k)| q.next_link_token(&options::encode_token(k)))
+        } else {
+            None
+        };
+        let count = if o.count && o.after.is_none() {
+            Some(self.view.count::<V>(store, scope, o.filter.as_ref()).await?)
+        } else {
+            None
+        };
+        Ok((rows.into_iter().map(|(v, _)| v).collect(), next, count))
     }
 }
 
@@ -361,34 +481,6 @@ fn pick(mut m: Map<String, Value>, odata_type: &str, select: Option<&[&str]>) ->
     out
 }
 
-/// One page of `items` ordered by `key`, continuing after `$skiptoken`, and the next token.
-fn page<T>(
-    items: Vec<T>,
-    key: impl Fn(&T) -> String,
-    top: usize,
-    after: Option<&str>,
-) -> (Vec<T>, Option<String>) {
-    let mut rest: Vec<T> = items
-        .into_iter()
-        .filter(|i| after.is_none_or(|a| key(i).as_str() > a))
-        .collect();
-    let more = rest.len() > top;
-    rest.truncate(top);
-    let next = if more { rest.last().map(&key) } else { None };
-    (rest, next)
-}
-
-/// `{"@odata.context", "@odata.nextLink"?, "value"}`.
-fn collection_body(context: String, next: Option<String>, values: Vec<Value>) -> Value {
-    let mut body = Map::new();
-    body.insert("@odata.context".into(), json!(context));
-    if let Some(n) = next {
-        body.insert("@odata.nextLink".into(), json!(n));
-    }
-    body.insert("value".into(), Value::Array(values));
-    Value::Object(body)
-}
-
 fn entity_body(context: String, mut m: Map<String, Value>) -> Response {
     let mut out = Map::new();
     out.insert("@odata.context".into(), json!(context));
@@ -401,64 +493,5 @@ fn with_select(set: &str, select: Option<&[&str]>) -> String {
     match select {
         Some(s) => format!("{set}({})", s.join(",")),
         None => set.to_owned(),
-    }
-}
-
-/// The list options common to every collection: `$select`, `$top`, `$skiptoken`, `$expand`,
-/// `$filter` (when the entity has `skuId`).
-pub struct ListOptions {
-    pub select: Option<Vec<&'static str>>,
-    pub top: usize,
-    pub after: Option<String>,
-    pub expand: Vec<Expand>,
-    pub filter: SkuFilter,
-}
-
-impl ListOptions {
-    fn parse(
-        q: &ODataQuery,
-        entity: &str,
-        props: &[&'static str],
-        navs: &[&'static str],
-        filterable: Option<bool>,
-        extra: &[&str],
-    ) -> GraphResult<Self> {
-        let mut allowed = vec!["$select", "$top", "$skiptoken", "$expand", "$filter"];
-        allowed.extend_from_slice(extra);
-        q.only(&allowed).map_err(|e| invalid_query(e.message))?;
-        let filter = match (q.filter(), filterable) {
-            (None, _) => SkuFilter::default(),
-            (Some(f), Some(services)) => parse_filter(f, services)?,
-            (Some(_), None) => {
-                return Err(invalid_query(format!(
-                    "'$filter' is not supported on the {entity} collection."
-                )));
-            }
-        };
-        Ok(Self {
-            select: parse_select(q.raw("$select"), entity, props)?,
-            top: q.top(100, 999).map_err(|e| invalid_query(e.message))?,
-            after: q.raw("$skiptoken").map(str::to_owned),
-            expand: parse_expand(q.raw("$expand"), navs)?,
-            filter,
-        })
-    }
-
-    /// Single entities take `$select` and `$expand` only.
-    fn parse_one(
-        q: &ODataQuery,
-        entity: &str,
-        props: &[&'static str],
-        navs: &[&'static str],
-    ) -> GraphResult<Self> {
-        q.only(&["$select", "$expand"])
-            .map_err(|e| invalid_query(e.message))?;
-        Ok(Self {
-            select: parse_select(q.raw("$select"), entity, props)?,
-            top: 1,
-            after: None,
-            expand: parse_expand(q.raw("$expand"), navs)?,
-            filter: SkuFilter::default(),
-        })
     }
 }

@@ -2,13 +2,16 @@
 //! (one per subscription), assignments (direct rows and group licenses), usage rights, waiting
 //! members and assignment errors, with their opaque ids.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use allot_core::catalog::{AppliesTo, Sku, TenantCatalog};
 use allot_core::ids::{GroupId, ServicePlanId, SkuId, Source, SubscriptionId, TenantId, UserId};
 use allot_core::licensing::{self, AssignmentErrorCode, Violation};
 use allot_store::Store;
 use allot_store::StoreError;
+use allot_store::cloud_views::{
+    AllotmentView, AssignmentView, ErrorView, Page, UsageRightView, ViewQuery, ViewScope, WaitingView,
+};
 use allot_store::records::{MemberRef, Subscription};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -111,6 +114,29 @@ pub fn parse_assignment_id(id: &str) -> Option<(MemberRef, SkuId)> {
     Some((MemberRef::Group(GroupId::from_uuid(v[0])), SkuId::from_uuid(v[1])))
 }
 
+/// The principal (user or group: the scope tells) and SKU of a usage right id.
+#[must_use]
+pub fn parse_usage_right_id(id: &str) -> Option<(Uuid, SkuId)> {
+    let v = untagged(b'r', 2, id)?;
+    Some((v[0], SkuId::from_uuid(v[1])))
+}
+
+#[must_use]
+pub fn parse_waiting_member_id(id: &str) -> Option<(UserId, SubscriptionId)> {
+    let v = untagged(b'w', 2, id)?;
+    Some((UserId::from_uuid(v[0]), SubscriptionId::from_uuid(v[1])))
+}
+
+#[must_use]
+pub fn parse_assignment_error_id(id: &str) -> Option<(UserId, SkuId, GroupId)> {
+    let v = untagged(b'e', 3, id)?;
+    Some((
+        UserId::from_uuid(v[0]),
+        SkuId::from_uuid(v[1]),
+        GroupId::from_uuid(v[2]),
+    ))
+}
+
 #[must_use]
 pub fn usage_right_id(principal: MemberRef, sku: SkuId) -> String {
     tagged(b'r', &[principal.uuid(), sku.as_uuid()])
@@ -146,6 +172,18 @@ pub struct Assignment {
     pub allotment: SubscriptionId,
 }
 
+impl From<AssignmentView> for Assignment {
+    fn from(a: AssignmentView) -> Self {
+        Self {
+            id: assignment_id(a.principal, a.sku),
+            principal: a.principal,
+            sku: a.sku,
+            disabled: a.disabled,
+            allotment: a.allotment,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct UsageRight {
     pub id: String,
@@ -163,61 +201,108 @@ pub struct WaitingMember {
     pub since: DateTime<Utc>,
 }
 
+impl From<WaitingView> for WaitingMember {
+    fn from(w: WaitingView) -> Self {
+        Self {
+            id: waiting_member_id(w.user, w.allotment),
+            user: w.user,
+            allotment: w.allotment,
+            since: w.since,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct AssignmentError {
     pub id: String,
     pub user: UserId,
     pub sku: SkuId,
-    pub code: &'static str,
+    pub code: String,
     pub message: String,
     pub at: DateTime<Utc>,
 }
 
-/// What every cloudLicensing read needs about the tenant: catalog, subscriptions and units, and
-/// the allotment choices of assignments.
+/// What every cloudLicensing read needs about the tenant: its catalog, the SKUs of its
+/// subscriptions (what the store's views know) and its allotments, all read from the store's
+/// views (`allot_store::cloud_views`), which also filter, sort, count and page every collection.
 pub struct View {
     pub tenant: TenantId,
     pub catalog: TenantCatalog,
     pub allotments: Vec<Allotment>,
-    choices: HashMap<(Uuid, SkuId), SubscriptionId>,
+    skus: Vec<SkuId>,
 }
 
 impl View {
     pub async fn load(store: &Store, tenant: TenantId) -> Result<Self, StoreError> {
         let catalog = store.tenant_catalog(tenant).await?;
-        let subs = store.subscriptions(tenant).await?;
-        let units = store.sku_units(tenant).await?;
-        let choices = store.allotment_choices(tenant).await?;
-        // Units are pooled per SKU (one counter, one lock): each allotment of a SKU shows the
-        // pool's consumption filled in subscription order, the last one taking any excess.
-        let mut remaining: HashMap<SkuId, i64> = units.iter().map(|u| (u.sku_id, u.consumed)).collect();
-        let mut allotments = Vec::new();
-        for (i, s) in subs.iter().enumerate() {
-            let Some(sku) = catalog.sku(s.sku_id) else {
-                continue;
-            };
-            let last = !subs[i + 1..].iter().any(|o| o.sku_id == s.sku_id);
-            let left = remaining.entry(s.sku_id).or_insert(0);
-            let consumed = if last {
-                *left
-            } else {
-                (*left).min(s.enabled).max(0)
-            };
-            *left -= consumed;
-            allotments.push(Allotment {
-                id: allotment_id(tenant, s.id),
-                sub: *s,
-                sku: sku.clone(),
-                allotted: s.enabled,
-                consumed,
-            });
-        }
-        Ok(Self {
+        let mut skus: Vec<SkuId> = store
+            .subscriptions(tenant)
+            .await?
+            .iter()
+            .map(|s| s.sku_id)
+            .collect();
+        skus.sort();
+        skus.dedup();
+        let mut view = Self {
             tenant,
             catalog,
-            allotments,
-            choices,
+            allotments: Vec::new(),
+            skus,
+        };
+        let rows: Page<AllotmentView> = view.page(store, ViewScope::Tenant, &ViewQuery::default()).await?;
+        view.allotments = rows
+            .into_iter()
+            .filter_map(|(a, _)| view.allotment_of_view(a))
+            .collect();
+        Ok(view)
+    }
+
+    fn allotment_of_view(&self, a: AllotmentView) -> Option<Allotment> {
+        let sku = self.catalog.sku(a.sub.sku_id)?.clone();
+        Some(Allotment {
+            id: allotment_id(self.tenant, a.sub.id),
+            allotted: a.sub.enabled,
+            consumed: a.consumed,
+            sub: a.sub,
+            sku,
         })
+    }
+
+    /// The catalog entries of the tenant's subscriptions: what the views know of SKUs.
+    fn skus(&self) -> Vec<&Sku> {
+        self.skus.iter().filter_map(|s| self.catalog.sku(*s)).collect()
+    }
+
+    /// One page of a view.
+    pub async fn page<V: allot_store::cloud_views::View>(
+        &self,
+        store: &Store,
+        scope: ViewScope,
+        q: &ViewQuery<'_>,
+    ) -> Result<Page<V>, StoreError> {
+        store.view_page::<V>(self.tenant, &self.skus(), scope, q).await
+    }
+
+    /// How many entities of a view match `filter`.
+    pub async fn count<V: allot_store::cloud_views::View>(
+        &self,
+        store: &Store,
+        scope: ViewScope,
+        filter: Option<&allot_odata::validate::Cond>,
+    ) -> Result<i64, StoreError> {
+        store
+            .view_count::<V>(self.tenant, &self.skus(), scope, filter)
+            .await
+    }
+
+    /// The entity of a view whose identity columns are `id`.
+    pub async fn one<V: allot_store::cloud_views::View>(
+        &self,
+        store: &Store,
+        scope: ViewScope,
+        id: &[String],
+    ) -> Result<Option<V>, StoreError> {
+        store.view_one::<V>(self.tenant, &self.skus(), scope, id).await
     }
 
     #[must_use]
@@ -231,81 +316,19 @@ impl View {
         self.allotment(sub)
     }
 
-    /// The allotment an assignment of `sku` to `principal` draws from: the one cloudLicensing
-    /// recorded, else the SKU's first subscription.
-    #[must_use]
-    pub fn allotment_of(&self, principal: Uuid, sku: SkuId) -> Option<SubscriptionId> {
-        self.choices
-            .get(&(principal, sku))
-            .copied()
-            .filter(|s| self.allotment(*s).is_some())
-            .or_else(|| self.allotments.iter().find(|a| a.sku.id == sku).map(|a| a.sub.id))
-    }
-
-    fn assignment(
-        &self,
-        principal: MemberRef,
-        sku: SkuId,
-        disabled: Vec<ServicePlanId>,
-    ) -> Option<Assignment> {
-        Some(Assignment {
-            id: assignment_id(principal, sku),
-            principal,
-            sku,
-            disabled,
-            allotment: self.allotment_of(principal.uuid(), sku)?,
-        })
-    }
-
-    /// Assignments of the whole tenant (`None`), or made to one principal, sorted by id.
-    pub async fn assignments(
+    /// Every assignment made to `principal`.
+    pub async fn assignments_of(
         &self,
         store: &Store,
-        who: Option<MemberRef>,
+        principal: MemberRef,
     ) -> Result<Vec<Assignment>, StoreError> {
-        let mut out = Vec::new();
-        let (users, groups) = match who {
-            None => (true, true),
-            Some(MemberRef::User(_)) => (true, false),
-            Some(MemberRef::Group(_)) => (false, true),
-        };
-        if users {
-            let user = match who {
-                Some(MemberRef::User(u)) => Some(u),
-                _ => None,
-            };
-            for d in store.direct_assignments(self.tenant, user).await? {
-                out.extend(self.assignment(MemberRef::User(d.user), d.sku, d.disabled_plans));
-            }
-        }
-        if groups {
-            let group = match who {
-                Some(MemberRef::Group(g)) => Some(g),
-                _ => None,
-            };
-            for g in store.licensed_groups(self.tenant, group).await? {
-                for l in g.assigned_licenses {
-                    out.extend(self.assignment(MemberRef::Group(g.id), l.sku_id, l.disabled_plans));
-                }
-            }
-        }
-        out.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(out)
+        let rows: Page<AssignmentView> = self
+            .page(store, ViewScope::Principal(principal), &ViewQuery::default())
+            .await?;
+        Ok(rows.into_iter().map(|(a, _)| a.into()).collect())
     }
 
-    /// One assignment by id, if it exists in the tenant.
-    pub async fn find_assignment(&self, store: &Store, id: &str) -> Result<Option<Assignment>, StoreError> {
-        let Some((principal, sku)) = parse_assignment_id(id) else {
-            return Ok(None);
-        };
-        Ok(self
-            .assignments(store, Some(principal))
-            .await?
-            .into_iter()
-            .find(|a| a.sku == sku))
-    }
-
-    fn enabled_plans(&self, sku: &Sku, disabled: &[ServicePlanId]) -> Vec<ServicePlanId> {
+    fn enabled_plans(sku: &Sku, disabled: &[ServicePlanId]) -> Vec<ServicePlanId> {
         sku.plans
             .iter()
             .map(|p| p.id)
@@ -313,100 +336,70 @@ impl View {
             .collect()
     }
 
-    /// A user's usage rights: one per SKU the user holds, its services the union of what the
-    /// sources enable, with the assignments (direct and from groups) behind it.
-    pub async fn user_usage_rights(
+    /// Usage rights from the view's rows: services the union of what the sources enable, with the
+    /// assignments (direct and from groups) behind each.
+    pub async fn usage_rights(
         &self,
         store: &Store,
-        user: UserId,
+        rows: Vec<UsageRightView>,
     ) -> Result<Vec<UsageRight>, StoreError> {
-        let rows = store.assignments(self.tenant, user).await?;
         let mut out = Vec::new();
-        for lic in licensing::effective_licenses(&rows) {
-            let Some(sku) = self.catalog.sku(lic.sku) else {
+        let mut by_principal: BTreeMap<MemberRef, Vec<Assignment>> = BTreeMap::new();
+        for r in rows {
+            let Some(sku) = self.catalog.sku(r.sku) else {
                 continue;
             };
-            let assignments = rows
-                .iter()
-                .filter(|r| r.sku == lic.sku && r.state.holds_license())
-                .filter_map(|r| {
-                    let principal = match r.source {
-                        Source::Direct => MemberRef::User(user),
-                        Source::Group(g) => MemberRef::Group(g),
-                    };
-                    self.assignment(principal, r.sku, r.disabled_plans.clone())
-                })
-                .collect();
+            let (sources, disabled): (Vec<MemberRef>, Vec<ServicePlanId>) = match r.principal {
+                MemberRef::User(user) => {
+                    let held = store.assignments(self.tenant, user).await?;
+                    let effective = licensing::effective_licenses(&held);
+                    let disabled = effective
+                        .iter()
+                        .find(|l| l.sku == r.sku)
+                        .map(|l| l.disabled_plans.clone())
+                        .unwrap_or_default();
+                    let sources = held
+                        .iter()
+                        .filter(|a| a.sku == r.sku && a.state.holds_license())
+                        .map(|a| match a.source {
+                            Source::Direct => MemberRef::User(user),
+                            Source::Group(g) => MemberRef::Group(g),
+                        })
+                        .collect();
+                    (sources, disabled)
+                }
+                MemberRef::Group(_) => (vec![r.principal], Vec::new()),
+            };
+            let mut assignments = Vec::new();
+            for p in sources {
+                if let std::collections::btree_map::Entry::Vacant(slot) = by_principal.entry(p) {
+                    slot.insert(self.assignments_of(store, p).await?);
+                }
+                assignments.extend(by_principal[&p].iter().filter(|a| a.sku == r.sku).cloned());
+            }
+            let disabled = match r.principal {
+                MemberRef::Group(_) => assignments
+                    .first()
+                    .map(|a| a.disabled.clone())
+                    .unwrap_or_default(),
+                MemberRef::User(_) => disabled,
+            };
             out.push(UsageRight {
-                id: usage_right_id(MemberRef::User(user), lic.sku),
+                id: usage_right_id(r.principal, r.sku),
                 sku: sku.clone(),
-                enabled: self.enabled_plans(sku, &lic.disabled_plans),
+                enabled: Self::enabled_plans(sku, &disabled),
                 assignments,
             });
         }
-        out.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(out)
     }
 
-    /// A group's usage rights: one per license the group assigns.
-    pub async fn group_usage_rights(
-        &self,
-        store: &Store,
-        group: GroupId,
-    ) -> Result<Vec<UsageRight>, StoreError> {
-        let mut out = Vec::new();
-        for a in self.assignments(store, Some(MemberRef::Group(group))).await? {
-            let Some(sku) = self.catalog.sku(a.sku) else {
-                continue;
-            };
-            out.push(UsageRight {
-                id: usage_right_id(MemberRef::Group(group), a.sku),
-                sku: sku.clone(),
-                enabled: self.enabled_plans(sku, &a.disabled),
-                assignments: vec![a],
-            });
-        }
-        out.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(out)
-    }
-
-    /// Waiting members, FIFO by `waitingSinceDateTime` (then membership order): of one user
-    /// (each allotment it waits for), or of one allotment (each user waiting for it).
-    pub async fn waiting(
-        &self,
-        store: &Store,
-        user: Option<UserId>,
-        allotment: Option<SubscriptionId>,
-    ) -> Result<Vec<WaitingMember>, StoreError> {
-        let mut seen = BTreeSet::new();
-        let mut out = Vec::new();
-        for w in store.waiting_rows(self.tenant, user).await? {
-            let Some(sub) = self.allotment_of(w.group.as_uuid(), w.sku) else {
-                continue;
-            };
-            if allotment.is_some_and(|a| a != sub) || !seen.insert((w.user, sub)) {
-                continue;
-            }
-            out.push(WaitingMember {
-                id: waiting_member_id(w.user, sub),
-                user: w.user,
-                allotment: sub,
-                since: w.since,
-            });
-        }
-        Ok(out)
-    }
-
-    /// Assignment errors of the tenant or one user: group assignments that failed for a reason
-    /// units cannot fix (those members wait instead).
+    /// Assignment errors from the view's rows, with their messages.
     pub async fn errors(
         &self,
         store: &Store,
-        user: Option<UserId>,
-        skus: Option<&[SkuId]>,
+        rows: Vec<ErrorView>,
     ) -> Result<Vec<AssignmentError>, StoreError> {
-        let rows = store.license_error_rows(self.tenant, user, skus).await?;
-        let mut by_user: BTreeMap<UserId, Vec<allot_core::licensing::Assignment>> = BTreeMap::new();
         let users: Vec<UserId> = rows
             .iter()
             .map(|r| r.user)
@@ -414,36 +407,36 @@ impl View {
             .into_iter()
             .collect();
         let all = store.assignments_for(self.tenant, &users).await?;
-        for u in &users {
-            by_user.insert(*u, all.get(u).cloned().unwrap_or_default());
-        }
-        let mut out = Vec::new();
-        for r in rows {
-            let Source::Group(group) = r.assignment.source else {
-                continue;
-            };
-            let (code, message) =
-                self.describe(&r.assignment, by_user.get(&r.user).map_or(&[][..], Vec::as_slice));
-            out.push(AssignmentError {
-                id: assignment_error_id(r.user, r.assignment.sku, group),
-                user: r.user,
-                sku: r.assignment.sku,
-                code,
-                message,
-                at: r.assignment.updated_at,
-            });
-        }
-        out.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(out)
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let held = all.get(&r.user).map_or(&[][..], Vec::as_slice);
+                let failed = held
+                    .iter()
+                    .find(|a| a.sku == r.sku && a.source == Source::Group(r.group));
+                let message = failed.map_or_else(
+                    || format!("License {} could not be assigned.", r.sku),
+                    |f| self.describe(f, held),
+                );
+                AssignmentError {
+                    id: assignment_error_id(r.user, r.sku, r.group),
+                    user: r.user,
+                    sku: r.sku,
+                    code: r.code,
+                    message,
+                    at: r.at,
+                }
+            })
+            .collect())
     }
 
-    /// `assignmentError.code` and `message` for a failed group row. (inferred: the docs show only
-    /// `MissingDependency` and its message; the other codes follow the design document's names)
+    /// `assignmentError.message` for a failed group row (its `code` is the vocabulary's
+    /// `cloud_error_code`). (inferred: the docs show only `MissingDependency` and its message)
     fn describe(
         &self,
         failed: &allot_core::licensing::Assignment,
         rows: &[allot_core::licensing::Assignment],
-    ) -> (&'static str, String) {
+    ) -> String {
         let mut candidate: Vec<_> = rows.iter().filter(|r| r.state.holds_license()).cloned().collect();
         let mut active = failed.clone();
         active.state = licensing::AssignmentState::Active;
@@ -463,46 +456,32 @@ impl View {
                     plan,
                     requires_any_of,
                 }),
-            ) => (
-                "MissingDependency",
-                format!(
-                    "Service plan {plan} cannot be assigned without service plan {}, which this user does not currently have.",
-                    requires_any_of
-                        .first()
-                        .map(ToString::to_string)
-                        .unwrap_or_default()
-                ),
+            ) => format!(
+                "Service plan {plan} cannot be assigned without service plan {}, which this user does not currently have.",
+                requires_any_of
+                    .first()
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
             ),
-            (AssignmentErrorCode::MutuallyExclusiveViolation, Some(Violation::MutuallyExclusive(a, b))) => (
-                "MutuallyExclusiveServicePlans",
-                format!("License assignment failed because service plans {a},{b} are mutually exclusive"),
+            (AssignmentErrorCode::MutuallyExclusiveViolation, Some(Violation::MutuallyExclusive(a, b))) => {
+                format!("License assignment failed because service plans {a},{b} are mutually exclusive")
+            }
+            (AssignmentErrorCode::DependencyViolation, _) => format!(
+                "A service plan of license {} depends on a service plan this user does not have.",
+                failed.sku
             ),
-            (AssignmentErrorCode::DependencyViolation, _) => (
-                "MissingDependency",
-                format!(
-                    "A service plan of license {} depends on a service plan this user does not have.",
-                    failed.sku
-                ),
+            (AssignmentErrorCode::MutuallyExclusiveViolation, _) => format!(
+                "License {} has service plans that are mutually exclusive with this user's other licenses.",
+                failed.sku
             ),
-            (AssignmentErrorCode::MutuallyExclusiveViolation, _) => (
-                "MutuallyExclusiveServicePlans",
-                format!(
-                    "License {} has service plans that are mutually exclusive with this user's other licenses.",
-                    failed.sku
-                ),
+            (AssignmentErrorCode::ProhibitedInUsageLocationViolation, _) => format!(
+                "License {} cannot be used in this user's usage location.",
+                failed.sku
             ),
-            (AssignmentErrorCode::ProhibitedInUsageLocationViolation, _) => (
-                "InvalidUsageLocation",
-                format!(
-                    "License {} cannot be used in this user's usage location.",
-                    failed.sku
-                ),
-            ),
-            (AssignmentErrorCode::UniquenessViolation, _) => (
-                "ProxyAddressConflict",
-                "Another object with the same value for property proxyAddresses already exists.".to_owned(),
-            ),
-            _ => ("Other", format!("License {} could not be assigned.", failed.sku)),
+            (AssignmentErrorCode::UniquenessViolation, _) => {
+                "Another object with the same value for property proxyAddresses already exists.".to_owned()
+            }
+            _ => format!("License {} could not be assigned.", failed.sku),
         }
     }
 }

@@ -267,13 +267,11 @@ pub async fn create_assignment(
         Err(StoreError::NotFound) => return Err(referenced_not_found("assignedTo")),
         Err(e) => return Err(write_error(e)),
     }
-    let fresh = model::View::load(&state.store, ctx.tenant.id).await?;
-    let created = fresh
-        .find_assignment(&state.store, &model::assignment_id(principal, sku))
-        .await?
-        .ok_or_else(|| not_found(&model::assignment_id(principal, sku)))?;
-    let ctx = Ctx { view: fresh, ..ctx };
-    assignment_response(&ctx, created, None, &[], StatusCode::CREATED).await
+    let ctx = ctx.reload().await?;
+    let created = ctx
+        .assignment_by_id(&model::assignment_id(principal, sku))
+        .await?;
+    assignment_response(&ctx, created, StatusCode::CREATED).await
 }
 
 /// # `PATCH …/cloudLicensing/assignments/{id}` (five paths)
@@ -335,13 +333,9 @@ pub async fn update_assignment(
             Err(e) => return Err(write_error(e)),
         }
     }
-    let fresh = model::View::load(&state.store, ctx.tenant.id).await?;
-    let updated = fresh
-        .find_assignment(&state.store, &current.id)
-        .await?
-        .ok_or_else(|| not_found(&current.id))?;
-    let ctx = Ctx { view: fresh, ..ctx };
-    assignment_response(&ctx, updated, None, &[], StatusCode::OK).await
+    let ctx = ctx.reload().await?;
+    let updated = ctx.assignment_by_id(&current.id).await?;
+    assignment_response(&ctx, updated, StatusCode::OK).await
 }
 
 /// # `DELETE …/cloudLicensing/assignments/{id}` (five paths)

@@ -6,6 +6,7 @@ mod allotments;
 mod assignments;
 mod groups;
 mod one_state;
+mod queries;
 mod seeds;
 
 use reqwest::Method;

@@ -1,60 +1,45 @@
-//! Allotments (C1, C2): list with `$filter`, `$expand` and `$apply`, get, and the allotment of an assignment or waiting member.
+//! Allotments (C1, C2): list with `$filter`, `$orderby`, `$expand` and `$apply`, get, and the
+//! allotment of an assignment or waiting member.
 
 use super::*;
 
-pub(super) const ALLOTMENT_NAVS: &[&str] = &["assignments", "waitingMembers"];
+pub(super) const ALLOTMENT_NAVS: &[Nav] = &[
+    ("assignments", Some(&ASSIGNMENTS)),
+    ("waitingMembers", Some(&WAITING_MEMBERS)),
+];
 
 /// # `GET /beta/admin/cloudLicensing/allotments`
-/// C1: `$select`, `$top`, `$expand=assignments,waitingMembers`, `$filter` (skuId,
-/// services/any) and `$apply` (`groupby`/`aggregate` over `allottedUnits` and `consumedUnits`).
-pub async fn list_allotments(
-    State(state): State<AppState>,
-    auth: Auth,
-    Extension(version): Extension<ApiVersion>,
-    matched: MatchedPath,
-    Path(params): Params,
-    q: ODataQuery,
-) -> GraphResult<Response> {
-    let ctx = Ctx::new(&state, &auth, version, &matched, params, |_| &perm::CL_ADMIN_READ).await?;
-    let o = ListOptions::parse(
-        &q,
-        "allotment",
-        ALLOTMENT_PROPS,
-        ALLOTMENT_NAVS,
-        Some(true),
-        &["$apply"],
-    )?;
-    let items: Vec<&Allotment> = ctx
-        .view
-        .allotments
-        .iter()
-        .filter(|a| o.filter.matches(a.sku.id, &allotment_plans(a)))
-        .collect();
-    if let Some(raw) = q.raw("$apply") {
-        if o.select.is_some() || !o.expand.is_empty() {
+/// C1: `$select`, `$top`, `$count`, `$orderby`, `$expand=assignments,waitingMembers`, `$filter`
+/// (skuId, services/any) and `$apply` (`groupby`/`aggregate` over `allottedUnits` and
+/// `consumedUnits`).
+pub async fn list_allotments(req: Req) -> GraphResult<Response> {
+    let ctx = req.ctx(|_| &perm::CL_ADMIN_READ).await?;
+    let o = List::parse(&req.q, &ALLOTMENTS, ALLOTMENT_NAVS, None, &["$apply"])?;
+    if let Some(raw) = req.q.raw("$apply") {
+        if o.select.is_some() || !o.expand.is_empty() || !o.order.is_empty() {
             return Err(invalid_query(
-                "'$apply' cannot be combined with '$select' or '$expand'.",
+                "'$apply' cannot be combined with '$select', '$expand' or '$orderby'.",
             ));
         }
+        let all = List {
+            top: 1_000_000,
+            after: None,
+            count: false,
+            ..o
+        };
+        let (rows, _, _) = ctx.page::<AllotmentView>(&req.q, &all).await?;
+        let items: Vec<&Allotment> = rows.iter().filter_map(|a| ctx.view.allotment(a.sub.id)).collect();
         return apply(&ctx, raw, &items);
     }
-    let mut sorted = items;
-    sorted.sort_by(|a, b| a.id.cmp(&b.id));
-    let (rows, next) = page(sorted, |a| a.id.clone(), o.top, o.after.as_deref());
-    let values = allotments_json(&ctx, &rows, o.select.as_deref(), &o.expand).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &collection_body(
-            ctx.context(&with_select("allotments", o.select.as_deref())),
-            next.map(|n| q.next_link_token(&n)),
-            values,
-        ),
-    ))
+    let (rows, next, count) = ctx.page::<AllotmentView>(&req.q, &o).await?;
+    let items: Vec<&Allotment> = rows.iter().filter_map(|a| ctx.view.allotment(a.sub.id)).collect();
+    let values = allotments_json(&ctx, &items, o.select.as_deref(), &o.expand).await?;
+    Ok(collection(&ctx, "allotments", &o, values, next, count))
 }
 
 /// `$apply` over the allotments: grouped keys and aggregated aliases, as plain objects.
 pub(super) fn apply(ctx: &Ctx, raw: &str, items: &[&Allotment]) -> GraphResult<Response> {
-    let spec = parse_apply(
+    let spec = super::super::options::parse_apply(
         raw,
         &[
             "id",
@@ -118,28 +103,14 @@ pub(super) fn apply(ctx: &Ctx, raw: &str, items: &[&Allotment]) -> GraphResult<R
         .collect();
     let mut names: Vec<String> = spec.keys.iter().map(|k| (*k).to_owned()).collect();
     names.extend(spec.aggregates.iter().map(|a| a.alias.clone()));
-    Ok(json_response(
-        StatusCode::OK,
-        &collection_body(
-            ctx.context(&format!("allotments({})", names.join(","))),
-            None,
-            values,
-        ),
-    ))
+    Ok(Collection::new(ctx.context(&format!("allotments({})", names.join(","))), values).into_response())
 }
 
 /// # `GET /beta/admin/cloudLicensing/allotments/{allotmentId}`
 /// C2: `$select`, `$expand=assignments,waitingMembers`.
-pub async fn get_allotment(
-    State(state): State<AppState>,
-    auth: Auth,
-    Extension(version): Extension<ApiVersion>,
-    matched: MatchedPath,
-    Path(params): Params,
-    q: ODataQuery,
-) -> GraphResult<Response> {
-    let ctx = Ctx::new(&state, &auth, version, &matched, params, |_| &perm::CL_ADMIN_READ).await?;
-    let o = ListOptions::parse_one(&q, "allotment", ALLOTMENT_PROPS, ALLOTMENT_NAVS)?;
+pub async fn get_allotment(req: Req) -> GraphResult<Response> {
+    let ctx = req.ctx(|_| &perm::CL_ADMIN_READ).await?;
+    let o = List::parse_one(&req.q, &ALLOTMENTS, ALLOTMENT_NAVS)?;
     let super::super::Scope::Allotment(sub, _) = &ctx.scope else {
         return Err(not_found(ctx.param("aid")));
     };
@@ -153,7 +124,7 @@ pub async fn get_allotment(
         _ => Map::new(),
     };
     let ctx_url = crate::graph::context_url(
-        version,
+        ctx.version,
         &format!(
             "admin/cloudLicensing/{}/$entity",
             with_select("allotments", o.select.as_deref())
@@ -165,12 +136,12 @@ pub async fn get_allotment(
 /// `GET …/{id}/allotment` of an assignment or waiting member.
 pub(super) fn allotment_entity(
     ctx: &Ctx,
-    q: &ODataQuery,
+    q: &crate::graph::query::ODataQuery,
     sub: allot_core::ids::SubscriptionId,
     path: &str,
 ) -> GraphResult<Response> {
     q.only(&["$select"]).map_err(|e| invalid_query(e.message))?;
-    let select = parse_select(q.raw("$select"), "allotment", ALLOTMENT_PROPS)?;
+    let select = super::super::options::select(q.raw("$select"), &ALLOTMENTS)?;
     let a = ctx
         .view
         .allotment(sub)

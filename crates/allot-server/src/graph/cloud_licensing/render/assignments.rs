@@ -2,99 +2,66 @@
 
 use super::*;
 
-pub(super) const ASSIGNMENT_NAVS: &[&str] = &["assignedTo", "allotment"];
+pub(super) const ASSIGNMENT_NAVS: &[Nav] = &[("assignedTo", None), ("allotment", Some(&ALLOTMENTS))];
 
 /// # `GET /beta/admin/cloudLicensing/assignments` (and under an allotment, a user, `/me`, a group)
-/// C3, C4: `$select`, `$top`, `$expand=assignedTo,allotment` (nested `$select`, `$filter`).
-pub async fn list_assignments(
-    State(state): State<AppState>,
-    auth: Auth,
-    Extension(version): Extension<ApiVersion>,
-    matched: MatchedPath,
-    Path(params): Params,
-    q: ODataQuery,
-) -> GraphResult<Response> {
-    let ctx = Ctx::new(&state, &auth, version, &matched, params, super::super::Kind::read).await?;
-    let o = ListOptions::parse(&q, "assignment", ASSIGNMENT_PROPS, ASSIGNMENT_NAVS, None, &[])?;
-    let items = ctx.assignments().await?;
-    let (rows, next) = page(items, |a| a.id.clone(), o.top, o.after.as_deref());
-    let values = assignments_json(&ctx, rows, o.select.as_deref(), &o.expand).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &collection_body(
-            ctx.context(&with_select("assignments", o.select.as_deref())),
-            next.map(|n| q.next_link_token(&n)),
-            values,
-        ),
-    ))
+/// C3, C4: `$select`, `$top`, `$count`, `$expand=assignedTo,allotment` (nested `$select`, and a
+/// nested `$filter` on the allotment that keeps the assignments whose allotment passes: the beta
+/// page's "filtered by skuId" example, inferred).
+pub async fn list_assignments(req: Req) -> GraphResult<Response> {
+    let ctx = req.ctx(Kind::read).await?;
+    let o = List::parse(
+        &req.q,
+        &ASSIGNMENTS,
+        ASSIGNMENT_NAVS,
+        Some(&allot_odata::cloud_schema::ALLOTMENT_OF_ASSIGNMENT),
+        &[],
+    )?;
+    let (rows, next, count) = ctx.page::<AssignmentView>(&req.q, &o).await?;
+    let items: Vec<Assignment> = rows.into_iter().map(Into::into).collect();
+    let values = assignments_json(&ctx, &items, o.select.as_deref(), &o.expand).await?;
+    Ok(collection(&ctx, "assignments", &o, values, next, count))
 }
 
 /// # `GET …/cloudLicensing/assignments/{id}` (five paths)
 /// C9: `$select`, `$expand=assignedTo,allotment`.
-pub async fn get_assignment(
-    State(state): State<AppState>,
-    auth: Auth,
-    Extension(version): Extension<ApiVersion>,
-    matched: MatchedPath,
-    Path(params): Params,
-    q: ODataQuery,
-) -> GraphResult<Response> {
-    let ctx = Ctx::new(&state, &auth, version, &matched, params, super::super::Kind::read).await?;
-    let o = ListOptions::parse_one(&q, "assignment", ASSIGNMENT_PROPS, ASSIGNMENT_NAVS)?;
+pub async fn get_assignment(req: Req) -> GraphResult<Response> {
+    let ctx = req.ctx(Kind::read).await?;
+    let o = List::parse_one(&req.q, &ASSIGNMENTS, ASSIGNMENT_NAVS)?;
     let a = ctx.assignment().await?;
-    assignment_response(&ctx, a, o.select.as_deref(), &o.expand, StatusCode::OK).await
+    let v = assignments_json(&ctx, &[a], o.select.as_deref(), &o.expand).await?;
+    entity(&ctx, "assignments", o.select.as_deref(), v)
 }
 
-/// One assignment as an entity body (GET, POST's 201, PATCH's 200).
+/// One assignment as an entity body (POST's 201, PATCH's 200).
 pub async fn assignment_response(
     ctx: &Ctx,
     a: Assignment,
-    select: Option<&[&str]>,
-    expand: &[Expand],
-    status: StatusCode,
+    status: axum::http::StatusCode,
 ) -> GraphResult<Response> {
-    let id = a.id.clone();
-    let mut v = assignments_json(ctx, vec![a], select, expand).await?;
-    let Some(Value::Object(m)) = v.pop() else {
-        return Err(not_found(&id));
-    };
-    let mut out = Map::new();
-    out.insert(
-        "@odata.context".into(),
-        json!(ctx.context(&format!("{}/$entity", with_select("assignments", select)))),
-    );
-    out.extend(m);
-    Ok(json_response(status, &Value::Object(out)))
+    let v = assignments_json(ctx, &[a], None, &[]).await?;
+    let mut resp = entity(ctx, "assignments", None, v)?;
+    *resp.status_mut() = status;
+    Ok(resp)
 }
 
 /// # `GET …/assignments/{id}/allotment`
 /// C2 (through an assignment): `$select`.
-pub async fn assignment_allotment(
-    State(state): State<AppState>,
-    auth: Auth,
-    Extension(version): Extension<ApiVersion>,
-    matched: MatchedPath,
-    Path(params): Params,
-    q: ODataQuery,
-) -> GraphResult<Response> {
-    let ctx = Ctx::new(&state, &auth, version, &matched, params, super::super::Kind::read).await?;
+pub async fn assignment_allotment(req: Req) -> GraphResult<Response> {
+    let ctx = req.ctx(Kind::read).await?;
     let a = ctx.assignment().await?;
-    allotment_entity(&ctx, &q, a.allotment, &format!("assignments('{}')", a.id))
+    allotment_entity(&ctx, &req.q, a.allotment, &format!("assignments('{}')", a.id))
 }
 
 /// `GET …/{id}/assignedTo`: the user or group, default properties and `@odata.type`.
 pub(super) async fn assigned_to_entity(
     ctx: &Ctx,
-    q: &ODataQuery,
+    q: &crate::graph::query::ODataQuery,
     who: MemberRef,
     path: &str,
 ) -> GraphResult<Response> {
     q.only(&["$select"]).map_err(|e| invalid_query(e.message))?;
-    let select = directory_select(&Expand {
-        name: "assignedTo",
-        select: q.raw("$select").map(str::to_owned),
-        filter: None,
-    })?;
+    let select = super::super::options::directory_select_raw(q.raw("$select"))?;
     let dir = Directory::load(ctx, &[who]).await?;
     let m = dir
         .json(who, select.as_deref())
@@ -104,15 +71,8 @@ pub(super) async fn assigned_to_entity(
 
 /// # `GET …/assignments/{id}/assignedTo`
 /// C13.
-pub async fn assignment_assigned_to(
-    State(state): State<AppState>,
-    auth: Auth,
-    Extension(version): Extension<ApiVersion>,
-    matched: MatchedPath,
-    Path(params): Params,
-    q: ODataQuery,
-) -> GraphResult<Response> {
-    let ctx = Ctx::new(&state, &auth, version, &matched, params, super::super::Kind::read).await?;
+pub async fn assignment_assigned_to(req: Req) -> GraphResult<Response> {
+    let ctx = req.ctx(Kind::read).await?;
     let a = ctx.assignment().await?;
-    assigned_to_entity(&ctx, &q, a.principal, &format!("assignments('{}')", a.id)).await
+    assigned_to_entity(&ctx, &req.q, a.principal, &format!("assignments('{}')", a.id)).await
 }

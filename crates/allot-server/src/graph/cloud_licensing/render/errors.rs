@@ -2,90 +2,48 @@
 
 use super::*;
 
-pub(super) const ERROR_NAVS: &[&str] = &["assignedTo", "usageRight"];
+pub(super) const ERROR_NAVS: &[Nav] = &[("assignedTo", None), ("usageRight", Some(&USAGE_RIGHTS))];
 
+/// The assignment error named by the path's `{id}`, in the scope.
 pub(super) async fn one_error(ctx: &Ctx) -> GraphResult<AssignmentError> {
     let id = ctx.param("id");
-    ctx.view
-        .errors(&ctx.state.store, ctx.scope_user(), None)
-        .await?
-        .into_iter()
-        .find(|e| e.id == id)
-        .ok_or_else(|| not_found(id))
+    let key = model::parse_assignment_error_id(id)
+        .map(|(u, sku, g)| allot_store::cloud_views::identity(&[u.as_uuid(), sku.as_uuid(), g.as_uuid()]));
+    let row = ctx.one::<ErrorView>(id, key).await?;
+    let mut e = ctx.view.errors(&ctx.state.store, vec![row]).await?;
+    e.pop().ok_or_else(|| not_found(id))
 }
 
 /// # `GET /beta/admin/cloudLicensing/assignmentErrors`, `GET /beta/users/{id}/cloudLicensing/assignmentErrors`, `GET /beta/me/cloudLicensing/assignmentErrors`
-/// C14: `$select`, `$top`, `$expand=assignedTo,usageRight`, `$filter` on `skuId`.
-pub async fn list_errors(
-    State(state): State<AppState>,
-    auth: Auth,
-    Extension(version): Extension<ApiVersion>,
-    matched: MatchedPath,
-    Path(params): Params,
-    q: ODataQuery,
-) -> GraphResult<Response> {
-    let ctx = Ctx::new(&state, &auth, version, &matched, params, super::super::Kind::read).await?;
-    let o = ListOptions::parse(&q, "assignmentError", ERROR_PROPS, ERROR_NAVS, Some(false), &[])?;
-    // The skuId condition is applied in SQL (the store's pushdown slot).
-    let skus: Option<Vec<allot_core::ids::SkuId>> =
-        o.filter.skus.as_ref().map(|s| s.iter().copied().collect());
-    let items: Vec<AssignmentError> = ctx
-        .view
-        .errors(&ctx.state.store, ctx.scope_user(), skus.as_deref())
-        .await?;
-    let (rows, next) = page(items, |e| e.id.clone(), o.top, o.after.as_deref());
-    let values = errors_json(&ctx, &rows, o.select.as_deref(), &o.expand).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &collection_body(
-            ctx.context(&with_select("assignmentErrors", o.select.as_deref())),
-            next.map(|n| q.next_link_token(&n)),
-            values,
-        ),
-    ))
+/// C14: `$select`, `$top`, `$count`, `$orderby`, `$expand=assignedTo,usageRight`, `$filter` on
+/// `skuId` (and `code`).
+pub async fn list_errors(req: Req) -> GraphResult<Response> {
+    let ctx = req.ctx(Kind::read).await?;
+    let o = List::parse(&req.q, &ASSIGNMENT_ERRORS, ERROR_NAVS, None, &[])?;
+    let (rows, next, count) = ctx.page::<ErrorView>(&req.q, &o).await?;
+    let items = ctx.view.errors(&ctx.state.store, rows).await?;
+    let values = errors_json(&ctx, &items, o.select.as_deref(), &o.expand).await?;
+    Ok(collection(&ctx, "assignmentErrors", &o, values, next, count))
 }
 
 /// # `GET …/assignmentErrors/{id}`
 /// C15: `$select`, `$expand`.
-pub async fn get_error(
-    State(state): State<AppState>,
-    auth: Auth,
-    Extension(version): Extension<ApiVersion>,
-    matched: MatchedPath,
-    Path(params): Params,
-    q: ODataQuery,
-) -> GraphResult<Response> {
-    let ctx = Ctx::new(&state, &auth, version, &matched, params, super::super::Kind::read).await?;
-    let o = ListOptions::parse_one(&q, "assignmentError", ERROR_PROPS, ERROR_NAVS)?;
+pub async fn get_error(req: Req) -> GraphResult<Response> {
+    let ctx = req.ctx(Kind::read).await?;
+    let o = List::parse_one(&req.q, &ASSIGNMENT_ERRORS, ERROR_NAVS)?;
     let e = one_error(&ctx).await?;
-    let mut v = errors_json(&ctx, &[e], o.select.as_deref(), &o.expand).await?;
-    let Some(Value::Object(m)) = v.pop() else {
-        return Err(not_found(ctx.param("id")));
-    };
-    Ok(entity_body(
-        ctx.context(&format!(
-            "{}/$entity",
-            with_select("assignmentErrors", o.select.as_deref())
-        )),
-        m,
-    ))
+    let v = errors_json(&ctx, &[e], o.select.as_deref(), &o.expand).await?;
+    entity(&ctx, "assignmentErrors", o.select.as_deref(), v)
 }
 
 /// # `GET …/assignmentErrors/{id}/assignedTo`
 /// C15.
-pub async fn error_assigned_to(
-    State(state): State<AppState>,
-    auth: Auth,
-    Extension(version): Extension<ApiVersion>,
-    matched: MatchedPath,
-    Path(params): Params,
-    q: ODataQuery,
-) -> GraphResult<Response> {
-    let ctx = Ctx::new(&state, &auth, version, &matched, params, super::super::Kind::read).await?;
+pub async fn error_assigned_to(req: Req) -> GraphResult<Response> {
+    let ctx = req.ctx(Kind::read).await?;
     let e = one_error(&ctx).await?;
     assigned_to_entity(
         &ctx,
-        &q,
+        &req.q,
         MemberRef::User(e.user),
         &format!("assignmentErrors('{}')", e.id),
     )
@@ -94,21 +52,12 @@ pub async fn error_assigned_to(
 
 /// # `GET …/assignmentErrors/{id}/usageRight`
 /// C15: the affected usage right; 404 when the user holds nothing of that SKU.
-pub async fn error_usage_right(
-    State(state): State<AppState>,
-    auth: Auth,
-    Extension(version): Extension<ApiVersion>,
-    matched: MatchedPath,
-    Path(params): Params,
-    q: ODataQuery,
-) -> GraphResult<Response> {
-    let ctx = Ctx::new(&state, &auth, version, &matched, params, super::super::Kind::read).await?;
-    q.only(&["$select"]).map_err(|e| invalid_query(e.message))?;
-    let select = parse_select(q.raw("$select"), "usageRight", USAGE_RIGHT_PROPS)?;
+pub async fn error_usage_right(req: Req) -> GraphResult<Response> {
+    let ctx = req.ctx(Kind::read).await?;
+    req.q.only(&["$select"]).map_err(|e| invalid_query(e.message))?;
+    let select = super::super::options::select(req.q.raw("$select"), &USAGE_RIGHTS)?;
     let e = one_error(&ctx).await?;
-    let r = ctx
-        .view
-        .user_usage_rights(&ctx.state.store, e.user)
+    let r = user_rights(&ctx, e.user)
         .await?
         .into_iter()
         .find(|r| r.sku.id == e.sku)

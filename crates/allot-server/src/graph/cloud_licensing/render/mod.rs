@@ -1,5 +1,7 @@
-//! The read side: every `GET` of C1–C4, C9, C13–C22, with `$select`, `$expand`, `$filter`,
-//! `$apply`, `$top` and paging, and the JSON shapes of §2.11–2.17.
+//! The read side: every `GET` of C1–C4, C9, C13–C22 and the collections' `/$count`, with
+//! `$select`, `$expand`, `$filter`, `$orderby`, `$count`, `$apply`, `$top` and keyset paging
+//! (filtering, sorting, counting and paging done by the store's views), and the JSON shapes of
+//! §2.11–2.17.
 
 mod allotments;
 mod assignments;
@@ -10,41 +12,25 @@ mod waiting;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use allot_core::ids::{GroupId, UserId};
+use allot_odata::cloud_schema::{ALLOTMENTS, ASSIGNMENT_ERRORS, ASSIGNMENTS, USAGE_RIGHTS, WAITING_MEMBERS};
+use allot_odata::schema::EntitySchema;
+use allot_store::cloud_views::{
+    AllotmentView, AssignmentView, ErrorView, UsageRightView, ViewQuery, ViewScope, WaitingView,
+};
 use allot_store::records::{Group, MemberRef, User};
-use axum::extract::{MatchedPath, Path, State};
 use axum::response::Response;
-use axum::{Extension, http::StatusCode};
 use serde_json::{Map, Value, json};
 
 use super::model::{self, Allotment, Assignment, AssignmentError, UsageRight, WaitingMember};
-use super::options::{Expand, SkuFilter, invalid_query, parse_apply, parse_filter, parse_select};
-use super::{Ctx, ListOptions, collection_body, entity_body, not_found, page, pick, with_select};
+use super::options::{Expand, List, Nav, invalid_query};
+use super::{Ctx, Kind, Req, entity_body, not_found, pick, with_select};
 use crate::graph::error::GraphResult;
-use crate::graph::extract::Auth;
-use crate::graph::query::ODataQuery;
-use crate::graph::render::{GROUP_PROPS, USER_PROPS, group_json, timestamp, user_json};
-use crate::graph::{ApiVersion, json_response, perm};
-use crate::state::AppState;
-
-pub const ALLOTMENT_PROPS: &[&str] = &[
-    "id",
-    "allottedUnits",
-    "assignableTo",
-    "consumedUnits",
-    "services",
-    "skuId",
-    "skuPartNumber",
-    "subscriptions",
-];
-pub const ASSIGNMENT_PROPS: &[&str] = &["id", "disabledServicePlanIds"];
-pub(super) const USAGE_RIGHT_PROPS: &[&str] = &["id", "services", "skuId", "skuPartNumber"];
-pub(super) const WAITING_PROPS: &[&str] = &["id", "waitingSinceDateTime"];
-pub(super) const ERROR_PROPS: &[&str] = &["id", "code", "message", "occurrenceDateTime", "skuId"];
+use crate::graph::kit::Collection;
+use crate::graph::render::{group_json, timestamp, user_json};
+use crate::graph::{count_response, perm};
 
 pub(super) const ALLOTMENT_TYPE: &str = "#microsoft.graph.cloudLicensing.allotment";
 pub(super) const ASSIGNMENT_TYPE: &str = "#microsoft.graph.cloudLicensing.assignment";
-
-pub(super) type Params = Path<HashMap<String, String>>;
 
 // ---- JSON shapes ------------------------------------------------------------------------------
 
@@ -224,88 +210,100 @@ impl Directory {
     }
 }
 
-/// `$select` inside `assignedTo(...)`: user or group properties.
-pub(super) fn directory_select(e: &Expand) -> GraphResult<Option<Vec<&'static str>>> {
-    let Some(raw) = e.select.as_deref() else {
-        return Ok(None);
+/// A collection answer: `@odata.context` of `set` under the scope, `@odata.count`, the next link.
+pub(super) fn collection(
+    ctx: &Ctx,
+    set: &str,
+    o: &List,
+    values: Vec<Value>,
+    next: Option<String>,
+    count: Option<i64>,
+) -> Response {
+    Collection::new(ctx.context(&with_select(set, o.select.as_deref())), values)
+        .count(count)
+        .next(next)
+        .into_response()
+}
+
+/// One entity of `set` as an entity body (`…/$entity`).
+pub(super) fn entity(
+    ctx: &Ctx,
+    set: &str,
+    select: Option<&[&str]>,
+    mut values: Vec<Value>,
+) -> GraphResult<Response> {
+    let Some(Value::Object(m)) = values.pop() else {
+        return Err(not_found(ctx.param("id")));
     };
-    let mut out = Vec::new();
-    for name in raw.split(',').map(str::trim) {
-        let found = USER_PROPS
-            .iter()
-            .chain(GROUP_PROPS.iter())
-            .find(|p| p.eq_ignore_ascii_case(name))
-            .ok_or_else(|| {
-                invalid_query(format!(
-                    "Could not find a property named '{name}' on type 'microsoft.graph.directoryObject'."
-                ))
-            })?;
-        if !out.contains(found) {
-            out.push(*found);
+    Ok(entity_body(
+        ctx.context(&format!("{}/$entity", with_select(set, select))),
+        m,
+    ))
+}
+
+/// Expanded `assignedTo` of each item (default properties or the nested `$select`).
+async fn assigned_to(ctx: &Ctx, e: Option<&Expand>, who: &[MemberRef]) -> GraphResult<Option<Vec<Value>>> {
+    let Some(e) = e else { return Ok(None) };
+    let dir = Directory::load(ctx, who).await?;
+    Ok(Some(
+        who.iter()
+            .map(|w| {
+                dir.json(*w, e.select.as_deref())
+                    .map_or(Value::Null, Value::Object)
+            })
+            .collect(),
+    ))
+}
+
+/// Expanded `allotment` of each item.
+fn allotment_of(
+    ctx: &Ctx,
+    e: Option<&Expand>,
+    subs: &[allot_core::ids::SubscriptionId],
+) -> Option<Vec<Value>> {
+    let e = e?;
+    Some(
+        subs.iter()
+            .map(|s| {
+                ctx.view.allotment(*s).map_or(Value::Null, |a| {
+                    Value::Object(allotment_json(a, e.select.as_deref()))
+                })
+            })
+            .collect(),
+    )
+}
+
+/// Puts `name: values[i]` into each object, when the navigation was expanded.
+fn attach(objects: &mut [Map<String, Value>], name: &str, values: Option<Vec<Value>>) {
+    if let Some(values) = values {
+        for (m, v) in objects.iter_mut().zip(values) {
+            m.insert(name.to_owned(), v);
         }
     }
-    Ok(Some(out))
 }
 
-/// A nested `$filter` of an expanded allotment: which allotments pass.
-pub(super) fn nested_filter(e: &Expand) -> GraphResult<SkuFilter> {
-    e.filter
-        .as_deref()
-        .map_or_else(|| Ok(SkuFilter::default()), |f| parse_filter(f, true))
+fn into_values(objects: Vec<Map<String, Value>>) -> Vec<Value> {
+    objects.into_iter().map(Value::Object).collect()
 }
 
-pub(super) fn allotment_plans(a: &Allotment) -> Vec<allot_core::ids::ServicePlanId> {
-    a.sku.plans.iter().map(|p| p.id).collect()
-}
-
-/// Assignments as JSON with `$expand=assignedTo,allotment` applied. An expanded allotment with a
-/// nested `$filter` keeps only the assignments whose allotment passes (the beta page's example
-/// "filtered by skuId"). (inferred)
+/// Assignments as JSON with `$expand=assignedTo,allotment` applied.
 pub(super) async fn assignments_json(
     ctx: &Ctx,
-    items: Vec<Assignment>,
+    items: &[Assignment],
     select: Option<&[&str]>,
     expand: &[Expand],
 ) -> GraphResult<Vec<Value>> {
-    let to = expand.iter().find(|e| e.name == "assignedTo");
-    let allot = expand.iter().find(|e| e.name == "allotment");
-    let dir = match to {
-        Some(_) => Some(Directory::load(ctx, &items.iter().map(|a| a.principal).collect::<Vec<_>>()).await?),
-        None => None,
-    };
-    let to_select = to.map(directory_select).transpose()?.flatten();
-    let (allot_select, allot_filter) = match allot {
-        Some(e) => (
-            parse_select(e.select.as_deref(), "allotment", ALLOTMENT_PROPS)?,
-            nested_filter(e)?,
-        ),
-        None => (None, SkuFilter::default()),
-    };
-    let mut out = Vec::new();
-    for a in &items {
-        let mut m = assignment_json(a, select);
-        if let Some(dir) = &dir {
-            m.insert(
-                "assignedTo".into(),
-                dir.json(a.principal, to_select.as_deref())
-                    .map_or(Value::Null, Value::Object),
-            );
-        }
-        if allot.is_some() {
-            let Some(al) = ctx.view.allotment(a.allotment) else {
-                continue;
-            };
-            if !allot_filter.matches(al.sku.id, &allotment_plans(al)) {
-                continue;
-            }
-            m.insert(
-                "allotment".into(),
-                Value::Object(allotment_json(al, allot_select.as_deref())),
-            );
-        }
-        out.push(Value::Object(m));
-    }
-    Ok(out)
+    let find = |n: &str| expand.iter().find(|e| e.name == n);
+    let mut out: Vec<Map<String, Value>> = items.iter().map(|a| assignment_json(a, select)).collect();
+    let who: Vec<MemberRef> = items.iter().map(|a| a.principal).collect();
+    attach(
+        &mut out,
+        "assignedTo",
+        assigned_to(ctx, find("assignedTo"), &who).await?,
+    );
+    let subs: Vec<_> = items.iter().map(|a| a.allotment).collect();
+    attach(&mut out, "allotment", allotment_of(ctx, find("allotment"), &subs));
+    Ok(into_values(out))
 }
 
 pub(super) async fn waiting_json_all(
@@ -314,100 +312,51 @@ pub(super) async fn waiting_json_all(
     select: Option<&[&str]>,
     expand: &[Expand],
 ) -> GraphResult<Vec<Value>> {
-    let to = expand.iter().find(|e| e.name == "assignedTo");
-    let allot = expand.iter().find(|e| e.name == "allotment");
-    let dir = match to {
-        Some(_) => Some(
-            Directory::load(
-                ctx,
-                &items.iter().map(|w| MemberRef::User(w.user)).collect::<Vec<_>>(),
-            )
-            .await?,
-        ),
-        None => None,
-    };
-    let to_select = to.map(directory_select).transpose()?.flatten();
-    let (allot_select, allot_filter) = match allot {
-        Some(e) => (
-            parse_select(e.select.as_deref(), "allotment", ALLOTMENT_PROPS)?,
-            nested_filter(e)?,
-        ),
-        None => (None, SkuFilter::default()),
-    };
-    let mut out = Vec::new();
-    for w in items {
-        let mut m = waiting_json(w, select);
-        if let Some(dir) = &dir {
-            m.insert(
-                "assignedTo".into(),
-                dir.json(MemberRef::User(w.user), to_select.as_deref())
-                    .map_or(Value::Null, Value::Object),
-            );
-        }
-        if allot.is_some() {
-            let Some(al) = ctx.view.allotment(w.allotment) else {
-                continue;
-            };
-            if !allot_filter.matches(al.sku.id, &allotment_plans(al)) {
-                continue;
-            }
-            m.insert(
-                "allotment".into(),
-                Value::Object(allotment_json(al, allot_select.as_deref())),
-            );
-        }
-        out.push(Value::Object(m));
-    }
-    Ok(out)
+    let find = |n: &str| expand.iter().find(|e| e.name == n);
+    let mut out: Vec<Map<String, Value>> = items.iter().map(|w| waiting_json(w, select)).collect();
+    let who: Vec<MemberRef> = items.iter().map(|w| MemberRef::User(w.user)).collect();
+    attach(
+        &mut out,
+        "assignedTo",
+        assigned_to(ctx, find("assignedTo"), &who).await?,
+    );
+    let subs: Vec<_> = items.iter().map(|w| w.allotment).collect();
+    attach(&mut out, "allotment", allotment_of(ctx, find("allotment"), &subs));
+    Ok(into_values(out))
 }
 
+/// Allotments as JSON with `$expand=assignments,waitingMembers` (each read from the views).
 pub(super) async fn allotments_json(
     ctx: &Ctx,
     items: &[&Allotment],
     select: Option<&[&str]>,
     expand: &[Expand],
 ) -> GraphResult<Vec<Value>> {
-    let with_assignments = expand.iter().find(|e| e.name == "assignments");
-    let with_waiting = expand.iter().find(|e| e.name == "waitingMembers");
-    let all = match with_assignments {
-        Some(_) => ctx.view.assignments(&ctx.state.store, None).await?,
-        None => Vec::new(),
-    };
-    let waiting = match with_waiting {
-        Some(_) => ctx.view.waiting(&ctx.state.store, None, None).await?,
-        None => Vec::new(),
-    };
-    let a_select = with_assignments
-        .map(|e| parse_select(e.select.as_deref(), "assignment", ASSIGNMENT_PROPS))
-        .transpose()?
-        .flatten();
-    let w_select = with_waiting
-        .map(|e| parse_select(e.select.as_deref(), "waitingMember", WAITING_PROPS))
-        .transpose()?
-        .flatten();
-    Ok(items
-        .iter()
-        .map(|a| {
-            let mut m = allotment_json(a, select);
-            if with_assignments.is_some() {
-                let list: Vec<Value> = all
-                    .iter()
-                    .filter(|x| x.allotment == a.sub.id)
-                    .map(|x| Value::Object(assignment_json(x, a_select.as_deref())))
-                    .collect();
-                m.insert("assignments".into(), Value::Array(list));
-            }
-            if with_waiting.is_some() {
-                let list: Vec<Value> = waiting
-                    .iter()
-                    .filter(|w| w.allotment == a.sub.id)
-                    .map(|w| Value::Object(waiting_json(w, w_select.as_deref())))
-                    .collect();
-                m.insert("waitingMembers".into(), Value::Array(list));
-            }
-            Value::Object(m)
-        })
-        .collect())
+    let store = &ctx.state.store;
+    let all = ViewQuery::default();
+    let mut out = Vec::new();
+    for a in items {
+        let mut m = allotment_json(a, select);
+        let scope = ViewScope::Allotment(a.sub.id);
+        if let Some(e) = expand.iter().find(|e| e.name == "assignments") {
+            let rows = ctx.view.page::<AssignmentView>(store, scope, &all).await?;
+            let list = rows
+                .into_iter()
+                .map(|(x, _)| Value::Object(assignment_json(&x.into(), e.select.as_deref())))
+                .collect();
+            m.insert("assignments".into(), Value::Array(list));
+        }
+        if let Some(e) = expand.iter().find(|e| e.name == "waitingMembers") {
+            let rows = ctx.view.page::<WaitingView>(store, scope, &all).await?;
+            let list = rows
+                .into_iter()
+                .map(|(w, _)| Value::Object(waiting_json(&w.into(), e.select.as_deref())))
+                .collect();
+            m.insert("waitingMembers".into(), Value::Array(list));
+        }
+        out.push(Value::Object(m));
+    }
+    Ok(out)
 }
 
 pub(super) fn usage_rights_json(
@@ -415,38 +364,29 @@ pub(super) fn usage_rights_json(
     items: &[UsageRight],
     select: Option<&[&str]>,
     expand: &[Expand],
-) -> GraphResult<Vec<Value>> {
-    let with_assignments = expand.iter().find(|e| e.name == "assignments");
-    let with_allotments = expand.iter().find(|e| e.name == "allotments");
-    let a_select = with_assignments
-        .map(|e| parse_select(e.select.as_deref(), "assignment", ASSIGNMENT_PROPS))
-        .transpose()?
-        .flatten();
-    let al_select = with_allotments
-        .map(|e| parse_select(e.select.as_deref(), "allotment", ALLOTMENT_PROPS))
-        .transpose()?
-        .flatten();
-    Ok(items
+) -> Vec<Value> {
+    let find = |n: &str| expand.iter().find(|e| e.name == n);
+    items
         .iter()
         .map(|u| {
             let mut m = usage_right_json(u, select);
-            if with_assignments.is_some() {
+            if let Some(e) = find("assignments") {
                 let list = u
                     .assignments
                     .iter()
-                    .map(|a| Value::Object(assignment_json(a, a_select.as_deref())))
+                    .map(|a| Value::Object(assignment_json(a, e.select.as_deref())))
                     .collect();
                 m.insert("assignments".into(), Value::Array(list));
             }
-            if with_allotments.is_some() {
+            if let Some(e) = find("allotments") {
                 m.insert(
                     "allotments".into(),
-                    Value::Array(usage_right_allotment_list(ctx, u, al_select.as_deref())),
+                    Value::Array(usage_right_allotment_list(ctx, u, e.select.as_deref())),
                 );
             }
             Value::Object(m)
         })
-        .collect())
+        .collect()
 }
 
 pub(super) fn usage_right_allotment_list(ctx: &Ctx, u: &UsageRight, select: Option<&[&str]>) -> Vec<Value> {
@@ -465,54 +405,77 @@ pub(super) async fn errors_json(
     select: Option<&[&str]>,
     expand: &[Expand],
 ) -> GraphResult<Vec<Value>> {
-    let to = expand.iter().find(|e| e.name == "assignedTo");
-    let right = expand.iter().find(|e| e.name == "usageRight");
-    let dir = match to {
-        Some(_) => Some(
-            Directory::load(
-                ctx,
-                &items.iter().map(|e| MemberRef::User(e.user)).collect::<Vec<_>>(),
-            )
-            .await?,
-        ),
-        None => None,
-    };
-    let to_select = to.map(directory_select).transpose()?.flatten();
-    let r_select = right
-        .map(|e| parse_select(e.select.as_deref(), "usageRight", USAGE_RIGHT_PROPS))
-        .transpose()?
-        .flatten();
-    let mut rights: HashMap<UserId, Vec<UsageRight>> = HashMap::new();
-    if right.is_some() {
+    let find = |n: &str| expand.iter().find(|e| e.name == n);
+    let mut out: Vec<Map<String, Value>> = items.iter().map(|e| error_json(e, select)).collect();
+    let who: Vec<MemberRef> = items.iter().map(|e| MemberRef::User(e.user)).collect();
+    attach(
+        &mut out,
+        "assignedTo",
+        assigned_to(ctx, find("assignedTo"), &who).await?,
+    );
+    if let Some(x) = find("usageRight") {
+        let mut rights: BTreeMap<UserId, Vec<UsageRight>> = BTreeMap::new();
+        let mut values = Vec::new();
         for e in items {
-            if let std::collections::hash_map::Entry::Vacant(slot) = rights.entry(e.user) {
-                slot.insert(ctx.view.user_usage_rights(&ctx.state.store, e.user).await?);
+            if let std::collections::btree_map::Entry::Vacant(slot) = rights.entry(e.user) {
+                slot.insert(user_rights(ctx, e.user).await?);
             }
-        }
-    }
-    Ok(items
-        .iter()
-        .map(|e| {
-            let mut m = error_json(e, select);
-            if let Some(dir) = &dir {
-                m.insert(
-                    "assignedTo".into(),
-                    dir.json(MemberRef::User(e.user), to_select.as_deref())
-                        .map_or(Value::Null, Value::Object),
-                );
-            }
-            if right.is_some() {
-                let r = rights
-                    .get(&e.user)
-                    .and_then(|l| l.iter().find(|r| r.sku.id == e.sku))
+            values.push(
+                rights[&e.user]
+                    .iter()
+                    .find(|r| r.sku.id == e.sku)
                     .map_or(Value::Null, |r| {
-                        Value::Object(usage_right_json(r, r_select.as_deref()))
-                    });
-                m.insert("usageRight".into(), r);
-            }
-            Value::Object(m)
-        })
-        .collect())
+                        Value::Object(usage_right_json(r, x.select.as_deref()))
+                    }),
+            );
+        }
+        attach(&mut out, "usageRight", Some(values));
+    }
+    Ok(into_values(out))
+}
+
+/// Every usage right of a user.
+pub(super) async fn user_rights(ctx: &Ctx, user: UserId) -> GraphResult<Vec<UsageRight>> {
+    let scope = ViewScope::Principal(MemberRef::User(user));
+    let rows = ctx
+        .view
+        .page::<UsageRightView>(&ctx.state.store, scope, &ViewQuery::default())
+        .await?;
+    Ok(ctx
+        .view
+        .usage_rights(&ctx.state.store, rows.into_iter().map(|(r, _)| r).collect())
+        .await?)
+}
+
+/// # `GET …/{collection}/$count`
+/// The number of entities of a cloudLicensing collection (matching `$filter`) as `text/plain`,
+/// with or without `ConsistencyLevel: eventual`. (inferred)
+pub async fn count(req: Req) -> GraphResult<Response> {
+    let path = req.matched_path().to_owned();
+    let (schema, access): (&EntitySchema, fn(Kind) -> &'static perm::Access) =
+        if path.ends_with("/usageRights/$count") {
+            (&USAGE_RIGHTS, Kind::usage_rights)
+        } else if path.ends_with("/allotments/$count") {
+            (&ALLOTMENTS, |_| &perm::CL_ADMIN_READ)
+        } else if path.ends_with("/waitingMembers/$count") {
+            (&WAITING_MEMBERS, Kind::read)
+        } else if path.ends_with("/assignmentErrors/$count") {
+            (&ASSIGNMENT_ERRORS, Kind::read)
+        } else {
+            (&ASSIGNMENTS, Kind::read)
+        };
+    let ctx = req.ctx(access).await?;
+    req.q.only(&["$filter"]).map_err(|e| invalid_query(e.message))?;
+    let filter = super::options::filter(&req.q, schema)?;
+    let (store, scope, f) = (&ctx.state.store, ctx.view_scope(), filter.as_ref());
+    let n = match schema.name {
+        "usageRight" => ctx.view.count::<UsageRightView>(store, scope, f).await?,
+        "allotment" => ctx.view.count::<AllotmentView>(store, scope, f).await?,
+        "waitingMember" => ctx.view.count::<WaitingView>(store, scope, f).await?,
+        "assignmentError" => ctx.view.count::<ErrorView>(store, scope, f).await?,
+        _ => ctx.view.count::<AssignmentView>(store, scope, f).await?,
+    };
+    Ok(count_response(n))
 }
 
 pub use allotments::*;

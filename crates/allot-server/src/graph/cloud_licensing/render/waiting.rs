@@ -2,111 +2,60 @@
 
 use super::*;
 
-pub(super) const WAITING_NAVS: &[&str] = &["assignedTo", "allotment"];
+pub(super) const WAITING_NAVS: &[Nav] = &[("assignedTo", None), ("allotment", Some(&ALLOTMENTS))];
 
-pub(super) async fn waiting_of(ctx: &Ctx) -> GraphResult<Vec<WaitingMember>> {
-    let allotment = match &ctx.scope {
-        super::super::Scope::Allotment(sub, _) => Some(*sub),
-        _ => None,
-    };
-    Ok(ctx
-        .view
-        .waiting(&ctx.state.store, ctx.scope_user(), allotment)
-        .await?)
-}
-
+/// The waiting member named by the path's `{id}`, in the scope.
 pub(super) async fn one_waiting(ctx: &Ctx) -> GraphResult<WaitingMember> {
     let id = ctx.param("id");
-    waiting_of(ctx)
-        .await?
-        .into_iter()
-        .find(|w| w.id == id)
-        .ok_or_else(|| not_found(id))
+    let key = model::parse_waiting_member_id(id)
+        .map(|(u, sub)| allot_store::cloud_views::identity(&[u.as_uuid(), sub.as_uuid()]));
+    Ok(ctx.one::<WaitingView>(id, key).await?.into())
 }
 
 /// # `GET /beta/admin/cloudLicensing/allotments/{id}/waitingMembers`, `GET /beta/users/{id}/cloudLicensing/waitingMembers`, `GET /beta/me/cloudLicensing/waitingMembers`
-/// C20, C21: FIFO by `waitingSinceDateTime`; `$select`, `$top`, `$expand=assignedTo,allotment`.
-pub async fn list_waiting(
-    State(state): State<AppState>,
-    auth: Auth,
-    Extension(version): Extension<ApiVersion>,
-    matched: MatchedPath,
-    Path(params): Params,
-    q: ODataQuery,
-) -> GraphResult<Response> {
-    let ctx = Ctx::new(&state, &auth, version, &matched, params, super::super::Kind::read).await?;
-    let o = ListOptions::parse(&q, "waitingMember", WAITING_PROPS, WAITING_NAVS, None, &[])?;
-    let items = waiting_of(&ctx).await?;
-    // FIFO order is the paging order: the token is the position in the waiting room.
-    let numbered: Vec<(usize, WaitingMember)> = items.into_iter().enumerate().collect();
-    let (rows, next) = page(numbered, |(i, _)| format!("{i:010}"), o.top, o.after.as_deref());
-    let rows: Vec<WaitingMember> = rows.into_iter().map(|(_, w)| w).collect();
-    let values = waiting_json_all(&ctx, &rows, o.select.as_deref(), &o.expand).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &collection_body(
-            ctx.context(&with_select("waitingMembers", o.select.as_deref())),
-            next.map(|n| q.next_link_token(&n)),
-            values,
-        ),
-    ))
+/// C20, C21: FIFO (seat order) unless `$orderby=waitingSinceDateTime`; `$select`, `$top`,
+/// `$count`, `$expand=assignedTo,allotment` (a nested `$filter` on the allotment as for
+/// assignments).
+pub async fn list_waiting(req: Req) -> GraphResult<Response> {
+    let ctx = req.ctx(Kind::read).await?;
+    let o = List::parse(
+        &req.q,
+        &WAITING_MEMBERS,
+        WAITING_NAVS,
+        Some(&allot_odata::cloud_schema::ALLOTMENT_OF_WAITING_MEMBER),
+        &[],
+    )?;
+    let (rows, next, count) = ctx.page::<WaitingView>(&req.q, &o).await?;
+    let items: Vec<WaitingMember> = rows.into_iter().map(Into::into).collect();
+    let values = waiting_json_all(&ctx, &items, o.select.as_deref(), &o.expand).await?;
+    Ok(collection(&ctx, "waitingMembers", &o, values, next, count))
 }
 
 /// # `GET …/waitingMembers/{id}`
 /// C22: `$select`, `$expand=assignedTo,allotment`.
-pub async fn get_waiting(
-    State(state): State<AppState>,
-    auth: Auth,
-    Extension(version): Extension<ApiVersion>,
-    matched: MatchedPath,
-    Path(params): Params,
-    q: ODataQuery,
-) -> GraphResult<Response> {
-    let ctx = Ctx::new(&state, &auth, version, &matched, params, super::super::Kind::read).await?;
-    let o = ListOptions::parse_one(&q, "waitingMember", WAITING_PROPS, WAITING_NAVS)?;
+pub async fn get_waiting(req: Req) -> GraphResult<Response> {
+    let ctx = req.ctx(Kind::read).await?;
+    let o = List::parse_one(&req.q, &WAITING_MEMBERS, WAITING_NAVS)?;
     let w = one_waiting(&ctx).await?;
-    let mut v = waiting_json_all(&ctx, &[w], o.select.as_deref(), &o.expand).await?;
-    let Some(Value::Object(m)) = v.pop() else {
-        return Err(not_found(ctx.param("id")));
-    };
-    Ok(entity_body(
-        ctx.context(&format!(
-            "{}/$entity",
-            with_select("waitingMembers", o.select.as_deref())
-        )),
-        m,
-    ))
+    let v = waiting_json_all(&ctx, &[w], o.select.as_deref(), &o.expand).await?;
+    entity(&ctx, "waitingMembers", o.select.as_deref(), v)
 }
 
 /// # `GET …/waitingMembers/{id}/allotment`
 /// C2 (through a waiting member).
-pub async fn waiting_allotment(
-    State(state): State<AppState>,
-    auth: Auth,
-    Extension(version): Extension<ApiVersion>,
-    matched: MatchedPath,
-    Path(params): Params,
-    q: ODataQuery,
-) -> GraphResult<Response> {
-    let ctx = Ctx::new(&state, &auth, version, &matched, params, super::super::Kind::read).await?;
+pub async fn waiting_allotment(req: Req) -> GraphResult<Response> {
+    let ctx = req.ctx(Kind::read).await?;
     let w = one_waiting(&ctx).await?;
-    allotment_entity(&ctx, &q, w.allotment, &format!("waitingMembers('{}')", w.id))
+    allotment_entity(&ctx, &req.q, w.allotment, &format!("waitingMembers('{}')", w.id))
 }
 
 /// # `GET …/waitingMembers/{id}/assignedTo`
-pub async fn waiting_assigned_to(
-    State(state): State<AppState>,
-    auth: Auth,
-    Extension(version): Extension<ApiVersion>,
-    matched: MatchedPath,
-    Path(params): Params,
-    q: ODataQuery,
-) -> GraphResult<Response> {
-    let ctx = Ctx::new(&state, &auth, version, &matched, params, super::super::Kind::read).await?;
+pub async fn waiting_assigned_to(req: Req) -> GraphResult<Response> {
+    let ctx = req.ctx(Kind::read).await?;
     let w = one_waiting(&ctx).await?;
     assigned_to_entity(
         &ctx,
-        &q,
+        &req.q,
         MemberRef::User(w.user),
         &format!("waitingMembers('{}')", w.id),
     )
