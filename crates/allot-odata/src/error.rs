@@ -18,6 +18,7 @@ pub enum QueryOption {
     Top,
     Count,
     Search,
+    Apply,
 }
 
 impl QueryOption {
@@ -31,6 +32,7 @@ impl QueryOption {
             Self::Top => "$top",
             Self::Count => "$count",
             Self::Search => "$search",
+            Self::Apply => "$apply",
         }
     }
 }

@@ -3,6 +3,7 @@
 //! - [`parser`]: `$filter` text to an [`ast::Expr`] (hand-written [`lexer`] plus a Pratt
 //!   parser; the grammar is in the module docs), with [`parser::Limits`] against hostile input.
 //! - [`options`]: `$select`, `$expand`, `$orderby`, `$top`, `$count`, `$search`.
+//! - [`apply`]: `$apply` (`groupby`, `aggregate`) of the cloudLicensing allotments.
 //! - [`ast`]: the typed tree and its printer (`Display` writes OData text back).
 //! - [`cloud_schema`]: the beta cloudLicensing entities, over the store's SQL views of them.
 //! - [`schema`]: per-entity property tables (type, operators and whether they need advanced
@@ -23,6 +24,7 @@
 //! );
 //! ```
 
+pub mod apply;
 pub mod ast;
 pub mod cloud_schema;
 pub mod error;

@@ -24,7 +24,7 @@ use crate::parser::{Limits, parse_expr_at, parse_orderby_items};
 /// Most items in one `$select`, `$expand` or `$orderby`, and terms in one `$search`.
 pub const MAX_ITEMS: usize = 64;
 
-fn check_len(text: &str, option: QueryOption, limits: Limits) -> Result<(), ParseError> {
+pub(crate) fn check_len(text: &str, option: QueryOption, limits: Limits) -> Result<(), ParseError> {
     no_nul(text, option)?;
     if text.len() > limits.max_len {
         return Err(ParseError::new(

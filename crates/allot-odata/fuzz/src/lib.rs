@@ -94,4 +94,9 @@ pub fn check(data: &[u8]) {
         }
     }
     let _ = options::parse_select(text);
+    if let Ok(a) = allot_odata::apply::parse_apply(text) {
+        for schema in SCHEMAS {
+            let _ = allot_odata::apply::validate_apply(&a, schema);
+        }
+    }
 }

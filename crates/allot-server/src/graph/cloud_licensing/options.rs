@@ -3,8 +3,7 @@
 //! (`allot_odata::cloud_schema`) and become SQL over the store's views; `$expand` items carry their
 //! nested `$select` (checked against the expanded entity) and, on `allotment`, a nested `$filter`
 //! that keeps the rows whose allotment passes. Every refusal is spec §3.12's `badRequest` with
-//! `invalidFilter`, `invalidExpansion` or `invalidQuery`. `$apply` (`groupby` and `aggregate`),
-//! which `allot-odata` does not read, is parsed here.
+//! `invalidFilter`, `invalidExpansion` or `invalidQuery`.
 
 use allot_odata::ast::LambdaKind;
 use allot_odata::cloud_schema::ALLOTMENTS;
@@ -269,144 +268,15 @@ impl List {
     }
 }
 
-/// An aggregation of `$apply`: `prop with method as alias`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Aggregate {
-    pub prop: &'static str,
-    pub method: &'static str,
-    pub alias: String,
-}
-
-/// `$apply=groupby((keys…),aggregate(…))` or `$apply=aggregate(…)`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Apply {
-    pub keys: Vec<&'static str>,
-    pub aggregates: Vec<Aggregate>,
-}
-
-fn apply_error(raw: &str, why: &str) -> GraphError {
-    invalid_query(format!(
-        "Cannot process the request because it is malformed or incorrect: $apply '{raw}': {why}."
-    ))
-}
-
-/// Splits at `sep` outside parentheses.
-fn split_top(s: &str, sep: char) -> Vec<&str> {
-    let (mut depth, mut start, mut out) = (0i32, 0usize, Vec::new());
-    for (i, c) in s.char_indices() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            c if c == sep && depth == 0 => {
-                out.push(&s[start..i]);
-                start = i + c.len_utf8();
-            }
-            _ => {}
-        }
-    }
-    out.push(&s[start..]);
-    out
-}
-
-fn call<'a>(s: &'a str, name: &str) -> Option<&'a str> {
-    let s = s.trim();
-    let rest = s
-        .get(..name.len())
-        .filter(|p| p.eq_ignore_ascii_case(name))
-        .map(|_| &s[name.len()..])?;
-    rest.trim_start().strip_prefix('(')?.strip_suffix(')')
-}
-
-pub fn parse_apply(raw: &str, keys: &[&'static str], numeric: &[&'static str]) -> GraphResult<Apply> {
-    let parse_aggs = |inner: &str| -> GraphResult<Vec<Aggregate>> {
-        split_top(inner, ',')
-            .into_iter()
-            .map(|a| {
-                let words: Vec<&str> = a.split_whitespace().collect();
-                let [prop, with, method, as_, alias] = words.as_slice() else {
-                    return Err(apply_error(
-                        raw,
-                        "aggregate needs 'property with method as alias'",
-                    ));
-                };
-                if !with.eq_ignore_ascii_case("with") || !as_.eq_ignore_ascii_case("as") {
-                    return Err(apply_error(
-                        raw,
-                        "aggregate needs 'property with method as alias'",
-                    ));
-                }
-                let prop = numeric
-                    .iter()
-                    .find(|p| p.eq_ignore_ascii_case(prop))
-                    .ok_or_else(|| apply_error(raw, &format!("'{prop}' cannot be aggregated")))?;
-                let method = ["sum", "min", "max", "average"]
-                    .into_iter()
-                    .find(|m| m.eq_ignore_ascii_case(method))
-                    .ok_or_else(|| apply_error(raw, &format!("unsupported aggregation method '{method}'")))?;
-                if !alias.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                    return Err(apply_error(raw, "an alias must be an identifier"));
-                }
-                Ok(Aggregate {
-                    prop,
-                    method,
-                    alias: (*alias).to_owned(),
-                })
-            })
-            .collect()
-    };
-    if let Some(inner) = call(raw, "aggregate") {
-        return Ok(Apply {
-            keys: Vec::new(),
-            aggregates: parse_aggs(inner)?,
-        });
-    }
-    let inner =
-        call(raw, "groupby").ok_or_else(|| apply_error(raw, "supported: groupby(...) and aggregate(...)"))?;
-    let parts = split_top(inner, ',');
-    let group = parts
-        .first()
-        .and_then(|g| g.trim().strip_prefix('(').and_then(|g| g.strip_suffix(')')))
-        .ok_or_else(|| apply_error(raw, "groupby needs a parenthesised list of properties"))?;
-    let mut out_keys = Vec::new();
-    for k in group.split(',').map(str::trim) {
-        let key = keys
-            .iter()
-            .find(|p| p.eq_ignore_ascii_case(k))
-            .ok_or_else(|| apply_error(raw, &format!("'{k}' cannot be grouped by")))?;
-        out_keys.push(*key);
-    }
-    let aggregates = match parts.get(1..) {
-        Some([agg]) => parse_aggs(
-            call(agg, "aggregate")
-                .ok_or_else(|| apply_error(raw, "groupby takes aggregate(...) as its second argument"))?,
-        )?,
-        Some([]) | None => Vec::new(),
-        Some(_) => return Err(apply_error(raw, "groupby takes at most two arguments")),
-    };
-    Ok(Apply {
-        keys: out_keys,
-        aggregates,
-    })
+/// `$apply` against `schema`, read by the one OData layer.
+pub fn apply(raw: &str, schema: &EntitySchema) -> GraphResult<allot_odata::apply::Apply<&'static str>> {
+    let parsed = allot_odata::apply::parse_apply(raw).map_err(cloud_query_error)?;
+    allot_odata::apply::validate_apply(&parsed, schema).map_err(cloud_query_error)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn apply_groupby_aggregate_parses() {
-        let a = parse_apply(
-            "groupby((skuId,skuPartNumber),aggregate(allottedUnits with sum as totalAllottedUnits, consumedUnits with sum as totalConsumedUnits))",
-            &["skuId", "skuPartNumber"],
-            &["allottedUnits", "consumedUnits"],
-        )
-        .unwrap();
-        assert_eq!(a.keys, vec!["skuId", "skuPartNumber"]);
-        assert_eq!(a.aggregates.len(), 2);
-        assert_eq!(a.aggregates[1].alias, "totalConsumedUnits");
-        assert!(parse_apply("groupby((nope))", &["skuId"], &[]).is_err());
-        assert!(parse_apply("filter(x)", &["skuId"], &[]).is_err());
-    }
 
     #[test]
     fn page_tokens_round_trip_and_refuse_garbage() {

@@ -1,6 +1,8 @@
 //! Allotments (C1, C2): list with `$filter`, `$orderby`, `$expand` and `$apply`, get, and the
 //! allotment of an assignment or waiting member.
 
+use allot_odata::apply::Method;
+
 use super::*;
 
 pub(super) const ALLOTMENT_NAVS: &[Nav] = &[
@@ -39,18 +41,7 @@ pub async fn list_allotments(req: Req) -> GraphResult<Response> {
 
 /// `$apply` over the allotments: grouped keys and aggregated aliases, as plain objects.
 pub(super) fn apply(ctx: &Ctx, raw: &str, items: &[&Allotment]) -> GraphResult<Response> {
-    let spec = super::super::options::parse_apply(
-        raw,
-        &[
-            "id",
-            "skuId",
-            "skuPartNumber",
-            "assignableTo",
-            "allottedUnits",
-            "consumedUnits",
-        ],
-        &["allottedUnits", "consumedUnits"],
-    )?;
+    let spec = super::super::options::apply(raw, &ALLOTMENTS)?;
     // Grouping key (the keys' JSON texts) → the keys as properties and the group's allotments.
     type Groups<'a> = BTreeMap<Vec<String>, (Map<String, Value>, Vec<&'a Allotment>)>;
     let mut groups: Groups<'_> = BTreeMap::new();
@@ -58,14 +49,14 @@ pub(super) fn apply(ctx: &Ctx, raw: &str, items: &[&Allotment]) -> GraphResult<R
         let full = allotment_json(a, None);
         let mut key = Vec::new();
         let mut keys = Map::new();
-        for k in &spec.keys {
+        for k in &spec.group_by {
             let v = full.get(*k).cloned().unwrap_or(Value::Null);
             key.push(v.to_string());
             keys.insert((*k).to_owned(), v);
         }
         groups.entry(key).or_insert_with(|| (keys, Vec::new())).1.push(a);
     }
-    if spec.keys.is_empty() && groups.is_empty() {
+    if spec.group_by.is_empty() && groups.is_empty() {
         groups.insert(Vec::new(), (Map::new(), Vec::new()));
     }
     let values = groups
@@ -75,7 +66,7 @@ pub(super) fn apply(ctx: &Ctx, raw: &str, items: &[&Allotment]) -> GraphResult<R
                 let nums: Vec<i64> = members
                     .iter()
                     .map(|a| {
-                        if agg.prop == "allottedUnits" {
+                        if agg.property == "allottedUnits" {
                             a.allotted
                         } else {
                             a.consumed
@@ -83,10 +74,10 @@ pub(super) fn apply(ctx: &Ctx, raw: &str, items: &[&Allotment]) -> GraphResult<R
                     })
                     .collect();
                 let v = match agg.method {
-                    "sum" => json!(nums.iter().sum::<i64>()),
-                    "min" => nums.iter().min().map_or(Value::Null, |n| json!(n)),
-                    "max" => nums.iter().max().map_or(Value::Null, |n| json!(n)),
-                    _ => {
+                    Method::Sum => json!(nums.iter().sum::<i64>()),
+                    Method::Min => nums.iter().min().map_or(Value::Null, |n| json!(n)),
+                    Method::Max => nums.iter().max().map_or(Value::Null, |n| json!(n)),
+                    Method::Average => {
                         if nums.is_empty() {
                             Value::Null
                         } else {
@@ -101,7 +92,7 @@ pub(super) fn apply(ctx: &Ctx, raw: &str, items: &[&Allotment]) -> GraphResult<R
             Value::Object(m)
         })
         .collect();
-    let mut names: Vec<String> = spec.keys.iter().map(|k| (*k).to_owned()).collect();
+    let mut names: Vec<String> = spec.group_by.iter().map(|k| (*k).to_owned()).collect();
     names.extend(spec.aggregates.iter().map(|a| a.alias.clone()));
     Ok(Collection::new(ctx.context(&format!("allotments({})", names.join(","))), values).into_response())
 }
