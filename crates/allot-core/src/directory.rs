@@ -7,50 +7,34 @@ pub struct Role {
     pub template_id: &'static str,
 }
 
-pub const GLOBAL_ADMINISTRATOR: Role = Role {
-    name: "Global Administrator",
-    template_id: "62e90394-69f5-4237-9190-012177145e10",
-};
-pub const USER_ADMINISTRATOR: Role = Role {
-    name: "User Administrator",
-    template_id: "fe930be7-5e62-47db-91af-98c3a49a38b1",
-};
-pub const LICENSE_ADMINISTRATOR: Role = Role {
-    name: "License Administrator",
-    template_id: "4d6ac14f-3453-41d0-bef9-a3e0c569773a",
-};
-pub const GROUPS_ADMINISTRATOR: Role = Role {
-    name: "Groups Administrator",
-    template_id: "fdd7a751-b60b-444a-984c-02652fe8fa1c",
-};
-pub const DIRECTORY_READERS: Role = Role {
-    name: "Directory Readers",
-    template_id: "88d8e3e3-8f55-4a1e-953a-9b9898b8876b",
-};
-pub const DIRECTORY_WRITERS: Role = Role {
-    name: "Directory Writers",
-    template_id: "9360feb5-f418-4baa-8175-e2a00bac4301",
-};
-pub const GLOBAL_READER: Role = Role {
-    name: "Global Reader",
-    template_id: "f2ef992c-3afb-46b9-b7cf-a126ee74c451",
-};
-pub const GUEST_INVITER: Role = Role {
-    name: "Guest Inviter",
-    template_id: "95e79109-95c0-4d8e-aee3-d01accf2d47b",
-};
-pub const HELPDESK_ADMINISTRATOR: Role = Role {
-    name: "Helpdesk Administrator",
-    template_id: "729827e3-9c14-49f7-bb1b-9608f156bbb8",
-};
-pub const PRIVILEGED_AUTHENTICATION_ADMINISTRATOR: Role = Role {
-    name: "Privileged Authentication Administrator",
-    template_id: "7be44c8a-adaf-4e2a-84d6-ab2649e08a13",
-};
-pub const PRIVILEGED_ROLE_ADMINISTRATOR: Role = Role {
-    name: "Privileged Role Administrator",
-    template_id: "e8611ab8-c189-46e8-94e1-60213ab1f814",
-};
+impl Role {
+    #[must_use]
+    pub const fn new(name: &'static str, template_id: &'static str) -> Self {
+        Self { name, template_id }
+    }
+}
+
+pub const GLOBAL_ADMINISTRATOR: Role =
+    Role::new("Global Administrator", "62e90394-69f5-4237-9190-012177145e10");
+pub const USER_ADMINISTRATOR: Role = Role::new("User Administrator", "fe930be7-5e62-47db-91af-98c3a49a38b1");
+pub const LICENSE_ADMINISTRATOR: Role =
+    Role::new("License Administrator", "4d6ac14f-3453-41d0-bef9-a3e0c569773a");
+pub const GROUPS_ADMINISTRATOR: Role =
+    Role::new("Groups Administrator", "fdd7a751-b60b-444a-984c-02652fe8fa1c");
+pub const DIRECTORY_READERS: Role = Role::new("Directory Readers", "88d8e3e3-8f55-4a1e-953a-9b9898b8876b");
+pub const DIRECTORY_WRITERS: Role = Role::new("Directory Writers", "9360feb5-f418-4baa-8175-e2a00bac4301");
+pub const GLOBAL_READER: Role = Role::new("Global Reader", "f2ef992c-3afb-46b9-b7cf-a126ee74c451");
+pub const GUEST_INVITER: Role = Role::new("Guest Inviter", "95e79109-95c0-4d8e-aee3-d01accf2d47b");
+pub const HELPDESK_ADMINISTRATOR: Role =
+    Role::new("Helpdesk Administrator", "729827e3-9c14-49f7-bb1b-9608f156bbb8");
+pub const PRIVILEGED_AUTHENTICATION_ADMINISTRATOR: Role = Role::new(
+    "Privileged Authentication Administrator",
+    "7be44c8a-adaf-4e2a-84d6-ab2649e08a13",
+);
+pub const PRIVILEGED_ROLE_ADMINISTRATOR: Role = Role::new(
+    "Privileged Role Administrator",
+    "e8611ab8-c189-46e8-94e1-60213ab1f814",
+);
 
 /// Every role a tenant file may grant.
 pub const ROLES: &[Role] = &[

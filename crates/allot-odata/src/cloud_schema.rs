@@ -19,24 +19,16 @@
 //! assignments behind a usage right. `services/any(c:c/planId …)` is a subquery over `cl_plans`
 //! (for a usage right, only the plans one of its sources leaves enabled).
 
-use crate::schema::{Case, Collection, EntitySchema, FilterOps, Property, Sql, Support, Type};
+use crate::schema::{Case, Collection, EntitySchema, FilterOps, Op, Property, Sql, Support, Type};
 
 const D: Support = Support::Default;
 
+/// `eq` and `in` (spec §4.6): what the beta pages filter with.
+const EQ_IN: FilterOps = FilterOps::NONE.with(D, &[Op::Eq, Op::In]);
+
 /// `skuId`: `eq` and `in` (spec §4.6), sortable.
 const fn sku_id(col: &'static str) -> Property {
-    Property::filterable(
-        "skuId",
-        Type::Guid,
-        FilterOps {
-            eq: D,
-            in_list: D,
-            ..FilterOps::NONE
-        },
-        Sql::same(col),
-        Case::Exact,
-    )
-    .sortable(D)
+    Property::filterable("skuId", Type::Guid, EQ_IN, Sql::same(col), Case::Exact).sortable(D)
 }
 
 /// A sortable property that `$filter` does not take.
@@ -44,23 +36,10 @@ const fn sortable(name: &'static str, ty: Type, col: &'static str, case: Case) -
     Property::filterable(name, ty, FilterOps::NONE, Sql::same(col), case).sortable(D)
 }
 
-const SERVICE_FILTER: FilterOps = FilterOps {
-    any: D,
-    ..FilterOps::NONE
-};
+const SERVICE_FILTER: FilterOps = FilterOps::NONE.with(D, &[Op::Any]);
 
 const SERVICE_ELEMENT: [Property; 3] = [
-    Property::filterable(
-        "planId",
-        Type::Guid,
-        FilterOps {
-            eq: D,
-            in_list: D,
-            ..FilterOps::NONE
-        },
-        Sql::same("sp.plan_id"),
-        Case::Exact,
-    ),
+    Property::filterable("planId", Type::Guid, EQ_IN, Sql::same("sp.plan_id"), Case::Exact),
     Property::plain("planName", Type::String),
     Property::plain("assignableTo", Type::String),
 ];
@@ -105,15 +84,15 @@ pub static ALLOTMENT_PROPERTIES: [Property; 8] = [
 ];
 
 /// `microsoft.graph.cloudLicensing.allotment` (C1, and nested in `$expand=allotment(...)`).
-pub static ALLOTMENTS: EntitySchema = EntitySchema {
-    name: "allotment",
-    type_name: "microsoft.graph.cloudLicensing.allotment",
-    resource: "Allotment",
-    alias: "a",
-    properties: &ALLOTMENT_PROPERTIES,
-    filter: true,
-    expand: &["assignments", "waitingMembers"],
-};
+pub static ALLOTMENTS: EntitySchema = EntitySchema::new(
+    "allotment",
+    "microsoft.graph.cloudLicensing.allotment",
+    "Allotment",
+    "a",
+    &ALLOTMENT_PROPERTIES,
+    true,
+    &["assignments", "waitingMembers"],
+);
 
 /// The allotment of an assignment, for a nested `$expand=allotment($filter=…)`: the condition
 /// holds when the row's allotment passes.
@@ -137,45 +116,34 @@ pub static ASSIGNMENT_PROPERTIES: [Property; 2] = [
 
 /// `microsoft.graph.cloudLicensing.assignment` (C3, C4, C19): no property of its own is
 /// filterable or sortable; its allotment is, through `$expand=allotment($filter=…)`.
-pub static ASSIGNMENTS: EntitySchema = EntitySchema {
-    name: "assignment",
-    type_name: "microsoft.graph.cloudLicensing.assignment",
-    resource: "Assignment",
-    alias: "x",
-    properties: &ASSIGNMENT_PROPERTIES,
-    filter: true,
-    expand: &["assignedTo", "allotment"],
-};
+pub static ASSIGNMENTS: EntitySchema = EntitySchema::new(
+    "assignment",
+    "microsoft.graph.cloudLicensing.assignment",
+    "Assignment",
+    "x",
+    &ASSIGNMENT_PROPERTIES,
+    true,
+    &["assignedTo", "allotment"],
+);
 
 pub static ASSIGNMENT_ERROR_PROPERTIES: [Property; 5] = [
     Property::plain("id", Type::String),
-    Property::filterable(
-        "code",
-        Type::String,
-        FilterOps {
-            eq: D,
-            in_list: D,
-            ..FilterOps::NONE
-        },
-        Sql::same("e.code"),
-        Case::Exact,
-    )
-    .sortable(D),
+    Property::filterable("code", Type::String, EQ_IN, Sql::same("e.code"), Case::Exact).sortable(D),
     Property::plain("message", Type::String),
     sortable("occurrenceDateTime", Type::DateTime, "e.at", Case::Exact),
     sku_id("e.sku_id"),
 ];
 
 /// `microsoft.graph.cloudLicensing.assignmentError` (C14).
-pub static ASSIGNMENT_ERRORS: EntitySchema = EntitySchema {
-    name: "assignmentError",
-    type_name: "microsoft.graph.cloudLicensing.assignmentError",
-    resource: "AssignmentError",
-    alias: "e",
-    properties: &ASSIGNMENT_ERROR_PROPERTIES,
-    filter: true,
-    expand: &["assignedTo", "usageRight"],
-};
+pub static ASSIGNMENT_ERRORS: EntitySchema = EntitySchema::new(
+    "assignmentError",
+    "microsoft.graph.cloudLicensing.assignmentError",
+    "AssignmentError",
+    "e",
+    &ASSIGNMENT_ERROR_PROPERTIES,
+    true,
+    &["assignedTo", "usageRight"],
+);
 
 pub static USAGE_RIGHT_PROPERTIES: [Property; 4] = [
     Property::plain("id", Type::String),
@@ -191,15 +159,15 @@ pub static USAGE_RIGHT_PROPERTIES: [Property; 4] = [
 ];
 
 /// `microsoft.graph.cloudLicensing.usageRight` (C16, C17).
-pub static USAGE_RIGHTS: EntitySchema = EntitySchema {
-    name: "usageRight",
-    type_name: "microsoft.graph.cloudLicensing.usageRight",
-    resource: "UsageRight",
-    alias: "r",
-    properties: &USAGE_RIGHT_PROPERTIES,
-    filter: true,
-    expand: &["assignments", "allotments"],
-};
+pub static USAGE_RIGHTS: EntitySchema = EntitySchema::new(
+    "usageRight",
+    "microsoft.graph.cloudLicensing.usageRight",
+    "UsageRight",
+    "r",
+    &USAGE_RIGHT_PROPERTIES,
+    true,
+    &["assignments", "allotments"],
+);
 
 pub static WAITING_MEMBER_PROPERTIES: [Property; 2] = [
     Property::plain("id", Type::String),
@@ -207,15 +175,15 @@ pub static WAITING_MEMBER_PROPERTIES: [Property; 2] = [
 ];
 
 /// `microsoft.graph.cloudLicensing.waitingMember` (C20, C21): no `$filter` on the beta pages.
-pub static WAITING_MEMBERS: EntitySchema = EntitySchema {
-    name: "waitingMember",
-    type_name: "microsoft.graph.cloudLicensing.waitingMember",
-    resource: "WaitingMember",
-    alias: "w",
-    properties: &WAITING_MEMBER_PROPERTIES,
-    filter: false,
-    expand: &["assignedTo", "allotment"],
-};
+pub static WAITING_MEMBERS: EntitySchema = EntitySchema::new(
+    "waitingMember",
+    "microsoft.graph.cloudLicensing.waitingMember",
+    "WaitingMember",
+    "w",
+    &WAITING_MEMBER_PROPERTIES,
+    false,
+    &["assignedTo", "allotment"],
+);
 
 #[cfg(test)]
 mod tests {

@@ -84,6 +84,24 @@ pub struct FilterOps {
     pub count_zero: Support,
 }
 
+/// One `$filter` operator, for building a [`FilterOps`] with [`FilterOps::with`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Eq,
+    Ne,
+    Not,
+    GeLe,
+    GtLt,
+    In,
+    StartsWith,
+    EndsWith,
+    Contains,
+    EqNull,
+    Any,
+    All,
+    CountZero,
+}
+
 use Support::{Advanced as A, Default as D, No as N};
 
 impl FilterOps {
@@ -105,57 +123,47 @@ impl FilterOps {
     };
     /// Directory string properties (`displayName`, `mail`, ...): `eq`, `in`, `startsWith` by
     /// default; `ne`, `not`, `endsWith`, `eq null` advanced.
-    pub const DIRECTORY_STRING: Self = Self {
-        eq: D,
-        in_list: D,
-        starts_with: D,
-        ne: A,
-        not: A,
-        ends_with: A,
-        eq_null: A,
-        ..Self::NONE
-    };
+    pub const DIRECTORY_STRING: Self = Self::NONE
+        .with(D, &[Op::Eq, Op::In, Op::StartsWith])
+        .with(A, &[Op::Ne, Op::Not, Op::EndsWith, Op::EqNull]);
     /// Object ids: `eq`, `in` by default; `ne`, `not` advanced.
-    pub const DIRECTORY_ID: Self = Self {
-        eq: D,
-        in_list: D,
-        ne: A,
-        not: A,
-        ..Self::NONE
-    };
+    pub const DIRECTORY_ID: Self = Self::NONE.with(D, &[Op::Eq, Op::In]).with(A, &[Op::Ne, Op::Not]);
     /// Booleans: `eq` by default; `ne`, `not`, `eq null` advanced.
-    pub const DIRECTORY_BOOL: Self = Self {
-        eq: D,
-        ne: A,
-        not: A,
-        eq_null: A,
-        ..Self::NONE
-    };
+    pub const DIRECTORY_BOOL: Self = Self::NONE
+        .with(D, &[Op::Eq])
+        .with(A, &[Op::Ne, Op::Not, Op::EqNull]);
     /// Timestamps (`createdDateTime`): everything advanced.
-    pub const DIRECTORY_DATETIME: Self = Self {
-        eq: A,
-        ne: A,
-        not: A,
-        ge_le: A,
-        in_list: A,
-        eq_null: A,
-        ..Self::NONE
-    };
-    /// A GUID inside a license collection (`skuId`): `eq`, `in`.
-    pub const ELEMENT_GUID: Self = Self {
-        eq: D,
-        in_list: D,
-        ne: A,
-        not: A,
-        ..Self::NONE
-    };
+    pub const DIRECTORY_DATETIME: Self =
+        Self::NONE.with(A, &[Op::Eq, Op::Ne, Op::Not, Op::GeLe, Op::In, Op::EqNull]);
+    /// A GUID inside a license collection (`skuId`): as an object id.
+    pub const ELEMENT_GUID: Self = Self::DIRECTORY_ID;
     /// `assignedLicenses`: `any` by default; `not(any)` and `/$count eq|ne 0` advanced.
-    pub const LICENSE_COLLECTION: Self = Self {
-        any: D,
-        not: A,
-        count_zero: A,
-        ..Self::NONE
-    };
+    pub const LICENSE_COLLECTION: Self = Self::NONE.with(D, &[Op::Any]).with(A, &[Op::Not, Op::CountZero]);
+
+    /// These operators at `support`, the others as they are.
+    #[must_use]
+    pub const fn with(mut self, support: Support, ops: &[Op]) -> Self {
+        let mut i = 0;
+        while i < ops.len() {
+            match ops[i] {
+                Op::Eq => self.eq = support,
+                Op::Ne => self.ne = support,
+                Op::Not => self.not = support,
+                Op::GeLe => self.ge_le = support,
+                Op::GtLt => self.gt_lt = support,
+                Op::In => self.in_list = support,
+                Op::StartsWith => self.starts_with = support,
+                Op::EndsWith => self.ends_with = support,
+                Op::Contains => self.contains = support,
+                Op::EqNull => self.eq_null = support,
+                Op::Any => self.any = support,
+                Op::All => self.all = support,
+                Op::CountZero => self.count_zero = support,
+            }
+            i += 1;
+        }
+        self
+    }
 }
 
 /// How a string column compares: Graph compares directory strings case-insensitively.
@@ -296,6 +304,28 @@ pub struct EntitySchema {
 }
 
 impl EntitySchema {
+    /// An entity set's schema, field by field (in the struct's order).
+    #[must_use]
+    pub const fn new(
+        name: &'static str,
+        type_name: &'static str,
+        resource: &'static str,
+        alias: &'static str,
+        properties: &'static [Property],
+        filter: bool,
+        expand: &'static [&'static str],
+    ) -> Self {
+        Self {
+            name,
+            type_name,
+            resource,
+            alias,
+            properties,
+            filter,
+            expand,
+        }
+    }
+
     /// The property named `name`, case-insensitively (OData names are case-sensitive, Graph's
     /// directory accepts any case).
     #[must_use]
@@ -395,16 +425,9 @@ pub static USER_PROPERTIES: [Property; 26] = [
     Property::filterable(
         "usageLocation",
         Type::String,
-        FilterOps {
-            eq: D,
-            in_list: D,
-            ge_le: D,
-            starts_with: D,
-            ne: A,
-            not: A,
-            eq_null: A,
-            ..FilterOps::NONE
-        },
+        FilterOps::NONE
+            .with(D, &[Op::Eq, Op::In, Op::GeLe, Op::StartsWith])
+            .with(A, &[Op::Ne, Op::Not, Op::EqNull]),
         Sql::same("u.usage_location"),
         Case::Insensitive,
     ),
@@ -437,11 +460,7 @@ pub static USER_PROPERTIES: [Property; 26] = [
         ..Property::filterable(
             "licenseDetails",
             Type::Collection(&USER_LICENSE_DETAILS),
-            FilterOps {
-                any: D,
-                not: A,
-                ..FilterOps::NONE
-            },
+            FilterOps::NONE.with(D, &[Op::Any]).with(A, &[Op::Not]),
             Sql::same(""),
             Case::Exact,
         )
@@ -451,10 +470,7 @@ pub static USER_PROPERTIES: [Property; 26] = [
     Property::filterable(
         "isLicenseReconciliationNeeded",
         Type::Bool,
-        FilterOps {
-            eq: D,
-            ..FilterOps::NONE
-        },
+        FilterOps::NONE.with(D, &[Op::Eq]),
         Sql {
             sqlite: "0",
             postgres: "false",
@@ -465,15 +481,15 @@ pub static USER_PROPERTIES: [Property; 26] = [
 ];
 
 /// `microsoft.graph.user` (`/users`, `members` casts, `membersWithLicenseErrors`).
-pub static USERS: EntitySchema = EntitySchema {
-    name: "user",
-    type_name: "microsoft.graph.user",
-    resource: "User",
-    alias: "u",
-    properties: &USER_PROPERTIES,
-    filter: true,
-    expand: &[],
-};
+pub static USERS: EntitySchema = EntitySchema::new(
+    "user",
+    "microsoft.graph.user",
+    "User",
+    "u",
+    &USER_PROPERTIES,
+    true,
+    &[],
+);
 
 // ---- groups --------------------------------------------------------------------------------
 
@@ -555,12 +571,7 @@ pub static GROUP_PROPERTIES: [Property; 29] = [
     Property::filterable(
         "assignedLicenses",
         Type::Collection(&GROUP_ASSIGNED_LICENSES),
-        FilterOps {
-            any: D,
-            not: A,
-            count_zero: A,
-            ..FilterOps::NONE
-        },
+        FilterOps::LICENSE_COLLECTION,
         Sql::same(""),
         Case::Exact,
     ),
@@ -569,11 +580,7 @@ pub static GROUP_PROPERTIES: [Property; 29] = [
     Property::filterable(
         "hasMembersWithLicenseErrors",
         Type::Bool,
-        FilterOps {
-            eq: D,
-            eq_null: D,
-            ..FilterOps::NONE
-        },
+        FilterOps::NONE.with(D, &[Op::Eq, Op::EqNull]),
         Sql::same(concat!(
             "EXISTS (SELECT 1 FROM license_assignments le WHERE le.source_group_id = g.id AND ",
             allot_core::sql_in_error!("le"),
@@ -585,15 +592,15 @@ pub static GROUP_PROPERTIES: [Property; 29] = [
 ];
 
 /// `microsoft.graph.group` (`/groups`).
-pub static GROUPS: EntitySchema = EntitySchema {
-    name: "group",
-    type_name: "microsoft.graph.group",
-    resource: "Group",
-    alias: "g",
-    properties: &GROUP_PROPERTIES,
-    filter: true,
-    expand: &[],
-};
+pub static GROUPS: EntitySchema = EntitySchema::new(
+    "group",
+    "microsoft.graph.group",
+    "Group",
+    "g",
+    &GROUP_PROPERTIES,
+    true,
+    &[],
+);
 
 // ---- directory objects (members) -----------------------------------------------------------
 
@@ -607,15 +614,15 @@ pub static DIRECTORY_OBJECT_PROPERTIES: [Property; 1] = [Property::filterable(
 
 /// `microsoft.graph.directoryObject` (`/groups/{id}/members`): members are users or groups, so
 /// only `id` is common to them. The membership row is aliased `m`.
-pub static DIRECTORY_OBJECTS: EntitySchema = EntitySchema {
-    name: "directoryObject",
-    type_name: "microsoft.graph.directoryObject",
-    resource: "DirectoryObject",
-    alias: "m",
-    properties: &DIRECTORY_OBJECT_PROPERTIES,
-    filter: true,
-    expand: &[],
-};
+pub static DIRECTORY_OBJECTS: EntitySchema = EntitySchema::new(
+    "directoryObject",
+    "microsoft.graph.directoryObject",
+    "DirectoryObject",
+    "m",
+    &DIRECTORY_OBJECT_PROPERTIES,
+    true,
+    &[],
+);
 
 // ---- subscribedSkus, licenseDetails: $select only -------------------------------------------
 
@@ -634,15 +641,15 @@ pub static SUBSCRIBED_SKU_PROPERTIES: [Property; 11] = [
 ];
 
 /// `microsoft.graph.subscribedSku`: `$select` only (spec §1.1 row 3).
-pub static SUBSCRIBED_SKUS: EntitySchema = EntitySchema {
-    name: "subscribedSku",
-    type_name: "microsoft.graph.subscribedSku",
-    resource: "SubscribedSku",
-    alias: "s",
-    properties: &SUBSCRIBED_SKU_PROPERTIES,
-    filter: false,
-    expand: &[],
-};
+pub static SUBSCRIBED_SKUS: EntitySchema = EntitySchema::new(
+    "subscribedSku",
+    "microsoft.graph.subscribedSku",
+    "SubscribedSku",
+    "s",
+    &SUBSCRIBED_SKU_PROPERTIES,
+    false,
+    &[],
+);
 
 pub static LICENSE_DETAILS_PROPERTIES: [Property; 4] = [
     Property::plain("id", Type::String),
@@ -652,12 +659,12 @@ pub static LICENSE_DETAILS_PROPERTIES: [Property; 4] = [
 ];
 
 /// `microsoft.graph.licenseDetails`: `$select` only (spec §1.1 row 5).
-pub static LICENSE_DETAILS: EntitySchema = EntitySchema {
-    name: "licenseDetails",
-    type_name: "microsoft.graph.licenseDetails",
-    resource: "LicenseDetails",
-    alias: "l",
-    properties: &LICENSE_DETAILS_PROPERTIES,
-    filter: false,
-    expand: &[],
-};
+pub static LICENSE_DETAILS: EntitySchema = EntitySchema::new(
+    "licenseDetails",
+    "microsoft.graph.licenseDetails",
+    "LicenseDetails",
+    "l",
+    &LICENSE_DETAILS_PROPERTIES,
+    false,
+    &[],
+);

@@ -49,7 +49,116 @@ pub struct Store {
     db: Db,
 }
 
+/// A row type both backends decode (what a generic query of the store returns).
+pub(crate) trait AnyRow:
+    Send
+    + Unpin
+    + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+    + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+{
+}
+
+impl<R> AnyRow for R where
+    R: Send
+        + Unpin
+        + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+{
+}
+
+/// The row of `head` (`SELECT … FROM <table> WHERE tenant_id = $1`) whose `id` is `id`, read in
+/// the transaction (after the caller took the row's lock).
+pub(crate) async fn row_in_tx<R: AnyRow>(
+    tx: &mut crate::db::Tx,
+    head: &str,
+    tenant: TenantId,
+    id: Uuid,
+) -> Result<R, StoreError> {
+    let sql = format!("{head} AND id = $2");
+    Ok(on_tx!(tx, |c| sqlx::query_as::<_, R>(AssertSqlSafe(sql))
+        .bind(DbId::from(tenant))
+        .bind(DbId(id))
+        .fetch_one(c)
+        .await)?)
+}
+
 impl Store {
+    /// One keyset page of a tenant's directory objects matching an OData `filter`: `head` is
+    /// `SELECT … FROM <table> <alias> WHERE <alias>.tenant_id = $1`, `key` the id column; rows
+    /// with an id above `after`, in id order.
+    pub(crate) async fn filtered_page<R: AnyRow>(
+        &self,
+        head: &str,
+        key: &str,
+        tenant: TenantId,
+        filter: Option<&allot_odata::validate::Cond>,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<R>, StoreError> {
+        let (and, params, n) = sql::odata_where(self.db.backend(), filter, 3);
+        let sql = format!("{head} AND {key} > $2{and} ORDER BY {key} LIMIT ${n}");
+        Ok(on_db!(&self.db, |p| crate::bind_odata!(
+            sqlx::query_as::<_, R>(AssertSqlSafe(sql))
+                .bind(DbId::from(tenant))
+                .bind(after.map_or(crate::dbid::NIL, DbId)),
+            &params
+        )
+        .bind(limit)
+        .fetch_all(p)
+        .await)?)
+    }
+
+    /// The row of `head` (`SELECT … FROM <table> WHERE tenant_id = $1`) whose `id` is `id`.
+    pub(crate) async fn row_by_id<R: AnyRow>(
+        &self,
+        head: &str,
+        tenant: TenantId,
+        id: Uuid,
+    ) -> Result<Option<R>, StoreError> {
+        let sql = format!("{head} AND id = $2");
+        Ok(on_db!(&self.db, |p| sqlx::query_as::<_, R>(AssertSqlSafe(sql))
+            .bind(DbId::from(tenant))
+            .bind(DbId(id))
+            .fetch_optional(p)
+            .await)?)
+    }
+
+    /// The rows of `head` (`SELECT … FROM <table> WHERE tenant_id = $1`) whose `id` is one of
+    /// `ids`, in id order.
+    pub(crate) async fn rows_by_ids<R: AnyRow>(
+        &self,
+        head: &str,
+        tenant: TenantId,
+        ids: impl IntoIterator<Item = Uuid>,
+    ) -> Result<Vec<R>, StoreError> {
+        let sql = format!(
+            "{head} AND id IN {} ORDER BY id",
+            sql::ids_in(self.db.backend(), 2)
+        );
+        Ok(on_db!(&self.db, |p| sqlx::query_as::<_, R>(AssertSqlSafe(sql))
+            .bind(DbId::from(tenant))
+            .bind(sql::ids_json(ids))
+            .fetch_all(p)
+            .await)?)
+    }
+
+    /// How many rows of `from` (`FROM <table> <alias> WHERE <alias>.tenant_id = $1`) match `filter`.
+    pub(crate) async fn filtered_count(
+        &self,
+        from: &str,
+        tenant: TenantId,
+        filter: Option<&allot_odata::validate::Cond>,
+    ) -> Result<i64, StoreError> {
+        let (and, params, _) = sql::odata_where(self.db.backend(), filter, 2);
+        let sql = format!("SELECT COUNT(*) {from}{and}");
+        Ok(on_db!(&self.db, |p| crate::bind_odata!(
+            sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql)).bind(DbId::from(tenant)),
+            &params
+        )
+        .fetch_one(p)
+        .await)?)
+    }
+
     #[must_use]
     pub const fn new(db: Db) -> Self {
         Self { db }

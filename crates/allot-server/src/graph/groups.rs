@@ -189,13 +189,11 @@ async fn with_processing_state(state: &AppState, g: &Group, m: &mut Map<String, 
 /// `ConsistencyLevel: eventual` (spec §4.5).
 pub async fn count_groups(State(state): State<AppState>, auth: Auth, q: ODataQuery) -> GraphResult<Response> {
     perm::GROUPS_READ.check(&auth.0.caller)?;
-    q.only(&["$filter", "$search"])?;
-    let cond = q.count_segment_conditions(&schema::GROUPS)?;
-    let n = state
-        .store
-        .count_groups_where(auth.0.tenant, cond.as_ref())
-        .await?;
-    Ok(super::count_response(n))
+    let tenant = auth.0.tenant;
+    super::kit::count_segment(&q, &schema::GROUPS, |c| async move {
+        state.store.count_groups_where(tenant, c.as_ref()).await
+    })
+    .await
 }
 
 /// # `GET /groups/{id}/members/$count`

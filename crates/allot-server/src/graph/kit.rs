@@ -4,6 +4,8 @@
 
 use std::future::Future;
 
+use allot_odata::schema::EntitySchema;
+use allot_odata::validate::Cond;
 use allot_store::StoreError;
 use allot_store::records::User;
 use axum::extract::{FromRequestParts, RawPathParams};
@@ -102,6 +104,21 @@ where
     } else {
         Ok(None)
     }
+}
+
+/// A directory collection's `/$count` (spec §4.5): `$filter` and `$search` only, only with
+/// `ConsistencyLevel: eventual`; `count` is asked with the validated conditions.
+pub async fn count_segment<Fut>(
+    q: &ODataQuery,
+    schema: &EntitySchema,
+    count: impl FnOnce(Option<Cond>) -> Fut,
+) -> GraphResult<Response>
+where
+    Fut: Future<Output = Result<i64, StoreError>>,
+{
+    q.only(&["$filter", "$search"])?;
+    let cond = q.count_segment_conditions(schema)?;
+    Ok(super::count_response(count(cond).await?))
 }
 
 /// The store's `NotFound` as Graph's 404 naming `key`; every other error as it maps.

@@ -18,9 +18,29 @@ pub struct Access {
     /// Directory roles a delegated caller needs (Global Administrator always qualifies); `None`
     /// when any signed-in member may call (directory reads).
     pub roles: Option<&'static [Role]>,
+    /// The signed-in user's own data (`/me/…`): delegated `User.Read` qualifies too.
+    pub own: bool,
 }
 
 impl Access {
+    /// The same permission names for applications and delegated callers.
+    #[must_use]
+    pub const fn same(names: &'static [&'static str], roles: Option<&'static [Role]>) -> Self {
+        Self {
+            app: names,
+            delegated: names,
+            roles,
+            own: false,
+        }
+    }
+
+    /// The same access for the signed-in user's own data, where `User.Read` also qualifies.
+    #[must_use]
+    pub const fn for_me(mut self) -> Self {
+        self.own = true;
+        self
+    }
+
     /// 403 unless the caller has one of the permissions (and, delegated, one of the roles).
     pub fn check(&self, caller: &Caller) -> Result<(), GraphError> {
         let has = |granted: &[String], wanted: &[&str]| {
@@ -30,16 +50,20 @@ impl Access {
         };
         match caller {
             Caller::App { roles, .. } if has(roles, self.app) => Ok(()),
-            Caller::User { scopes, roles, .. } if has(scopes, self.delegated) => match self.roles {
-                None => Ok(()),
-                Some(needed) => {
-                    let ok = roles.iter().any(|r| {
-                        r.eq_ignore_ascii_case(GLOBAL_ADMINISTRATOR.template_id)
-                            || needed.iter().any(|n| n.template_id.eq_ignore_ascii_case(r))
-                    });
-                    if ok { Ok(()) } else { Err(GraphError::forbidden()) }
+            Caller::User { scopes, roles, .. }
+                if has(scopes, self.delegated) || (self.own && has(scopes, &["User.Read"])) =>
+            {
+                match self.roles {
+                    None => Ok(()),
+                    Some(needed) => {
+                        let ok = roles.iter().any(|r| {
+                            r.eq_ignore_ascii_case(GLOBAL_ADMINISTRATOR.template_id)
+                                || needed.iter().any(|n| n.template_id.eq_ignore_ascii_case(r))
+                        });
+                        if ok { Ok(()) } else { Err(GraphError::forbidden()) }
+                    }
                 }
-            },
+            }
             _ => Err(GraphError::forbidden()),
         }
     }
@@ -66,6 +90,7 @@ pub const USERS_READ: Access = Access {
     app: USER_READ_APP,
     delegated: USER_READ_DELEGATED,
     roles: None,
+    own: false,
 };
 pub const ME_READ: Access = Access {
     app: USER_READ_APP,
@@ -78,17 +103,10 @@ pub const ME_READ: Access = Access {
         "Directory.ReadWrite.All",
     ],
     roles: None,
+    own: false,
 };
-pub const USERS_CREATE: Access = Access {
-    app: USER_WRITE,
-    delegated: USER_WRITE,
-    roles: Some(USER_ADMIN_ROLES),
-};
-pub const USERS_UPDATE: Access = Access {
-    app: USER_WRITE,
-    delegated: USER_WRITE,
-    roles: Some(USER_ADMIN_ROLES),
-};
+pub const USERS_CREATE: Access = Access::same(USER_WRITE, Some(USER_ADMIN_ROLES));
+pub const USERS_UPDATE: Access = Access::same(USER_WRITE, Some(USER_ADMIN_ROLES));
 pub const USERS_DELETE: Access = Access {
     app: &[
         "User.ReadWrite.All",
@@ -101,17 +119,17 @@ pub const USERS_DELETE: Access = Access {
         "Directory.ReadWrite.All",
     ],
     roles: Some(&[USER_ADMINISTRATOR]),
+    own: false,
 };
 const ASSIGN: &[&str] = &[
     "LicenseAssignment.ReadWrite.All",
     "User.ReadWrite.All",
     "Directory.ReadWrite.All",
 ];
-pub const ASSIGN_LICENSE: Access = Access {
-    app: ASSIGN,
-    delegated: ASSIGN,
-    roles: Some(&[DIRECTORY_WRITERS, LICENSE_ADMINISTRATOR, USER_ADMINISTRATOR]),
-};
+pub const ASSIGN_LICENSE: Access = Access::same(
+    ASSIGN,
+    Some(&[DIRECTORY_WRITERS, LICENSE_ADMINISTRATOR, USER_ADMINISTRATOR]),
+);
 const DETAILS: &[&str] = &[
     "LicenseAssignment.Read.All",
     "LicenseAssignment.ReadWrite.All",
@@ -120,24 +138,8 @@ const DETAILS: &[&str] = &[
     "Directory.Read.All",
     "Directory.ReadWrite.All",
 ];
-pub const LICENSE_DETAILS: Access = Access {
-    app: DETAILS,
-    delegated: DETAILS,
-    roles: None,
-};
-pub const ME_LICENSE_DETAILS: Access = Access {
-    app: DETAILS,
-    delegated: &[
-        "User.Read",
-        "LicenseAssignment.Read.All",
-        "LicenseAssignment.ReadWrite.All",
-        "User.Read.All",
-        "User.ReadWrite.All",
-        "Directory.Read.All",
-        "Directory.ReadWrite.All",
-    ],
-    roles: None,
-};
+pub const LICENSE_DETAILS: Access = Access::same(DETAILS, None);
+pub const ME_LICENSE_DETAILS: Access = LICENSE_DETAILS.for_me();
 const SKUS: &[&str] = &[
     "LicenseAssignment.Read.All",
     "LicenseAssignment.ReadWrite.All",
@@ -157,6 +159,7 @@ pub const SUBSCRIBED_SKUS: Access = Access {
         LICENSE_ADMINISTRATOR,
         USER_ADMINISTRATOR,
     ]),
+    own: false,
 };
 const GROUP_ASSIGN: &[&str] = &[
     "LicenseAssignment.ReadWrite.All",
@@ -172,6 +175,7 @@ pub const GROUP_ASSIGN_LICENSE: Access = Access {
         LICENSE_ADMINISTRATOR,
         USER_ADMINISTRATOR,
     ]),
+    own: false,
 };
 pub const REPROCESS: Access = Access {
     app: &[
@@ -185,6 +189,7 @@ pub const REPROCESS: Access = Access {
         "LicenseAssignment.ReadWrite.All",
     ],
     roles: Some(&[DIRECTORY_WRITERS, LICENSE_ADMINISTRATOR, USER_ADMINISTRATOR]),
+    own: false,
 };
 const GROUP_READ: &[&str] = &[
     "GroupMember.Read.All",
@@ -193,32 +198,21 @@ const GROUP_READ: &[&str] = &[
     "Directory.Read.All",
     "Directory.ReadWrite.All",
 ];
-pub const GROUPS_READ: Access = Access {
-    app: GROUP_READ,
-    delegated: GROUP_READ,
-    roles: None,
-};
+pub const GROUPS_READ: Access = Access::same(GROUP_READ, None);
 pub const GROUPS_CREATE: Access = Access {
     app: &["Group.Create", "Group.ReadWrite.All", "Directory.ReadWrite.All"],
     delegated: &["Group.ReadWrite.All", "Directory.ReadWrite.All"],
     roles: Some(GROUP_ADMIN_ROLES),
+    own: false,
 };
 const GROUP_WRITE: &[&str] = &["Group.ReadWrite.All", "Directory.ReadWrite.All"];
-pub const GROUPS_WRITE: Access = Access {
-    app: GROUP_WRITE,
-    delegated: GROUP_WRITE,
-    roles: Some(GROUP_ADMIN_ROLES),
-};
+pub const GROUPS_WRITE: Access = Access::same(GROUP_WRITE, Some(GROUP_ADMIN_ROLES));
 const MEMBERS: &[&str] = &[
     "GroupMember.ReadWrite.All",
     "Group.ReadWrite.All",
     "Directory.ReadWrite.All",
 ];
-pub const MEMBERS_WRITE: Access = Access {
-    app: MEMBERS,
-    delegated: MEMBERS,
-    roles: Some(GROUP_ADMIN_ROLES),
-};
+pub const MEMBERS_WRITE: Access = Access::same(MEMBERS, Some(GROUP_ADMIN_ROLES));
 const MEMBER_OF: &[&str] = &[
     "User.Read.All",
     "User.ReadWrite.All",
@@ -227,24 +221,8 @@ const MEMBER_OF: &[&str] = &[
     "Directory.Read.All",
     "Directory.ReadWrite.All",
 ];
-pub const MEMBER_OF_READ: Access = Access {
-    app: MEMBER_OF,
-    delegated: MEMBER_OF,
-    roles: None,
-};
-pub const ME_MEMBER_OF: Access = Access {
-    app: MEMBER_OF,
-    delegated: &[
-        "User.Read",
-        "User.Read.All",
-        "User.ReadWrite.All",
-        "GroupMember.Read.All",
-        "Group.Read.All",
-        "Directory.Read.All",
-        "Directory.ReadWrite.All",
-    ],
-    roles: None,
-};
+pub const MEMBER_OF_READ: Access = Access::same(MEMBER_OF, None);
+pub const ME_MEMBER_OF: Access = MEMBER_OF_READ.for_me();
 
 // ---- beta cloudLicensing (spec §1.3 C1–C22) ---------------------------------------------------
 // The published tables differ between revisions; each set is the union of the least privileged
@@ -275,6 +253,7 @@ pub const CL_ADMIN_READ: Access = Access {
         "Directory.ReadWrite.All",
     ],
     roles: Some(CL_READ_ROLES),
+    own: false,
 };
 /// C3, C9, C13, C14, C15, C19, C21, C22 and C2 under a user.
 pub const CL_USER_READ: Access = Access {
@@ -297,23 +276,10 @@ pub const CL_USER_READ: Access = Access {
         "Directory.ReadWrite.All",
     ],
     roles: None,
+    own: false,
 };
 /// As [`CL_USER_READ`], under `/me` (a signed-in user may read their own with `User.Read`).
-pub const CL_ME_READ: Access = Access {
-    app: CL_USER_READ.app,
-    delegated: &[
-        "User.Read",
-        "CloudLicensing.Read",
-        "CloudLicensing.Read.All",
-        "User-CloudLicensing.Read",
-        "User-CloudLicensing.Read.All",
-        "User.Read.All",
-        "User.ReadWrite.All",
-        "Directory.Read.All",
-        "Directory.ReadWrite.All",
-    ],
-    roles: None,
-};
+pub const CL_ME_READ: Access = CL_USER_READ.for_me();
 /// C16, C18 (user).
 pub const CL_USER_USAGE_RIGHTS: Access = Access {
     app: &[
@@ -338,25 +304,10 @@ pub const CL_USER_USAGE_RIGHTS: Access = Access {
         "Directory.ReadWrite.All",
     ],
     roles: None,
+    own: false,
 };
 /// C16, C18 under `/me`.
-pub const CL_ME_USAGE_RIGHTS: Access = Access {
-    app: CL_USER_USAGE_RIGHTS.app,
-    delegated: &[
-        "User.Read",
-        "User-UsageRight.Read",
-        "User-UsageRight.Read.All",
-        "User-CloudLicensing.Read",
-        "User-CloudLicensing.Read.All",
-        "CloudLicensing.Read",
-        "CloudLicensing.Read.All",
-        "User.Read.All",
-        "User.ReadWrite.All",
-        "Directory.Read.All",
-        "Directory.ReadWrite.All",
-    ],
-    roles: None,
-};
+pub const CL_ME_USAGE_RIGHTS: Access = CL_USER_USAGE_RIGHTS.for_me();
 /// C3, C9, C13 and C2 under a group.
 pub const CL_GROUP_READ: Access = Access {
     app: &[
@@ -378,6 +329,7 @@ pub const CL_GROUP_READ: Access = Access {
         "Directory.ReadWrite.All",
     ],
     roles: None,
+    own: false,
 };
 /// C17, C18 (group).
 pub const CL_GROUP_USAGE_RIGHTS: Access = Access {
@@ -402,6 +354,7 @@ pub const CL_GROUP_USAGE_RIGHTS: Access = Access {
         "Directory.ReadWrite.All",
     ],
     roles: None,
+    own: false,
 };
 /// C5, C6, C10, C11 (admin paths).
 pub const CL_ADMIN_ASSIGN: Access = Access {
@@ -425,6 +378,7 @@ pub const CL_ADMIN_ASSIGN: Access = Access {
         "Directory.ReadWrite.All",
     ],
     roles: Some(CL_WRITE_ROLES),
+    own: false,
 };
 /// C7, C10, C11 (user and `/me` paths), C12.
 pub const CL_USER_ASSIGN: Access = Access {
@@ -443,6 +397,7 @@ pub const CL_USER_ASSIGN: Access = Access {
         "Directory.ReadWrite.All",
     ],
     roles: Some(CL_WRITE_ROLES),
+    own: false,
 };
 /// C8, C10, C11 (group paths).
 pub const CL_GROUP_ASSIGN: Access = Access {
@@ -468,6 +423,7 @@ pub const CL_GROUP_ASSIGN: Access = Access {
         LICENSE_ADMINISTRATOR,
         USER_ADMINISTRATOR,
     ]),
+    own: false,
 };
 
 #[cfg(test)]

@@ -140,13 +140,11 @@ pub async fn list_users(
 /// `ConsistencyLevel: eventual`, else 400 "$count is not currently supported." (spec §4.5).
 pub async fn count_users(State(state): State<AppState>, auth: Auth, q: ODataQuery) -> GraphResult<Response> {
     perm::USERS_READ.check(&auth.0.caller)?;
-    q.only(&["$filter", "$search"])?;
-    let cond = q.count_segment_conditions(&schema::USERS)?;
-    let n = state
-        .store
-        .count_users_where(auth.0.tenant, cond.as_ref())
-        .await?;
-    Ok(super::count_response(n))
+    let tenant = auth.0.tenant;
+    super::kit::count_segment(&q, &schema::USERS, |c| async move {
+        state.store.count_users_where(tenant, c.as_ref()).await
+    })
+    .await
 }
 
 /// # `GET /users/{id | userPrincipalName}`, `GET /me`

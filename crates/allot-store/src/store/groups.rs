@@ -13,7 +13,7 @@ use crate::dbid::NIL;
 use crate::error::StoreError;
 use crate::ledger::{JobKind, enqueue, lock_group, lock_user};
 use crate::records::{GROUP_COLS, Group, GroupRow, MemberRef, to_json};
-use crate::store::Store;
+use crate::store::{Store, row_in_tx};
 use crate::{bind_odata, on_db, on_tx, sql};
 
 impl Store {
@@ -24,22 +24,9 @@ impl Store {
     }
 
     pub async fn group(&self, tenant: TenantId, id: GroupId) -> Result<Option<Group>, StoreError> {
-        let sql = format!("SELECT {GROUP_COLS} FROM groups WHERE tenant_id = $1 AND id = $2");
-        let row = on_db!(&self.db, |p| sqlx::query_as::<_, GroupRow>(AssertSqlSafe(sql))
-            .bind(DbId::from(tenant))
-            .bind(DbId::from(id))
-            .fetch_optional(p)
-            .await)?;
+        let head = format!("SELECT {GROUP_COLS} FROM groups WHERE tenant_id = $1");
+        let row: Option<GroupRow> = self.row_by_id(&head, tenant, id.as_uuid()).await?;
         row.map(Group::try_from).transpose()
-    }
-
-    pub async fn groups_page(
-        &self,
-        tenant: TenantId,
-        after: Option<Uuid>,
-        limit: i64,
-    ) -> Result<Vec<Group>, StoreError> {
-        self.groups_page_where(tenant, None, after, limit).await
     }
 
     /// Groups matching `filter` (a validated OData condition on the groups row `g`, from
@@ -51,19 +38,10 @@ impl Store {
         after: Option<Uuid>,
         limit: i64,
     ) -> Result<Vec<Group>, StoreError> {
-        let (and, params, n) = sql::odata_where(self.db.backend(), filter, 3);
-        let sql = format!(
-            "SELECT {GROUP_COLS} FROM groups g WHERE g.tenant_id = $1 AND g.id > $2{and} ORDER BY g.id LIMIT ${n}"
-        );
-        let rows = on_db!(&self.db, |p| bind_odata!(
-            sqlx::query_as::<_, GroupRow>(AssertSqlSafe(sql))
-                .bind(DbId::from(tenant))
-                .bind(after.map_or(NIL, DbId)),
-            &params
-        )
-        .bind(limit)
-        .fetch_all(p)
-        .await)?;
+        let head = format!("SELECT {GROUP_COLS} FROM groups g WHERE g.tenant_id = $1");
+        let rows: Vec<GroupRow> = self
+            .filtered_page(&head, "g.id", tenant, filter, after, limit)
+            .await?;
         rows.into_iter().map(Group::try_from).collect()
     }
 
@@ -73,29 +51,18 @@ impl Store {
         tenant: TenantId,
         filter: Option<&Cond>,
     ) -> Result<i64, StoreError> {
-        let (and, params, _) = sql::odata_where(self.db.backend(), filter, 2);
-        let sql = format!("SELECT COUNT(*) FROM groups g WHERE g.tenant_id = $1{and}");
-        Ok(on_db!(&self.db, |p| bind_odata!(
-            sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql)).bind(DbId::from(tenant)),
-            &params
-        )
-        .fetch_one(p)
-        .await)?)
+        self.filtered_count("FROM groups g WHERE g.tenant_id = $1", tenant, filter)
+            .await
     }
 
     pub async fn groups_by_ids(&self, tenant: TenantId, ids: &[GroupId]) -> Result<Vec<Group>, StoreError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!(
-            "SELECT {GROUP_COLS} FROM groups WHERE tenant_id = $1 AND id IN {} ORDER BY id",
-            sql::ids_in(self.db.backend(), 2)
-        );
-        let rows = on_db!(&self.db, |p| sqlx::query_as::<_, GroupRow>(AssertSqlSafe(sql))
-            .bind(DbId::from(tenant))
-            .bind(sql::ids_json(ids.iter().map(|g| g.as_uuid())))
-            .fetch_all(p)
-            .await)?;
+        let head = format!("SELECT {GROUP_COLS} FROM groups WHERE tenant_id = $1");
+        let rows: Vec<GroupRow> = self
+            .rows_by_ids(&head, tenant, ids.iter().map(|g| g.as_uuid()))
+            .await?;
         rows.into_iter().map(Group::try_from).collect()
     }
 
@@ -107,12 +74,8 @@ impl Store {
         retry(|| async {
             let mut tx = self.db.begin().await?;
             lock_group(&mut tx, tenant, id).await?;
-            let sql = format!("SELECT {GROUP_COLS} FROM groups WHERE tenant_id = $1 AND id = $2");
-            let row = on_tx!(&mut tx, |c| sqlx::query_as::<_, GroupRow>(AssertSqlSafe(sql))
-                .bind(DbId::from(tenant))
-                .bind(DbId::from(id))
-                .fetch_one(c)
-                .await)?;
+            let head = format!("SELECT {GROUP_COLS} FROM groups WHERE tenant_id = $1");
+            let row: GroupRow = row_in_tx(&mut tx, &head, tenant, id.as_uuid()).await?;
             let mut group = Group::try_from(row)?;
             edit(&mut group)?;
             let sql = "UPDATE groups SET display_name = $3, description = $4, mail_nickname = $5, mail_enabled = $6, \

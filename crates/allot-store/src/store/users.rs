@@ -8,13 +8,33 @@ use uuid::Uuid;
 use super::retry;
 use crate::db::Tx;
 use crate::dbid::DbId;
-use crate::dbid::NIL;
 use crate::error::StoreError;
 use crate::ledger::{assignments_in_tx, lock_user, release_unit};
 use crate::records::{USER_COLS, User, UserRow, to_json};
-use crate::store::Store;
-use crate::{bind_odata, on_db, on_tx, sql};
+use crate::store::{Store, row_in_tx};
+use crate::{on_db, on_tx, sql};
 use allot_core::licensing;
+
+/// Binds a user's stored fields, `upn` through `phone_number`, in the column order both
+/// `insert_user` and `update_user` write them.
+macro_rules! bind_user_fields {
+    ($q:expr, $u:expr) => {
+        $q.bind(&$u.user_principal_name)
+            .bind($u.user_principal_name.to_lowercase())
+            .bind(&$u.display_name)
+            .bind(&$u.given_name)
+            .bind(&$u.surname)
+            .bind(&$u.mail_nickname)
+            .bind(&$u.mail)
+            .bind(&$u.job_title)
+            .bind(&$u.usage_location)
+            .bind($u.account_enabled)
+            .bind(&$u.password_hash)
+            .bind(to_json(&$u.directory_roles))
+            .bind(&$u.immutable_id)
+            .bind(&$u.phone_number)
+    };
+}
 
 impl Store {
     // ---- users -------------------------------------------------------------------------------
@@ -25,37 +45,22 @@ impl Store {
                    job_title, usage_location, account_enabled, password_hash, directory_roles, immutable_id, phone_number, \
                    version, created_at) \
                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 0, $17)";
-        on_db!(&self.db, |p| sqlx::query(sql)
-            .bind(DbId::from(u.id))
-            .bind(DbId::from(u.tenant_id))
-            .bind(&u.user_principal_name)
-            .bind(u.user_principal_name.to_lowercase())
-            .bind(&u.display_name)
-            .bind(&u.given_name)
-            .bind(&u.surname)
-            .bind(&u.mail_nickname)
-            .bind(&u.mail)
-            .bind(&u.job_title)
-            .bind(&u.usage_location)
-            .bind(u.account_enabled)
-            .bind(&u.password_hash)
-            .bind(to_json(&u.directory_roles))
-            .bind(&u.immutable_id)
-            .bind(&u.phone_number)
-            .bind(u.created_at)
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()))?;
+        on_db!(&self.db, |p| bind_user_fields!(
+            sqlx::query(sql)
+                .bind(DbId::from(u.id))
+                .bind(DbId::from(u.tenant_id)),
+            u
+        )
+        .bind(u.created_at)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     pub async fn user(&self, tenant: TenantId, id: UserId) -> Result<Option<User>, StoreError> {
-        let sql = format!("SELECT {USER_COLS} FROM users WHERE tenant_id = $1 AND id = $2");
-        let row = on_db!(&self.db, |p| sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql))
-            .bind(DbId::from(tenant))
-            .bind(DbId::from(id))
-            .fetch_optional(p)
-            .await)?;
+        let head = format!("SELECT {USER_COLS} FROM users WHERE tenant_id = $1");
+        let row: Option<UserRow> = self.row_by_id(&head, tenant, id.as_uuid()).await?;
         row.map(User::try_from).transpose()
     }
 
@@ -98,18 +103,9 @@ impl Store {
         row.map(User::try_from).transpose()
     }
 
-    /// Users with an id above `after`, in id order (keyset paging: stable under inserts).
-    pub async fn users_page(
-        &self,
-        tenant: TenantId,
-        after: Option<Uuid>,
-        limit: i64,
-    ) -> Result<Vec<User>, StoreError> {
-        self.users_page_where(tenant, None, after, limit).await
-    }
-
     /// Users matching `filter` (a validated OData condition on the users row `u`, from
-    /// `allot_odata::schema::USERS`) with an id above `after`, in id order.
+    /// `allot_odata::schema::USERS`; `None`: all) with an id above `after`, in id order (keyset
+    /// paging: stable under inserts).
     pub async fn users_page_where(
         &self,
         tenant: TenantId,
@@ -117,19 +113,10 @@ impl Store {
         after: Option<Uuid>,
         limit: i64,
     ) -> Result<Vec<User>, StoreError> {
-        let (and, params, n) = sql::odata_where(self.db.backend(), filter, 3);
-        let sql = format!(
-            "SELECT {USER_COLS} FROM users u WHERE u.tenant_id = $1 AND u.id > $2{and} ORDER BY u.id LIMIT ${n}"
-        );
-        let rows = on_db!(&self.db, |p| bind_odata!(
-            sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql))
-                .bind(DbId::from(tenant))
-                .bind(after.map_or(NIL, DbId)),
-            &params
-        )
-        .bind(limit)
-        .fetch_all(p)
-        .await)?;
+        let head = format!("SELECT {USER_COLS} FROM users u WHERE u.tenant_id = $1");
+        let rows: Vec<UserRow> = self
+            .filtered_page(&head, "u.id", tenant, filter, after, limit)
+            .await?;
         rows.into_iter().map(User::try_from).collect()
     }
 
@@ -168,29 +155,18 @@ impl Store {
             .fetch_one(p)
             .await)?);
         }
-        let (and, params, _) = sql::odata_where(self.db.backend(), filter, 2);
-        let sql = format!("SELECT COUNT(*) FROM users u WHERE u.tenant_id = $1{and}");
-        Ok(on_db!(&self.db, |p| bind_odata!(
-            sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql)).bind(DbId::from(tenant)),
-            &params
-        )
-        .fetch_one(p)
-        .await)?)
+        self.filtered_count("FROM users u WHERE u.tenant_id = $1", tenant, filter)
+            .await
     }
 
     pub async fn users_by_ids(&self, tenant: TenantId, ids: &[UserId]) -> Result<Vec<User>, StoreError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!(
-            "SELECT {USER_COLS} FROM users WHERE tenant_id = $1 AND id IN {} ORDER BY id",
-            sql::ids_in(self.db.backend(), 2)
-        );
-        let rows = on_db!(&self.db, |p| sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql))
-            .bind(DbId::from(tenant))
-            .bind(sql::ids_json(ids.iter().map(|u| u.as_uuid())))
-            .fetch_all(p)
-            .await)?;
+        let head = format!("SELECT {USER_COLS} FROM users WHERE tenant_id = $1");
+        let rows: Vec<UserRow> = self
+            .rows_by_ids(&head, tenant, ids.iter().map(|u| u.as_uuid()))
+            .await?;
         rows.into_iter().map(User::try_from).collect()
     }
 
@@ -202,12 +178,8 @@ impl Store {
         retry(|| async {
             let mut tx = self.db.begin().await?;
             lock_user(&mut tx, tenant, id).await?;
-            let sql = format!("SELECT {USER_COLS} FROM users WHERE tenant_id = $1 AND id = $2");
-            let row = on_tx!(&mut tx, |c| sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql))
-                .bind(DbId::from(tenant))
-                .bind(DbId::from(id))
-                .fetch_one(c)
-                .await)?;
+            let head = format!("SELECT {USER_COLS} FROM users WHERE tenant_id = $1");
+            let row: UserRow = row_in_tx(&mut tx, &head, tenant, id.as_uuid()).await?;
             let mut user = User::try_from(row)?;
             let before = user.clone();
             edit(&mut user)?;
@@ -220,24 +192,11 @@ impl Store {
                        mail_nickname = $8, mail = $9, job_title = $10, usage_location = $11, account_enabled = $12, \
                        password_hash = $13, directory_roles = $14, immutable_id = $15, phone_number = $16 \
                        WHERE tenant_id = $1 AND id = $2";
-            on_tx!(&mut tx, |c| sqlx::query(sql)
-                .bind(DbId::from(tenant))
-                .bind(DbId::from(id))
-                .bind(&user.user_principal_name)
-                .bind(user.user_principal_name.to_lowercase())
-                .bind(&user.display_name)
-                .bind(&user.given_name)
-                .bind(&user.surname)
-                .bind(&user.mail_nickname)
-                .bind(&user.mail)
-                .bind(&user.job_title)
-                .bind(&user.usage_location)
-                .bind(user.account_enabled)
-                .bind(&user.password_hash)
-                .bind(to_json(&user.directory_roles))
-                .bind(&user.immutable_id)
-                .bind(&user.phone_number)
-                .execute(c)
+            on_tx!(&mut tx, |c| bind_user_fields!(
+                sqlx::query(sql).bind(DbId::from(tenant)).bind(DbId::from(id)),
+                user
+            )
+            .execute(c)
                 .await.map(|r| r.rows_affected()))?;
             tx.commit().await?;
             Ok(user)

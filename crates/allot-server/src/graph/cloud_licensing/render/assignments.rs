@@ -9,18 +9,14 @@ pub(super) const ASSIGNMENT_NAVS: &[Nav] = &[("assignedTo", None), ("allotment",
 /// nested `$filter` on the allotment that keeps the assignments whose allotment passes: the beta
 /// page's "filtered by skuId" example, inferred).
 pub async fn list_assignments(req: Req) -> GraphResult<Response> {
-    let ctx = req.ctx(Kind::read).await?;
-    let o = List::parse(
-        &req.q,
+    list_linked::<AssignmentView, Assignment>(
+        &req,
         &ASSIGNMENTS,
         ASSIGNMENT_NAVS,
-        Some(&allot_odata::cloud_schema::ALLOTMENT_OF_ASSIGNMENT),
-        &[],
-    )?;
-    let (rows, next, count) = ctx.page::<AssignmentView>(&req.q, &o).await?;
-    let items: Vec<Assignment> = rows.into_iter().map(Into::into).collect();
-    let values = assignments_json(&ctx, &items, o.select.as_deref(), &o.expand).await?;
-    Ok(collection(&ctx, "assignments", &o, values, next, count))
+        &allot_odata::cloud_schema::ALLOTMENT_OF_ASSIGNMENT,
+        "assignments",
+    )
+    .await
 }
 
 /// # `GET …/cloudLicensing/assignments/{id}` (five paths)
@@ -29,7 +25,7 @@ pub async fn get_assignment(req: Req) -> GraphResult<Response> {
     let ctx = req.ctx(Kind::read).await?;
     let o = List::parse_one(&req.q, &ASSIGNMENTS, ASSIGNMENT_NAVS)?;
     let a = ctx.assignment().await?;
-    let v = assignments_json(&ctx, &[a], o.select.as_deref(), &o.expand).await?;
+    let v = linked_json(&ctx, &[a], o.select.as_deref(), &o.expand).await?;
     entity(&ctx, "assignments", o.select.as_deref(), v)
 }
 
@@ -39,7 +35,7 @@ pub async fn assignment_response(
     a: Assignment,
     status: axum::http::StatusCode,
 ) -> GraphResult<Response> {
-    let v = assignments_json(ctx, &[a], None, &[]).await?;
+    let v = linked_json(ctx, &[a], None, &[]).await?;
     let mut resp = entity(ctx, "assignments", None, v)?;
     *resp.status_mut() = status;
     Ok(resp)

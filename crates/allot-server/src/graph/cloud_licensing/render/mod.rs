@@ -286,43 +286,76 @@ fn into_values(objects: Vec<Map<String, Value>>) -> Vec<Value> {
     objects.into_iter().map(Value::Object).collect()
 }
 
-/// Assignments as JSON with `$expand=assignedTo,allotment` applied.
-pub(super) async fn assignments_json(
+/// An entity that links a principal to an allotment: an assignment or a waiting member.
+pub(super) trait Linked {
+    fn json(&self, select: Option<&[&str]>) -> Map<String, Value>;
+    fn who(&self) -> MemberRef;
+    fn allotment(&self) -> allot_core::ids::SubscriptionId;
+}
+
+impl Linked for Assignment {
+    fn json(&self, select: Option<&[&str]>) -> Map<String, Value> {
+        assignment_json(self, select)
+    }
+    fn who(&self) -> MemberRef {
+        self.principal
+    }
+    fn allotment(&self) -> allot_core::ids::SubscriptionId {
+        self.allotment
+    }
+}
+
+impl Linked for WaitingMember {
+    fn json(&self, select: Option<&[&str]>) -> Map<String, Value> {
+        waiting_json(self, select)
+    }
+    fn who(&self) -> MemberRef {
+        MemberRef::User(self.user)
+    }
+    fn allotment(&self) -> allot_core::ids::SubscriptionId {
+        self.allotment
+    }
+}
+
+/// Linked entities as JSON with `$expand=assignedTo,allotment` applied.
+pub(super) async fn linked_json<T: Linked>(
     ctx: &Ctx,
-    items: &[Assignment],
+    items: &[T],
     select: Option<&[&str]>,
     expand: &[Expand],
 ) -> GraphResult<Vec<Value>> {
     let find = |n: &str| expand.iter().find(|e| e.name == n);
-    let mut out: Vec<Map<String, Value>> = items.iter().map(|a| assignment_json(a, select)).collect();
-    let who: Vec<MemberRef> = items.iter().map(|a| a.principal).collect();
+    let mut out: Vec<Map<String, Value>> = items.iter().map(|a| a.json(select)).collect();
+    let who: Vec<MemberRef> = items.iter().map(Linked::who).collect();
     attach(
         &mut out,
         "assignedTo",
         assigned_to(ctx, find("assignedTo"), &who).await?,
     );
-    let subs: Vec<_> = items.iter().map(|a| a.allotment).collect();
+    let subs: Vec<_> = items.iter().map(Linked::allotment).collect();
     attach(&mut out, "allotment", allotment_of(ctx, find("allotment"), &subs));
     Ok(into_values(out))
 }
 
-pub(super) async fn waiting_json_all(
-    ctx: &Ctx,
-    items: &[WaitingMember],
-    select: Option<&[&str]>,
-    expand: &[Expand],
-) -> GraphResult<Vec<Value>> {
-    let find = |n: &str| expand.iter().find(|e| e.name == n);
-    let mut out: Vec<Map<String, Value>> = items.iter().map(|w| waiting_json(w, select)).collect();
-    let who: Vec<MemberRef> = items.iter().map(|w| MemberRef::User(w.user)).collect();
-    attach(
-        &mut out,
-        "assignedTo",
-        assigned_to(ctx, find("assignedTo"), &who).await?,
-    );
-    let subs: Vec<_> = items.iter().map(|w| w.allotment).collect();
-    attach(&mut out, "allotment", allotment_of(ctx, find("allotment"), &subs));
-    Ok(into_values(out))
+/// A list of linked entities (assignments, waiting members): the view's page of the scope with
+/// the request's options, rendered with their expansions.
+pub(super) async fn list_linked<V, T>(
+    req: &Req,
+    schema: &'static EntitySchema,
+    navs: &[Nav],
+    allotment_of: &'static allot_odata::schema::Collection,
+    set: &str,
+) -> GraphResult<Response>
+where
+    V: allot_store::cloud_views::View,
+    T: Linked + From<V>,
+{
+    let ctx = req.ctx(Kind::read).await?;
+    let o = List::parse(&req.q, schema, navs, Some(allotment_of), &[])?;
+    let (rows, next, count) = ctx.page::<V>(&req.q, &o).await?;
+    let items: Vec<T> = rows.into_iter().map(Into::into).collect();
+    let values = linked_json(&ctx, &items, o.select.as_deref(), &o.expand).await?;
+    Ok(collection(&ctx, set, &o, values, next, count))
 }
 
 /// Allotments as JSON with `$expand=assignments,waitingMembers` (each read from the views).

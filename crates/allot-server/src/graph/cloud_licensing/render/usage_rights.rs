@@ -47,7 +47,7 @@ pub async fn usage_right_assignments(req: Req) -> GraphResult<Response> {
     let ctx = req.ctx(Kind::usage_rights).await?;
     let o = List::parse_one(&req.q, &ASSIGNMENTS, ASSIGNMENT_NAVS)?;
     let r = one_right(&ctx).await?;
-    let values = assignments_json(&ctx, &r.assignments, o.select.as_deref(), &o.expand).await?;
+    let values = linked_json(&ctx, &r.assignments, o.select.as_deref(), &o.expand).await?;
     let set = format!("usageRights('{}')/assignments", r.id);
     Ok(collection(&ctx, &set, &o, values, None, None))
 }

@@ -17,18 +17,14 @@ pub(super) async fn one_waiting(ctx: &Ctx) -> GraphResult<WaitingMember> {
 /// `$count`, `$expand=assignedTo,allotment` (a nested `$filter` on the allotment as for
 /// assignments).
 pub async fn list_waiting(req: Req) -> GraphResult<Response> {
-    let ctx = req.ctx(Kind::read).await?;
-    let o = List::parse(
-        &req.q,
+    list_linked::<WaitingView, WaitingMember>(
+        &req,
         &WAITING_MEMBERS,
         WAITING_NAVS,
-        Some(&allot_odata::cloud_schema::ALLOTMENT_OF_WAITING_MEMBER),
-        &[],
-    )?;
-    let (rows, next, count) = ctx.page::<WaitingView>(&req.q, &o).await?;
-    let items: Vec<WaitingMember> = rows.into_iter().map(Into::into).collect();
-    let values = waiting_json_all(&ctx, &items, o.select.as_deref(), &o.expand).await?;
-    Ok(collection(&ctx, "waitingMembers", &o, values, next, count))
+        &allot_odata::cloud_schema::ALLOTMENT_OF_WAITING_MEMBER,
+        "waitingMembers",
+    )
+    .await
 }
 
 /// # `GET …/waitingMembers/{id}`
@@ -37,7 +33,7 @@ pub async fn get_waiting(req: Req) -> GraphResult<Response> {
     let ctx = req.ctx(Kind::read).await?;
     let o = List::parse_one(&req.q, &WAITING_MEMBERS, WAITING_NAVS)?;
     let w = one_waiting(&ctx).await?;
-    let v = waiting_json_all(&ctx, &[w], o.select.as_deref(), &o.expand).await?;
+    let v = linked_json(&ctx, &[w], o.select.as_deref(), &o.expand).await?;
     entity(&ctx, "waitingMembers", o.select.as_deref(), v)
 }
 
