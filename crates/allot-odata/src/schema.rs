@@ -304,6 +304,17 @@ pub struct EntitySchema {
 }
 
 impl EntitySchema {
+    /// An entity set that takes `$select` only (no `$filter`, nothing to expand).
+    #[must_use]
+    pub const fn select_only(
+        name: &'static str,
+        type_name: &'static str,
+        resource: &'static str,
+        properties: &'static [Property],
+    ) -> Self {
+        Self::new(name, type_name, resource, "", properties, false, &[])
+    }
+
     /// An entity set's schema, field by field (in the struct's order).
     #[must_use]
     pub const fn new(
@@ -641,14 +652,11 @@ pub static SUBSCRIBED_SKU_PROPERTIES: [Property; 11] = [
 ];
 
 /// `microsoft.graph.subscribedSku`: `$select` only (spec §1.1 row 3).
-pub static SUBSCRIBED_SKUS: EntitySchema = EntitySchema::new(
+pub static SUBSCRIBED_SKUS: EntitySchema = EntitySchema::select_only(
     "subscribedSku",
     "microsoft.graph.subscribedSku",
     "SubscribedSku",
-    "s",
     &SUBSCRIBED_SKU_PROPERTIES,
-    false,
-    &[],
 );
 
 pub static LICENSE_DETAILS_PROPERTIES: [Property; 4] = [
@@ -659,12 +667,9 @@ pub static LICENSE_DETAILS_PROPERTIES: [Property; 4] = [
 ];
 
 /// `microsoft.graph.licenseDetails`: `$select` only (spec §1.1 row 5).
-pub static LICENSE_DETAILS: EntitySchema = EntitySchema::new(
+pub static LICENSE_DETAILS: EntitySchema = EntitySchema::select_only(
     "licenseDetails",
     "microsoft.graph.licenseDetails",
     "LicenseDetails",
-    "l",
     &LICENSE_DETAILS_PROPERTIES,
-    false,
-    &[],
 );

@@ -114,7 +114,7 @@ impl Store {
         ids: &[UserId],
     ) -> Result<HashMap<UserId, crate::records::User>, StoreError> {
         Ok(self
-            .users_by_ids(tenant, ids)
+            .by_ids::<crate::records::User>(tenant, ids.iter().copied())
             .await?
             .into_iter()
             .map(|u| (u.id, u))

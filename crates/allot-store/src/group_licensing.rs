@@ -20,7 +20,7 @@ use crate::error::StoreError;
 pub use crate::ledger::JobKind;
 pub(crate) use crate::ledger::micros_now;
 use crate::ledger::{TenantRules, enqueue, forget_allotment, lock_user, seat_if_waiting, tenant_rules};
-use crate::records::{ASSIGNMENT_COLS, AssignmentRow, GROUP_COLS, Group, GroupLicense, GroupRow, to_json};
+use crate::records::{ASSIGNMENT_COLS, AssignmentRow, GROUP_COLS, Group, GroupLicense, to_json};
 use crate::store::{Store, retry};
 use crate::{on_db, on_tx, sql};
 
@@ -380,7 +380,7 @@ pub(crate) async fn assign_group_licenses_in_tx(
     change: &LicenseChange,
     check: &(dyn Fn(&Group) -> Result<(), StoreError> + Sync),
 ) -> Result<Group, StoreError> {
-    let row = on_tx!(tx, |c| sqlx::query_as::<_, GroupRow>(AssertSqlSafe(format!(
+    let row = on_tx!(tx, |c| sqlx::query_as::<_, Group>(AssertSqlSafe(format!(
         "UPDATE groups SET processing_version = processing_version + 1 WHERE tenant_id = $1 AND id = $2 RETURNING {GROUP_COLS}"
     )))
     .bind(DbId::from(tenant))
@@ -388,7 +388,7 @@ pub(crate) async fn assign_group_licenses_in_tx(
     .fetch_optional(&mut *c)
     .await)?
     .ok_or(StoreError::NotFound)?;
-    let mut g = Group::try_from(row)?;
+    let mut g = row;
     check(&g)?;
     if !g.security_enabled {
         return Err(StoreError::GroupLicense(

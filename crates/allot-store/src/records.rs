@@ -130,40 +130,60 @@ impl SkuUnits {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An app registration, read straight from its row: ids through [`DbId`], the permission lists
+/// from their JSON text.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct App {
+    #[sqlx(try_from = "DbId")]
     pub client_id: AppId,
+    #[sqlx(try_from = "DbId")]
     pub tenant_id: TenantId,
     pub display_name: String,
     pub secret_hash: String,
+    #[sqlx(try_from = "DbId")]
     pub service_principal_id: Uuid,
+    #[sqlx(try_from = "JsonText")]
     pub application_permissions: Vec<String>,
+    #[sqlx(try_from = "JsonText")]
     pub delegated_scopes: Vec<String>,
 }
 
-#[derive(sqlx::FromRow)]
-pub(crate) struct AppRow {
-    client_id: DbId,
-    tenant_id: DbId,
-    display_name: String,
-    secret_hash: String,
-    service_principal_id: DbId,
-    application_permissions: String,
-    delegated_scopes: String,
+/// A JSON array of strings stored as text.
+#[derive(sqlx::Type)]
+#[sqlx(transparent)]
+pub(crate) struct JsonText(String);
+
+impl<T: serde::de::DeserializeOwned> TryFrom<JsonText> for Vec<T> {
+    type Error = serde_json::Error;
+    fn try_from(t: JsonText) -> Result<Self, Self::Error> {
+        serde_json::from_str(&t.0)
+    }
 }
 
-impl TryFrom<AppRow> for App {
-    type Error = StoreError;
-    fn try_from(r: AppRow) -> Result<Self, StoreError> {
-        Ok(Self {
-            client_id: r.client_id.0.into(),
-            tenant_id: r.tenant_id.0.into(),
-            display_name: r.display_name,
-            secret_hash: r.secret_hash,
-            service_principal_id: r.service_principal_id.0,
-            application_permissions: json("apps.application_permissions", &r.application_permissions)?,
-            delegated_scopes: json("apps.delegated_scopes", &r.delegated_scopes)?,
-        })
+impl From<DbId> for AppId {
+    fn from(d: DbId) -> Self {
+        d.0.into()
+    }
+}
+
+impl From<DbId> for TenantId {
+    fn from(d: DbId) -> Self {
+        Self::from_uuid(d.0)
+    }
+}
+
+impl From<DbId> for GroupId {
+    fn from(d: DbId) -> Self {
+        Self::from_uuid(d.0)
+    }
+}
+
+// `From` would make `DbId: Into<Uuid>` and collide with `DbId`'s own `From<T: Into<Uuid>>`.
+#[allow(clippy::infallible_try_from)]
+impl TryFrom<DbId> for Uuid {
+    type Error = std::convert::Infallible;
+    fn try_from(d: DbId) -> Result<Self, Self::Error> {
+        Ok(d.0)
     }
 }
 
@@ -220,7 +240,8 @@ pub(crate) const USER_COLS: &str = "id, tenant_id, upn, display_name, given_name
      job_title, usage_location, account_enabled, password_hash, directory_roles, immutable_id, phone_number, created_at";
 
 #[derive(sqlx::FromRow)]
-pub(crate) struct UserRow {
+#[doc(hidden)]
+pub struct UserRow {
     id: DbId,
     tenant_id: DbId,
     upn: String,
@@ -271,54 +292,27 @@ pub struct GroupLicense {
     pub disabled_plans: Vec<ServicePlanId>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A group, read straight from its row (ids through [`DbId`], lists from their JSON text).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Group {
+    #[sqlx(try_from = "DbId")]
     pub id: GroupId,
+    #[sqlx(try_from = "DbId")]
     pub tenant_id: TenantId,
     pub display_name: String,
     pub description: Option<String>,
     pub mail_nickname: String,
     pub mail_enabled: bool,
     pub security_enabled: bool,
+    #[sqlx(try_from = "JsonText")]
     pub group_types: Vec<String>,
+    #[sqlx(try_from = "JsonText")]
     pub assigned_licenses: Vec<GroupLicense>,
     pub created_at: DateTime<Utc>,
 }
 
 pub(crate) const GROUP_COLS: &str = "id, tenant_id, display_name, description, mail_nickname, mail_enabled, \
      security_enabled, group_types, assigned_licenses, created_at";
-
-#[derive(sqlx::FromRow)]
-pub(crate) struct GroupRow {
-    id: DbId,
-    tenant_id: DbId,
-    display_name: String,
-    description: Option<String>,
-    mail_nickname: String,
-    mail_enabled: bool,
-    security_enabled: bool,
-    group_types: String,
-    assigned_licenses: String,
-    created_at: DateTime<Utc>,
-}
-
-impl TryFrom<GroupRow> for Group {
-    type Error = StoreError;
-    fn try_from(r: GroupRow) -> Result<Self, StoreError> {
-        Ok(Self {
-            id: r.id.0.into(),
-            tenant_id: r.tenant_id.0.into(),
-            display_name: r.display_name,
-            description: r.description,
-            mail_nickname: r.mail_nickname,
-            mail_enabled: r.mail_enabled,
-            security_enabled: r.security_enabled,
-            group_types: json("groups.group_types", &r.group_types)?,
-            assigned_licenses: json("groups.assigned_licenses", &r.assigned_licenses)?,
-            created_at: r.created_at,
-        })
-    }
-}
 
 /// A directory object that can be a group member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

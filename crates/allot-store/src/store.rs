@@ -15,8 +15,7 @@ use crate::dbid::DbId;
 use crate::error::StoreError;
 use crate::ledger::{catalog_from_doc, direct_change_in_tx, lock_pool, seat_if_waiting};
 use crate::records::{
-    ASSIGNMENT_COLS, App, AppRow, AssignmentRow, SkuUnits, Subscription, SubscriptionRow, Tenant, TenantRow,
-    to_json,
+    ASSIGNMENT_COLS, App, AssignmentRow, SkuUnits, Subscription, SubscriptionRow, Tenant, TenantRow, to_json,
 };
 use crate::{on_db, on_tx, sql};
 
@@ -50,7 +49,8 @@ pub struct Store {
 }
 
 /// A row type both backends decode (what a generic query of the store returns).
-pub(crate) trait AnyRow:
+#[doc(hidden)]
+pub trait AnyRow:
     Send
     + Unpin
     + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
@@ -64,6 +64,48 @@ impl<R> AnyRow for R where
         + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
         + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
 {
+}
+
+/// A directory object the store pages and fetches by id the same way: users and groups.
+pub trait Listed: Sized {
+    #[doc(hidden)]
+    type Row: AnyRow;
+    /// `SELECT <columns> FROM <table> <alias> WHERE <alias>.tenant_id = $1`.
+    #[doc(hidden)]
+    fn head() -> String;
+    /// The id column, with the alias of [`Listed::head`].
+    #[doc(hidden)]
+    const KEY: &'static str;
+    #[doc(hidden)]
+    fn from_row(row: Self::Row) -> Result<Self, StoreError>;
+}
+
+impl Listed for crate::records::User {
+    type Row = crate::records::UserRow;
+    fn head() -> String {
+        format!(
+            "SELECT {} FROM users u WHERE u.tenant_id = $1",
+            crate::records::USER_COLS
+        )
+    }
+    const KEY: &'static str = "u.id";
+    fn from_row(row: Self::Row) -> Result<Self, StoreError> {
+        Self::try_from(row)
+    }
+}
+
+impl Listed for crate::records::Group {
+    type Row = Self;
+    fn head() -> String {
+        format!(
+            "SELECT {} FROM groups g WHERE g.tenant_id = $1",
+            crate::records::GROUP_COLS
+        )
+    }
+    const KEY: &'static str = "g.id";
+    fn from_row(row: Self::Row) -> Result<Self, StoreError> {
+        Ok(row)
+    }
 }
 
 /// The row of `head` (`SELECT … FROM <table> WHERE tenant_id = $1`) whose `id` is `id`, read in
@@ -83,6 +125,34 @@ pub(crate) async fn row_in_tx<R: AnyRow>(
 }
 
 impl Store {
+    /// Users or groups matching `filter` (a validated OData condition on the row `u` or `g`, from
+    /// `allot_odata::schema::USERS` or `GROUPS`; `None`: all) with an id above `after`, in id
+    /// order (keyset paging: stable under inserts).
+    pub async fn page_where<T: Listed>(
+        &self,
+        tenant: TenantId,
+        filter: Option<&allot_odata::validate::Cond>,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<T>, StoreError> {
+        let rows: Vec<T::Row> = self
+            .filtered_page(&T::head(), T::KEY, tenant, filter, after, limit)
+            .await?;
+        rows.into_iter().map(T::from_row).collect()
+    }
+
+    /// The users or groups of `ids` in the tenant, in id order.
+    pub async fn by_ids<T: Listed>(
+        &self,
+        tenant: TenantId,
+        ids: impl IntoIterator<Item = impl Into<Uuid>>,
+    ) -> Result<Vec<T>, StoreError> {
+        let rows: Vec<T::Row> = self
+            .rows_by_ids(&T::head(), tenant, ids.into_iter().map(Into::into))
+            .await?;
+        rows.into_iter().map(T::from_row).collect()
+    }
+
     /// One keyset page of a tenant's directory objects matching an OData `filter`: `head` is
     /// `SELECT … FROM <table> <alias> WHERE <alias>.tenant_id = $1`, `key` the id column; rows
     /// with an id above `after`, in id order.
@@ -131,13 +201,17 @@ impl Store {
         tenant: TenantId,
         ids: impl IntoIterator<Item = Uuid>,
     ) -> Result<Vec<R>, StoreError> {
+        let ids = sql::ids_json(ids);
+        if ids == "[]" {
+            return Ok(Vec::new());
+        }
         let sql = format!(
             "{head} AND id IN {} ORDER BY id",
             sql::ids_in(self.db.backend(), 2)
         );
         Ok(on_db!(&self.db, |p| sqlx::query_as::<_, R>(AssertSqlSafe(sql))
             .bind(DbId::from(tenant))
-            .bind(sql::ids_json(ids))
+            .bind(&ids)
             .fetch_all(p)
             .await)?)
     }
@@ -490,7 +564,7 @@ impl Store {
 
     pub async fn app(&self, client_id: AppId) -> Result<Option<App>, StoreError> {
         let row = on_db!(&self.db, |p| {
-            sqlx::query_as::<_, AppRow>(
+            sqlx::query_as::<_, App>(
             "SELECT client_id, tenant_id, display_name, secret_hash, service_principal_id, application_permissions, \
              delegated_scopes FROM apps WHERE client_id = $1"
         )
@@ -498,12 +572,12 @@ impl Store {
         .fetch_optional(p)
         .await
         })?;
-        row.map(App::try_from).transpose()
+        Ok(row)
     }
 
     pub async fn apps(&self, tenant: TenantId) -> Result<Vec<App>, StoreError> {
         let rows = on_db!(&self.db, |p| {
-            sqlx::query_as::<_, AppRow>(
+            sqlx::query_as::<_, App>(
             "SELECT client_id, tenant_id, display_name, secret_hash, service_principal_id, application_permissions, \
              delegated_scopes FROM apps WHERE tenant_id = $1 ORDER BY client_id"
         )
@@ -511,7 +585,7 @@ impl Store {
         .fetch_all(p)
         .await
         })?;
-        rows.into_iter().map(App::try_from).collect()
+        Ok(rows)
     }
 
     // ---- license assignments -----------------------------------------------------------------

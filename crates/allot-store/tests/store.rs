@@ -165,7 +165,7 @@ dual_backend_test!(users_page_in_id_order_without_gaps, |db| {
     let mut seen = Vec::new();
     let mut after = None;
     loop {
-        let page = db.store.users_page_where(tenant, None, after, 3).await.unwrap();
+        let page = db.store.page_where::<User>(tenant, None, after, 3).await.unwrap();
         if page.is_empty() {
             break;
         }
@@ -176,12 +176,16 @@ dual_backend_test!(users_page_in_id_order_without_gaps, |db| {
     let mut sorted = seen.clone();
     sorted.sort();
     assert_eq!(seen, sorted);
-    let some = db.store.users_by_ids(tenant, &seen[..4]).await.unwrap();
+    let some = db
+        .store
+        .by_ids::<User>(tenant, seen[..4].iter().copied())
+        .await
+        .unwrap();
     assert_eq!(some.len(), 4);
     // Another tenant sees none of them.
     assert!(
         db.store
-            .users_page_where(TenantId::new(), None, None, 100)
+            .page_where::<User>(TenantId::new(), None, None, 100)
             .await
             .unwrap()
             .is_empty()
@@ -477,13 +481,13 @@ dual_backend_test!(groups_and_membership, |db| {
     assert_eq!(renamed.display_name, "Renamed");
     assert_eq!(
         db.store
-            .groups_page_where(tenant, None, None, 100)
+            .page_where::<Group>(tenant, None, None, 100)
             .await
             .unwrap()
             .len(),
         2
     );
-    assert_eq!(db.store.groups_by_ids(tenant, &[g.id]).await.unwrap().len(), 1);
+    assert_eq!(db.store.by_ids::<Group>(tenant, [g.id]).await.unwrap().len(), 1);
     db.store.delete_group(tenant, g.id).await.unwrap();
     assert!(db.store.group(tenant, g.id).await.unwrap().is_none());
     assert!(matches!(
@@ -601,7 +605,7 @@ dual_backend_test!(
         );
         assert_eq!(direct[0].allotment, sub, "the allotment it was drawn from");
         // The team (Ann, Bob) gets E3: no unit is left, Bob waits.
-        let team = s.groups_page_where(tenant, None, None, 10).await.unwrap()[0].id;
+        let team = s.page_where::<Group>(tenant, None, None, 10).await.unwrap()[0].id;
         s.cloud_write(tenant, MemberRef::Group(team), e3, &create)
             .await
             .unwrap();

@@ -155,7 +155,7 @@ pub async fn list_groups(
         |after, limit| {
             state
                 .store
-                .groups_page_where(tenant.id, cond.as_ref(), after, limit)
+                .page_where::<Group>(tenant.id, cond.as_ref(), after, limit)
         },
     )
     .await?;
@@ -432,8 +432,14 @@ pub async fn list_members(
             }
         })
         .collect();
-    let users = state.store.users_by_ids(tenant.id, &user_ids).await?;
-    let groups = state.store.groups_by_ids(tenant.id, &group_ids).await?;
+    let users = state
+        .store
+        .by_ids::<User>(tenant.id, user_ids.iter().copied())
+        .await?;
+    let groups = state
+        .store
+        .by_ids::<Group>(tenant.id, group_ids.iter().copied())
+        .await?;
     // $select applies to users' properties and, for nested groups, to the groups' ones it names.
     let user_select = match q.select("directoryObject", &[USER_PROPS, GROUP_PROPS].concat()) {
         Ok(Some(s)) => Some(s),

@@ -103,7 +103,11 @@ pub async fn list_users(
         &q,
         top,
         |u: &User| u.id.as_uuid(),
-        |after, limit| state.store.users_page_where(tenant, cond.as_ref(), after, limit),
+        |after, limit| {
+            state
+                .store
+                .page_where::<User>(tenant, cond.as_ref(), after, limit)
+        },
     )
     .await?;
     let values: Vec<Value> = if render::needs_licenses(select.as_deref()) {

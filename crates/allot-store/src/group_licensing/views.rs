@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::{NIL, ProcessingMode};
 use crate::dbid::DbId;
 use crate::error::StoreError;
-use crate::records::{GROUP_COLS, Group, GroupRow, USER_COLS, User, UserRow};
+use crate::records::{GROUP_COLS, Group, USER_COLS, User, UserRow};
 use crate::store::Store;
 use crate::{bind_odata, on_db};
 
@@ -74,13 +74,13 @@ impl Store {
              ORDER BY g.id LIMIT $3",
             allot_core::sql_in_error!("a")
         );
-        let rows = on_db!(self.db(), |p| sqlx::query_as::<_, GroupRow>(AssertSqlSafe(sql))
+        let rows = on_db!(self.db(), |p| sqlx::query_as::<_, Group>(AssertSqlSafe(sql))
             .bind(DbId::from(tenant))
             .bind(after.map_or(NIL, DbId))
             .bind(limit)
             .fetch_all(p)
             .await)?;
-        rows.into_iter().map(Group::try_from).collect()
+        Ok(rows)
     }
 
     /// Users in error from `group`'s licenses, above `after` (`membersWithLicenseErrors`).

@@ -12,7 +12,7 @@ use crate::dbid::DbId;
 use crate::dbid::NIL;
 use crate::error::StoreError;
 use crate::ledger::{JobKind, enqueue, lock_group, lock_user};
-use crate::records::{GROUP_COLS, Group, GroupRow, MemberRef, to_json};
+use crate::records::{GROUP_COLS, Group, MemberRef, to_json};
 use crate::store::{Store, row_in_tx};
 use crate::{bind_odata, on_db, on_tx, sql};
 
@@ -25,24 +25,8 @@ impl Store {
 
     pub async fn group(&self, tenant: TenantId, id: GroupId) -> Result<Option<Group>, StoreError> {
         let head = format!("SELECT {GROUP_COLS} FROM groups WHERE tenant_id = $1");
-        let row: Option<GroupRow> = self.row_by_id(&head, tenant, id.as_uuid()).await?;
-        row.map(Group::try_from).transpose()
-    }
-
-    /// Groups matching `filter` (a validated OData condition on the groups row `g`, from
-    /// `allot_odata::schema::GROUPS`) with an id above `after`, in id order.
-    pub async fn groups_page_where(
-        &self,
-        tenant: TenantId,
-        filter: Option<&Cond>,
-        after: Option<Uuid>,
-        limit: i64,
-    ) -> Result<Vec<Group>, StoreError> {
-        let head = format!("SELECT {GROUP_COLS} FROM groups g WHERE g.tenant_id = $1");
-        let rows: Vec<GroupRow> = self
-            .filtered_page(&head, "g.id", tenant, filter, after, limit)
-            .await?;
-        rows.into_iter().map(Group::try_from).collect()
+        let row: Option<Group> = self.row_by_id(&head, tenant, id.as_uuid()).await?;
+        Ok(row)
     }
 
     /// How many groups match `filter` (all of the tenant's without one).
@@ -55,17 +39,6 @@ impl Store {
             .await
     }
 
-    pub async fn groups_by_ids(&self, tenant: TenantId, ids: &[GroupId]) -> Result<Vec<Group>, StoreError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let head = format!("SELECT {GROUP_COLS} FROM groups WHERE tenant_id = $1");
-        let rows: Vec<GroupRow> = self
-            .rows_by_ids(&head, tenant, ids.iter().map(|g| g.as_uuid()))
-            .await?;
-        rows.into_iter().map(Group::try_from).collect()
-    }
-
     /// Read-modify-write of one group under its row lock.
     pub async fn update_group<F>(&self, tenant: TenantId, id: GroupId, edit: F) -> Result<Group, StoreError>
     where
@@ -75,8 +48,8 @@ impl Store {
             let mut tx = self.db.begin().await?;
             lock_group(&mut tx, tenant, id).await?;
             let head = format!("SELECT {GROUP_COLS} FROM groups WHERE tenant_id = $1");
-            let row: GroupRow = row_in_tx(&mut tx, &head, tenant, id.as_uuid()).await?;
-            let mut group = Group::try_from(row)?;
+            let row: Group = row_in_tx(&mut tx, &head, tenant, id.as_uuid()).await?;
+            let mut group = row;
             edit(&mut group)?;
             let sql = "UPDATE groups SET display_name = $3, description = $4, mail_nickname = $5, mail_enabled = $6, \
                        security_enabled = $7, group_types = $8 WHERE tenant_id = $1 AND id = $2";
@@ -273,14 +246,14 @@ impl Store {
             "SELECT {cols} FROM groups g JOIN group_members m ON m.group_id = g.id \
              WHERE m.tenant_id = $1 AND m.member_id = $2 AND g.id > $3 ORDER BY g.id LIMIT $4"
         );
-        let rows = on_db!(&self.db, |p| sqlx::query_as::<_, GroupRow>(AssertSqlSafe(sql))
+        let rows = on_db!(&self.db, |p| sqlx::query_as::<_, Group>(AssertSqlSafe(sql))
             .bind(DbId::from(tenant))
             .bind(DbId(member))
             .bind(after.map_or(NIL, DbId))
             .bind(limit)
             .fetch_all(p)
             .await)?;
-        rows.into_iter().map(Group::try_from).collect()
+        Ok(rows)
     }
 
     pub async fn count_users(&self, tenant: TenantId) -> Result<i64, StoreError> {

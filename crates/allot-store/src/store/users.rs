@@ -3,7 +3,6 @@
 use allot_core::ids::{TenantId, UserId, UserKey};
 use allot_odata::validate::Cond;
 use sqlx::AssertSqlSafe;
-use uuid::Uuid;
 
 use super::retry;
 use crate::db::Tx;
@@ -103,23 +102,6 @@ impl Store {
         row.map(User::try_from).transpose()
     }
 
-    /// Users matching `filter` (a validated OData condition on the users row `u`, from
-    /// `allot_odata::schema::USERS`; `None`: all) with an id above `after`, in id order (keyset
-    /// paging: stable under inserts).
-    pub async fn users_page_where(
-        &self,
-        tenant: TenantId,
-        filter: Option<&Cond>,
-        after: Option<Uuid>,
-        limit: i64,
-    ) -> Result<Vec<User>, StoreError> {
-        let head = format!("SELECT {USER_COLS} FROM users u WHERE u.tenant_id = $1");
-        let rows: Vec<UserRow> = self
-            .filtered_page(&head, "u.id", tenant, filter, after, limit)
-            .await?;
-        rows.into_iter().map(User::try_from).collect()
-    }
-
     /// How many users match `filter` (all of the tenant's without one). A filter that is only
     /// `assignedLicenses/any(x: x/skuId eq|in …)` is counted from the license index
     /// (`license_assignments_sku_tenant_user_idx`, migrations 0005 and 0006) instead of probing every user.
@@ -157,17 +139,6 @@ impl Store {
         }
         self.filtered_count("FROM users u WHERE u.tenant_id = $1", tenant, filter)
             .await
-    }
-
-    pub async fn users_by_ids(&self, tenant: TenantId, ids: &[UserId]) -> Result<Vec<User>, StoreError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let head = format!("SELECT {USER_COLS} FROM users WHERE tenant_id = $1");
-        let rows: Vec<UserRow> = self
-            .rows_by_ids(&head, tenant, ids.iter().map(|u| u.as_uuid()))
-            .await?;
-        rows.into_iter().map(User::try_from).collect()
     }
 
     /// Read-modify-write of one user under its row lock; `edit` may refuse with an error.

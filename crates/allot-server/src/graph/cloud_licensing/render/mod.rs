@@ -183,7 +183,7 @@ impl Directory {
         Ok(Self {
             users: store.users_map(ctx.tenant.id, &users).await?,
             groups: store
-                .groups_by_ids(ctx.tenant.id, &groups)
+                .by_ids::<Group>(ctx.tenant.id, groups.iter().copied())
                 .await?
                 .into_iter()
                 .map(|g| (g.id, g))
