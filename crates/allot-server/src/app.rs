@@ -31,16 +31,22 @@ pub struct StartupInfo {
     /// The admin key, when this start generated it.
     pub new_admin_key: Option<String>,
     pub database_url: String,
+    /// The HTTPS base URL, with `--tls`.
+    pub https_url: Option<String>,
+    /// The CA file clients trust, when Allot's own CA signed the certificate.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 pub struct Application {
     listener: TcpListener,
+    https: Option<crate::serve::Listener>,
     state: AppState,
     pub info: StartupInfo,
 }
 
 impl Application {
     pub async fn build(mut config: Config) -> anyhow::Result<Self> {
+        crate::tls::install_crypto();
         let url = config.effective_database_url();
         if url.starts_with("sqlite:") {
             std::fs::create_dir_all(&config.data_dir)
@@ -59,6 +65,25 @@ impl Application {
         let addr = listener.local_addr()?;
         // The address actually bound (an ephemeral port resolved): links fall back to it.
         config.listen = addr;
+        let (https, ca_file) = match &mut config.tls {
+            None => (None, None),
+            Some(t) => {
+                let loaded = crate::tls::load(&t.source, &config.data_dir)?;
+                let tcp = TcpListener::bind(t.listen)
+                    .await
+                    .with_context(|| format!("cannot listen on {} for HTTPS", t.listen))?;
+                t.listen = tcp.local_addr()?;
+                let listener = crate::serve::Listener {
+                    tcp,
+                    tls: Some(loaded.acceptor),
+                };
+                (Some(listener), loaded.ca_file)
+            }
+        };
+        let https_url = config
+            .tls
+            .as_ref()
+            .map(|t| format!("https://{}", https_host(t.listen)));
         let base_url = config
             .public_url
             .clone()
@@ -118,12 +143,15 @@ impl Application {
         };
         Ok(Self {
             listener,
+            https,
             state,
             info: StartupInfo {
                 base_url,
                 seeded_demo,
                 new_admin_key,
                 database_url: url,
+                https_url,
+                ca_file,
             },
         })
     }
@@ -151,7 +179,11 @@ impl Application {
         };
         let bounds = crate::serve::Bounds::of(&self.state.config);
         let app = router(self.state);
-        let served = crate::serve::serve(self.listener, app, bounds, shutdown).await;
+        let plain = crate::serve::Listener {
+            tcp: self.listener,
+            tls: None,
+        };
+        let served = crate::serve::serve(plain, self.https, app, bounds, shutdown).await;
         let _ = stop_tx.send(true);
         let _ = tokio::time::timeout(std::time::Duration::from_secs(30), worker).await;
         served
@@ -163,6 +195,16 @@ impl Application {
     pub fn run_until_stopped(self) -> impl Future<Output = std::io::Result<()>> {
         let stop = shutdown_signal();
         self.run_until(stop)
+    }
+}
+
+/// `localhost:port` for a loopback address (the name the local certificate is issued for first),
+/// else the address itself.
+fn https_host(addr: SocketAddr) -> String {
+    if addr.ip().is_loopback() {
+        format!("localhost:{}", addr.port())
+    } else {
+        addr.to_string()
     }
 }
 
@@ -186,13 +228,13 @@ async fn admin_key(store: &Store, config: &Config) -> anyhow::Result<(String, Op
 }
 
 #[cfg(unix)]
-fn restrict(path: &std::path::Path) {
+pub(crate) fn restrict(path: &std::path::Path) {
     use std::os::unix::fs::PermissionsExt as _;
     let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
 }
 
 #[cfg(not(unix))]
-fn restrict(_: &std::path::Path) {}
+pub(crate) fn restrict(_: &std::path::Path) {}
 
 /// Runs only the licensing worker on `store` until Ctrl-C or SIGTERM (`allot serve --worker-only`).
 pub async fn run_worker_only(store: Store) -> anyhow::Result<()> {

@@ -15,7 +15,7 @@ use crate::app::Application;
 use crate::auth::keys;
 use crate::auth::oauth::{granted_scopes, parse_scope};
 use crate::auth::tokens::TokenService;
-use crate::config::{Config, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES};
+use crate::config::{Config, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES, DEFAULT_TLS_LISTEN};
 
 /// The demo tenant's domain and app (see `crates/allot-core/data/demo-tenant.yaml`).
 pub const DEMO_DOMAIN: &str = "contoso.example";
@@ -137,6 +137,19 @@ pub struct ServeArgs {
     /// Seconds a shutdown (SIGTERM, Ctrl-C) waits for requests in flight.
     #[arg(long, env = "ALLOT_SHUTDOWN_TIMEOUT", default_value_t = crate::config::DEFAULT_SHUTDOWN_TIMEOUT.as_secs())]
     pub shutdown_timeout: u64,
+    /// Also serve HTTPS (on --tls-listen), with a certificate from Allot's own CA in
+    /// DATA_DIR/tls unless --tls-cert and --tls-key name yours.
+    #[arg(long, env = "ALLOT_TLS")]
+    pub tls: bool,
+    /// Address of the HTTPS listener.
+    #[arg(long, env = "ALLOT_TLS_LISTEN", default_value = DEFAULT_TLS_LISTEN)]
+    pub tls_listen: SocketAddr,
+    /// A PEM certificate chain to serve HTTPS with (implies --tls; needs --tls-key).
+    #[arg(long, env = "ALLOT_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "ALLOT_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Run only the licensing worker: no HTTP listener.
     #[arg(long, env = "ALLOT_WORKER_ONLY")]
     pub worker_only: bool,
@@ -173,6 +186,7 @@ pub struct SeedArgs {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    crate::tls::install_crypto();
     match cli.command {
         Command::Serve(a) => serve(a).await,
         Command::Token(a) => token(a).await,
@@ -196,12 +210,14 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         );
         return crate::app::run_worker_only(store).await;
     }
+    let public_url = a.public_url.map(|u| u.trim_end_matches('/').to_owned());
+    let allowed_hosts = a.allowed_hosts;
     let config = Config {
         data_dir: a.db.data_dir.clone(),
         listen: a.listen,
         database_url: a.db.database_url.clone(),
-        public_url: a.public_url.map(|u| u.trim_end_matches('/').to_owned()),
-        allowed_hosts: a.allowed_hosts,
+        public_url: public_url.clone(),
+        allowed_hosts: allowed_hosts.clone(),
         admin_key: a.admin_key,
         admin_remote: a.admin_remote,
         max_body_bytes: a.max_body_bytes,
@@ -216,6 +232,14 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         expensive_per_caller: a.expensive_per_caller.max(1),
         expensive_total: a.expensive_total.max(1),
         expensive_wait: std::time::Duration::from_secs(a.expensive_wait.max(1)),
+        tls: tls_settings(
+            &a.tls_cert,
+            &a.tls_key,
+            a.tls,
+            a.tls_listen,
+            &public_url,
+            &allowed_hosts,
+        ),
     };
     let app = Application::build(config).await?;
     let info = app.info.clone();
@@ -226,6 +250,17 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     println!("Allot is listening on {base}");
     println!("  Graph v1.0:  {base}/v1.0");
     println!("  Graph beta:  {base}/beta");
+    if let Some(https) = &info.https_url {
+        println!(
+            "  HTTPS:       {https}  (Graph at {https}/v1.0, tokens at {https}/<tenant>/oauth2/v2.0/token)"
+        );
+    }
+    if let Some(ca) = &info.ca_file {
+        let ca = ca.display();
+        println!("  CA file:     {ca}");
+        println!("    trust it:  Python  SSL_CERT_FILE={ca} REQUESTS_CA_BUNDLE={ca}");
+        println!("               Node    NODE_EXTRA_CA_CERTS={ca}");
+    }
     println!("  database:    {}", info.database_url);
     if let Ok(Some(t)) = store.tenant_by_domain(DEMO_DOMAIN).await {
         println!();
@@ -248,6 +283,29 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     println!("Press Ctrl-C to stop.");
     serving.await?;
     Ok(())
+}
+
+/// The HTTPS settings of `allot serve`: `--tls-cert`/`--tls-key` (which imply `--tls`), else
+/// Allot's own CA for the loopback names, the public URL's host and the allowed hosts.
+fn tls_settings(
+    cert: &Option<PathBuf>,
+    key: &Option<PathBuf>,
+    tls: bool,
+    listen: SocketAddr,
+    public_url: &Option<String>,
+    allowed_hosts: &[String],
+) -> Option<crate::config::TlsSettings> {
+    let source = match (cert, key) {
+        (Some(cert), Some(key)) => crate::tls::Source::Files {
+            cert: cert.clone(),
+            key: key.clone(),
+        },
+        _ if tls => crate::tls::Source::Local {
+            names: crate::tls::local_names(public_url.as_deref(), allowed_hosts),
+        },
+        _ => return None,
+    };
+    Some(crate::config::TlsSettings { listen, source })
 }
 
 async fn token(a: TokenArgs) -> anyhow::Result<()> {

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 /// The default listen address: loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:5066";
+/// The HTTPS listener of `--tls`: the next port.
+pub const DEFAULT_TLS_LISTEN: &str = "127.0.0.1:5067";
 /// The default request body limit (Graph refuses large bodies too; 1 MiB is far above any
 /// licensing request).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -52,6 +54,22 @@ pub struct Config {
     pub expensive_total: usize,
     /// How long an expensive request waits for its turn before a 429.
     pub expensive_wait: Duration,
+    /// An HTTPS listener beside the HTTP one (`--tls`).
+    pub tls: Option<TlsSettings>,
+}
+
+/// The HTTPS listener: where, and which certificate.
+#[derive(Debug, Clone)]
+pub struct TlsSettings {
+    pub listen: SocketAddr,
+    pub source: crate::tls::Source,
+}
+
+/// Which listener a request came in on (a request extension the connection loop sets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    Http,
+    Https,
 }
 
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -79,13 +97,17 @@ impl Config {
     /// A `Host` an attacker chose never becomes the base of a link a client follows with its
     /// token.
     #[must_use]
-    pub fn link_base(&self, host: Option<&str>) -> String {
+    pub fn link_base(&self, host: Option<&str>, scheme: Scheme) -> String {
         if let Some(u) = &self.public_url {
             return u.clone();
         }
+        let (name, listen) = match (scheme, &self.tls) {
+            (Scheme::Https, Some(t)) => ("https", t.listen),
+            _ => ("http", self.listen),
+        };
         match host.filter(|h| self.host_allowed(h)) {
-            Some(h) => format!("http://{h}"),
-            None => format!("http://{}", self.listen),
+            Some(h) => format!("{name}://{h}"),
+            None => format!("{name}://{listen}"),
         }
     }
 
@@ -103,6 +125,10 @@ impl Config {
             _ => host,
         };
         host.eq_ignore_ascii_case(&self.listen.to_string())
+            || self
+                .tls
+                .as_ref()
+                .is_some_and(|t| host.eq_ignore_ascii_case(&t.listen.to_string()))
             || ["localhost", "127.0.0.1", "[::1]"]
                 .iter()
                 .any(|l| name.eq_ignore_ascii_case(l))
@@ -135,6 +161,7 @@ impl Config {
             expensive_per_caller: DEFAULT_EXPENSIVE_PER_CALLER,
             expensive_total: DEFAULT_EXPENSIVE_TOTAL,
             expensive_wait: DEFAULT_EXPENSIVE_WAIT,
+            tls: None,
         }
     }
 }
@@ -171,9 +198,12 @@ mod tests {
             (Some(""), "http://10.0.0.5:5066"),
             (None, "http://10.0.0.5:5066"),
         ] {
-            assert_eq!(c.link_base(host), base, "{host:?}");
+            assert_eq!(c.link_base(host, Scheme::Http), base, "{host:?}");
         }
         let p = config(Some("https://allot.example"), &[]);
-        assert_eq!(p.link_base(Some("localhost:5066")), "https://allot.example");
+        assert_eq!(
+            p.link_base(Some("localhost:5066"), Scheme::Http),
+            "https://allot.example"
+        );
     }
 }

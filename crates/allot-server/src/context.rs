@@ -45,7 +45,12 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
         .headers()
         .get(axum::http::header::HOST)
         .and_then(|h| h.to_str().ok());
-    let base_url = state.config.link_base(host);
+    let scheme = req
+        .extensions()
+        .get::<crate::config::Scheme>()
+        .copied()
+        .unwrap_or(crate::config::Scheme::Http);
+    let base_url = state.config.link_base(host, scheme);
     let ctx = RequestContext {
         request_id: request_id.clone(),
         client_request_id: client_request_id.clone(),

@@ -16,4 +16,5 @@ pub mod partner;
 pub mod serve;
 pub mod state;
 pub mod throttle;
+pub mod tls;
 pub mod worker;

@@ -3,7 +3,9 @@
 //! connection), a body within `body_read_timeout` (the `body_deadline` middleware), at most
 //! `max_connections` are served at once (one more is answered 503 and closed, instead of the
 //! listener running out of descriptors and refusing everyone), and a shutdown finishes within
-//! `shutdown_timeout` whatever the clients do.
+//! `shutdown_timeout` whatever the clients do. An HTTPS listener (`--tls`) is served by the same
+//! loop under the same bounds: its TLS handshake must finish within `header_read_timeout` too, and
+//! its requests carry [`Scheme::Https`] so that links are built on `https://`.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -18,13 +20,13 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use tokio::io::AsyncWriteExt as _;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tower::Service as _;
 
-use crate::config::Config;
+use crate::config::{Config, Scheme};
 use crate::state::AppState;
 
 /// The bounds of [`serve`], from the configuration.
@@ -46,16 +48,31 @@ impl Bounds {
     }
 }
 
+/// A bound listener and, for HTTPS, its TLS acceptor.
+pub struct Listener {
+    pub tcp: TcpListener,
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
+async fn accept(l: Option<&Listener>) -> std::io::Result<(TcpStream, SocketAddr)> {
+    match l {
+        Some(l) => l.tcp.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// The answer to a connection over the cap: written straight to the socket, then closed.
 const BUSY: &[u8] =
     b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\n\
 connection: close\r\ncontent-length: 95\r\n\r\n\
 {\"error\":{\"code\":\"serviceUnavailable\",\"message\":\"Too many connections; retry in a second.\"}}\n";
 
-/// Serves `app` on `listener` until `shutdown` completes, then lets each connection finish its
-/// request in flight for at most `bounds.shutdown_timeout` and drops what is left.
+/// Serves `app` on `plain` (and `https`, if any) until `shutdown` completes, then lets each
+/// connection finish its request in flight for at most `bounds.shutdown_timeout` and drops what
+/// is left.
 pub async fn serve(
-    listener: TcpListener,
+    plain: Listener,
+    https: Option<Listener>,
     app: Router,
     bounds: Bounds,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -70,20 +87,22 @@ pub async fn serve(
         .keep_alive(true);
     tokio::pin!(shutdown);
     loop {
-        let (stream, peer) = tokio::select! {
+        let (accepted, tls) = tokio::select! {
             () = &mut shutdown => break,
             // Reap finished connections as they end, so the set stays small.
             Some(_) = connections.join_next(), if !connections.is_empty() => continue,
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    // Out of descriptors (or a connection reset before accept): wait a little
-                    // instead of spinning; connections closing free descriptors.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+            a = accept(Some(&plain)) => (a, None),
+            a = accept(https.as_ref()) => (a, https.as_ref().and_then(|l| l.tls.clone())),
+        };
+        let (stream, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => {
+                // Out of descriptors (or a connection reset before accept): wait a little
+                // instead of spinning; connections closing free descriptors.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
         };
         let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
             connections.spawn(async move {
@@ -94,21 +113,24 @@ pub async fn serve(
             continue;
         };
         let Ok(svc) = make.call(peer).await;
-        let conn = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(svc));
-        let mut stop = stop_rx.clone();
+        let (http, stop) = (http.clone(), stop_rx.clone());
         connections.spawn(async move {
             let _permit = permit;
-            tokio::pin!(conn);
-            tokio::select! {
-                res = conn.as_mut() => log_end(res),
-                _ = stop.changed() => {
-                    conn.as_mut().graceful_shutdown();
-                    log_end(conn.await);
+            match tls {
+                None => run(&http, stream, svc, Scheme::Http, stop).await,
+                Some(acceptor) => {
+                    let handshake = tokio::time::timeout(bounds.header_read_timeout, acceptor.accept(stream));
+                    match handshake.await {
+                        Ok(Ok(tls)) => run(&http, tls, svc, Scheme::Https, stop).await,
+                        Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!("TLS handshake timed out"),
+                    }
                 }
             }
         });
     }
-    drop(listener);
+    drop(plain);
+    drop(https);
     let _ = stop_tx.send(true);
     let drained = tokio::time::timeout(bounds.shutdown_timeout, async {
         while connections.join_next().await.is_some() {}
@@ -122,6 +144,36 @@ pub async fn serve(
         connections.abort_all();
     }
     Ok(())
+}
+
+/// Serves one connection until it ends, or finishes its request in flight once `stop` changes.
+async fn run<I, S>(
+    http: &hyper::server::conn::http1::Builder,
+    io: I,
+    svc: S,
+    scheme: Scheme,
+    mut stop: watch::Receiver<bool>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: tower::Service<Request<hyper::body::Incoming>, Response = Response, Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let svc = tower::ServiceExt::map_request(svc, move |mut req: Request<hyper::body::Incoming>| {
+        req.extensions_mut().insert(scheme);
+        req
+    });
+    let conn = http.serve_connection(TokioIo::new(io), TowerToHyperService::new(svc));
+    tokio::pin!(conn);
+    tokio::select! {
+        res = conn.as_mut() => log_end(res),
+        _ = stop.changed() => {
+            conn.as_mut().graceful_shutdown();
+            log_end(conn.await);
+        }
+    }
 }
 
 fn log_end(res: Result<(), hyper::Error>) {

@@ -113,7 +113,7 @@ async fn serve_then_token_then_subscribed_skus(db_args: Vec<String>) {
     let token = token.trim();
     assert_eq!(token.lines().count(), 1);
     assert_eq!(token.split('.').count(), 3);
-    let client = reqwest::Client::new();
+    let client = http();
     let r = read(
         client
             .get(format!("{}/v1.0/subscribedSkus", server.1))
@@ -216,4 +216,144 @@ async fn serve_on_a_fresh_database_then_token_then_curl_postgres() {
         return;
     };
     serve_then_token_then_subscribed_skus(vec!["--database-url".to_owned(), db.url.clone()]).await;
+}
+
+/// A reqwest client that trusts only `ca` (a PEM file), as a Python or Node client told to by
+/// `SSL_CERT_FILE`/`NODE_EXTRA_CA_CERTS` does.
+fn trusting(ca: &str) -> reqwest::Client {
+    let pem = std::fs::read(ca).expect("CA file");
+    allot_server::tls::install_crypto();
+    reqwest::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("PEM"))
+        .build()
+        .expect("client")
+}
+
+async fn demo_token(client: &reqwest::Client, base: &str) -> String {
+    let r = read(
+        client
+            .post(format!("{base}/{DEMO_TENANT}/oauth2/v2.0/token"))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", DEMO_APP),
+                ("client_secret", DEMO_SECRET),
+                ("scope", "https://graph.microsoft.com/.default"),
+            ])
+            .send()
+            .await
+            .expect("token request"),
+    )
+    .await;
+    r.ok()["access_token"].as_str().expect("token").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_tls_on_a_fresh_directory_prints_the_ca_and_serves_both_listeners() {
+    let dir = TempDir::new();
+    let data = dir.0.to_str().unwrap().to_owned();
+    let (server, banner) = serve(&["--data-dir", &data, "--tls", "--tls-listen", "127.0.0.1:0"]);
+    let find = |prefix: &str| -> String {
+        banner
+            .iter()
+            .find_map(|l| l.trim_start().strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("no '{prefix}' in {banner:?}"))
+            .trim()
+            .to_owned()
+    };
+    let https = find("HTTPS:").split_whitespace().next().unwrap().to_owned();
+    let ca = find("CA file:");
+    assert!(https.starts_with("https://localhost:"), "{https}");
+    assert_eq!(ca, dir.0.join("tls").join("ca.pem").to_str().unwrap());
+    let text = banner.join("\n");
+    assert!(
+        text.contains(&format!("SSL_CERT_FILE={ca}")) && text.contains(&format!("NODE_EXTRA_CA_CERTS={ca}")),
+        "{text}"
+    );
+
+    // HTTPS, trusting only the printed CA: a token, then a Graph read whose links are https.
+    let tls = trusting(&ca);
+    let token = demo_token(&tls, &https).await;
+    let v = read(
+        tls.get(format!("{https}/v1.0/users?$top=1"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+    .ok();
+    let next = v["@odata.nextLink"].as_str().expect("a next page");
+    assert!(next.starts_with(&format!("{https}/v1.0/users?")), "{next}");
+    assert!(v["@odata.context"].as_str().unwrap().starts_with(&https));
+    // Plain HTTP beside it, as without --tls.
+    let plain = http();
+    let token = demo_token(&plain, &server.1).await;
+    let r = read(
+        plain
+            .get(format!("{}/v1.0/subscribedSkus", server.1))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(r.ok()["@odata.context"].as_str().unwrap().starts_with("http://"));
+    // A client that does not trust the CA is refused by its own TLS check.
+    let strict = reqwest::Client::builder()
+        .tls_built_in_root_certs(false)
+        .build()
+        .unwrap();
+    assert!(
+        strict
+            .get(format!("{https}/v1.0/subscribedSkus"))
+            .send()
+            .await
+            .is_err()
+    );
+    drop(server);
+
+    // A restart keeps the CA: clients keep trusting the same file.
+    let ca_before = std::fs::read(&ca).unwrap();
+    let (server, _) = serve(&["--data-dir", &data, "--tls", "--tls-listen", "127.0.0.1:0"]);
+    assert_eq!(std::fs::read(&ca).unwrap(), ca_before);
+    drop(server);
+
+    // Your own certificate and key: here the chain Allot issued, served as a file pair.
+    let (server, banner) = serve(&[
+        "--data-dir",
+        &data,
+        "--tls-listen",
+        "127.0.0.1:0",
+        "--tls-cert",
+        dir.0.join("tls/server.pem").to_str().unwrap(),
+        "--tls-key",
+        dir.0.join("tls/server-key.pem").to_str().unwrap(),
+    ]);
+    assert!(!banner.iter().any(|l| l.contains("CA file:")), "{banner:?}");
+    let https = banner
+        .iter()
+        .find_map(|l| l.trim_start().strip_prefix("HTTPS:"))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let token = demo_token(&tls, &https).await;
+    assert_eq!(token.split('.').count(), 3);
+    drop(server);
+}
+
+#[test]
+fn serve_without_tls_prints_no_https_listener() {
+    let dir = TempDir::new();
+    let (server, banner) = serve(&["--data-dir", dir.0.to_str().unwrap()]);
+    assert!(
+        !banner
+            .iter()
+            .any(|l| l.contains("HTTPS") || l.contains("CA file")),
+        "{banner:?}"
+    );
+    assert!(!dir.0.join("tls").exists());
+    drop(server);
 }

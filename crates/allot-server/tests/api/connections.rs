@@ -164,7 +164,7 @@ async fn sigterm_with_half_sent_heads_and_bodies_open_finishes_within_ten_second
         open.push(s);
     }
     // A normal client is served while they wait.
-    let health = reqwest::get(format!("{}/healthz", node.1)).await.unwrap();
+    let health = http().get(format!("{}/healthz", node.1)).send().await.unwrap();
     assert_eq!(health.status(), 200);
     let pid = node.0.id().to_string();
     let start = Instant::now();

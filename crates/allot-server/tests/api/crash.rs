@@ -65,7 +65,7 @@ async fn killed_mid_fan_out_finishes_after_restart(backend: Backend) {
     let ids: Vec<UserId> = users.iter().map(|u| u.id).collect();
     db.store.bulk_add_members(tenant, group, &ids).await.unwrap();
 
-    let client = reqwest::Client::new();
+    let client = http();
     let node = Node::start(&db.url, 150);
     let t = node_token(
         &client,

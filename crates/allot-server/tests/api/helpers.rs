@@ -51,6 +51,12 @@ pub async fn with_test_key(db: &TestDb) {
 }
 
 /// A directory removed on drop.
+/// An HTTP client for tests (with the process's TLS crypto in place, as `allot` sets it).
+pub fn http() -> reqwest::Client {
+    allot_server::tls::install_crypto();
+    reqwest::Client::new()
+}
+
 pub struct TempDir(pub PathBuf);
 
 impl TempDir {
@@ -179,7 +185,7 @@ impl TestApp {
         tokio::spawn(app.run_until(async move {
             let _ = rx.await;
         }));
-        let client = reqwest::Client::new();
+        let client = http();
         let mut me = Self {
             base,
             client,

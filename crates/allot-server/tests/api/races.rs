@@ -76,7 +76,7 @@ impl World {
             .collect();
         db.store.bulk_insert_users(&users).await.unwrap();
         let nodes: Vec<Node> = (0..nodes).map(|_| Node::start(&db.url, 0)).collect();
-        let client = reqwest::Client::new();
+        let client = http();
         let bases: Vec<String> = nodes.iter().map(|n| n.1.clone()).collect();
         let graph = node_token(&client, &bases[0], "contoso.example", DEMO_APP, DEMO_SECRET).await;
         let r = client

@@ -47,7 +47,7 @@ async fn two_nodes_400_concurrent_assignments_for_100_units() {
         .await
         .unwrap();
     let (a, b) = (Node::start(&db.url, 0), Node::start(&db.url, 0));
-    let client = reqwest::Client::new();
+    let client = http();
     // A token minted through node A is accepted by node B.
     let t = node_token(
         &client,
@@ -119,7 +119,7 @@ async fn the_other_node_finishes_a_fan_out_when_the_holder_dies() {
     let ids: Vec<UserId> = users.iter().map(|u| u.id).collect();
     db.store.bulk_add_members(tenant, group, &ids).await.unwrap();
 
-    let client = reqwest::Client::new();
+    let client = http();
     // A long pause after each chunk: the test must catch the holder between two steps even on a
     // loaded machine (with a short one it could see the fan-out finish first).
     let a = Node::start(&db.url, 1500);
