@@ -722,3 +722,46 @@ e2e!(
         );
     }
 );
+
+e2e!(
+    multi_tenant_discovery_and_instance_discovery_answer_as_entra,
+    |app| {
+        let get = |path: String| {
+            let c = app.client.clone();
+            let url = app.url(&path);
+            async move { read(c.get(url).send().await.unwrap()).await }
+        };
+        for t in ["organizations", "common"] {
+            let v = get(format!("/{t}/v2.0/.well-known/openid-configuration"))
+                .await
+                .ok();
+            assert_eq!(v["token_endpoint"], app.url(&format!("/{t}/oauth2/v2.0/token")));
+            assert!(v["issuer"].as_str().unwrap().ends_with("/{tenantid}/v2.0"), "{v}");
+        }
+        let auth = format!("https://allot.test:5067/{DEMO_TENANT}/oauth2/v2.0/authorize");
+        let v = get(format!(
+            "/common/discovery/instance?api-version=1.1&authorization_endpoint={}",
+            form_urlencoded_value(&auth)
+        ))
+        .await
+        .ok();
+        assert_eq!(
+            v["tenant_discovery_endpoint"],
+            format!("https://allot.test:5067/{DEMO_TENANT}/v2.0/.well-known/openid-configuration")
+        );
+        assert_eq!(v["metadata"][0]["aliases"], json!(["allot.test:5067"]));
+        let r = get("/common/discovery/instance?authorization_endpoint=nope".to_owned()).await;
+        assert_eq!(r.status, 400);
+        assert_eq!(r.json()["error"], "invalid_instance");
+        assert_eq!(r.json()["error_codes"], json!([50049]));
+    }
+);
+
+fn form_urlencoded_value(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

@@ -1,0 +1,167 @@
+"""The standard credential libraries against `allot serve --tls`, used as Microsoft's samples use
+them: azure-identity's ``ClientSecretCredential`` feeding msgraph-sdk through kiota's
+``AzureIdentityAuthenticationProvider``, and MSAL's ``ConfidentialClientApplication``.
+
+What differs from a sample pointed at Entra and Graph, and nothing else:
+
+* the authority is Allot's HTTPS base (``https://localhost:PORT``), with instance discovery
+  turned off (MSAL asks Microsoft's host which authorities exist);
+* the Graph base URL is ``https://localhost:PORT/v1.0``, and the authentication provider lists
+  ``localhost`` among its allowed hosts (kiota attaches tokens to Microsoft's hosts only);
+* the process trusts Allot's CA file (``SSL_CERT_FILE`` and ``REQUESTS_CA_BUNDLE``, as the
+  server's banner says).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from uuid import UUID
+
+import msal
+import pytest
+from azure.identity import ClientSecretCredential
+from kiota_authentication_azure.azure_identity_authentication_provider import (
+    AzureIdentityAuthenticationProvider,
+)
+from msgraph import GraphRequestAdapter, GraphServiceClient
+from msgraph.generated.models.assigned_license import AssignedLicense
+from msgraph.generated.models.password_profile import PasswordProfile
+from msgraph.generated.models.user import User
+from msgraph.generated.users.item.assign_license.assign_license_post_request_body import (
+    AssignLicensePostRequestBody,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TENANT_ID = "5a1d0000-c0de-4c0e-a000-000000000001"
+CLIENT_ID = "5a1d0000-c0de-4a99-a000-00000000a001"
+CLIENT_SECRET = "allot-demo-secret"
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+ENTERPRISEPACK = UUID("6fd2c87f-b296-42f0-b197-1e91e994b900")
+HTTPS_RE = re.compile(r"HTTPS:\s+(https://\S+)")
+CA_RE = re.compile(r"CA file:\s+(\S+)")
+
+
+@dataclass(frozen=True)
+class TlsServer:
+    https: str  # https://localhost:PORT
+    ca_file: str
+
+
+@pytest.fixture(scope="module")
+def tls_server() -> Iterator[TlsServer]:
+    """`allot serve --tls` on free ports, its CA trusted by this process while the tests run."""
+    binary = Path(os.environ.get("ALLOT_BIN", REPO_ROOT / "target" / "debug" / "allot"))
+    with tempfile.TemporaryDirectory(prefix="allot-tls-") as tmp:
+        log_path = Path(tmp) / "server.log"
+        cmd = [
+            str(binary), "serve", "--data-dir", str(Path(tmp) / "data"),
+            "--listen", "127.0.0.1:0", "--tls", "--tls-listen", "127.0.0.1:0",
+        ]
+        database_url = os.environ.get("ALLOT_SDK_DATABASE_URL")
+        if database_url:
+            cmd += ["--database-url", database_url]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ALLOT_")}
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+        saved = {k: os.environ.get(k) for k in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")}
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                text = log_path.read_text(errors="replace")
+                https, ca = HTTPS_RE.search(text), CA_RE.search(text)
+                if https and ca and "Press Ctrl-C" in text:
+                    break
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"allot serve --tls did not start:\n{text}")
+                time.sleep(0.05)
+            # What the banner tells a Python user to set.
+            os.environ["SSL_CERT_FILE"] = ca.group(1)
+            os.environ["REQUESTS_CA_BUNDLE"] = ca.group(1)
+            yield TlsServer(https=https.group(1).rstrip("/"), ca_file=ca.group(1))
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def graph_client(server: TlsServer, credential) -> GraphServiceClient:
+    """msgraph-sdk with kiota's azure-identity provider: Allot's host allowed, Allot's base URL."""
+    auth = AzureIdentityAuthenticationProvider(
+        credential, scopes=[GRAPH_SCOPE], allowed_hosts=["localhost"]
+    )
+    adapter = GraphRequestAdapter(auth)
+    adapter.base_url = f"{server.https}/v1.0"
+    return GraphServiceClient(request_adapter=adapter)
+
+
+@pytest.mark.asyncio
+async def test_client_secret_credential_feeds_msgraph_through_its_own_provider(tls_server: TlsServer) -> None:
+    credential = ClientSecretCredential(
+        TENANT_ID,
+        CLIENT_ID,
+        CLIENT_SECRET,
+        authority=tls_server.https,
+        disable_instance_discovery=True,
+    )
+    token = credential.get_token(GRAPH_SCOPE)
+    assert token.token.count(".") == 2 and token.expires_on > time.time()
+    client = graph_client(tls_server, credential)
+    nick = f"cred-{uuid.uuid4().hex[:8]}"
+    user = await client.users.post(
+        User(
+            account_enabled=True,
+            display_name=nick,
+            mail_nickname=nick,
+            user_principal_name=f"{nick}@contoso.example",
+            usage_location="US",
+            password_profile=PasswordProfile(force_change_password_next_sign_in=False, password="Passw0rd!x"),
+        )
+    )
+    assert user is not None and user.id
+    try:
+        body = AssignLicensePostRequestBody(
+            add_licenses=[AssignedLicense(sku_id=ENTERPRISEPACK, disabled_plans=[])], remove_licenses=[]
+        )
+        await client.users.by_user_id(user.id).assign_license.post(body)
+        details = await client.users.by_user_id(user.id).license_details.get()
+        assert details is not None and [d.sku_id for d in details.value] == [ENTERPRISEPACK]
+    finally:
+        await client.users.by_user_id(user.id).delete()
+
+
+def test_msal_confidential_client_with_a_secret(tls_server: TlsServer) -> None:
+    app = msal.ConfidentialClientApplication(
+        CLIENT_ID,
+        client_credential=CLIENT_SECRET,
+        authority=f"{tls_server.https}/{TENANT_ID}",
+        instance_discovery=False,
+    )
+    result = app.acquire_token_for_client(scopes=[GRAPH_SCOPE])
+    assert "access_token" in result, result
+    assert result["token_type"] == "Bearer"
+
+    wrong = msal.ConfidentialClientApplication(
+        CLIENT_ID,
+        client_credential="not-the-secret",
+        authority=f"{tls_server.https}/{TENANT_ID}",
+        instance_discovery=False,
+    )
+    refused = wrong.acquire_token_for_client(scopes=[GRAPH_SCOPE])
+    assert refused.get("error") == "invalid_client", refused
+    assert 7000215 in refused.get("error_codes", []), refused
