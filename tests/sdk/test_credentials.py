@@ -14,6 +14,7 @@ What differs from a sample pointed at Entra and Graph, and nothing else:
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
 import subprocess
@@ -25,8 +26,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID
 
+import httpx
 import msal
 import pytest
+from azure.identity import CertificateCredential
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 from azure.identity import ClientSecretCredential
 from kiota_authentication_azure.azure_identity_authentication_provider import (
     AzureIdentityAuthenticationProvider,
@@ -46,6 +53,7 @@ CLIENT_SECRET = "allot-demo-secret"
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 ENTERPRISEPACK = UUID("6fd2c87f-b296-42f0-b197-1e91e994b900")
 HTTPS_RE = re.compile(r"HTTPS:\s+(https://\S+)")
+HTTP_RE = re.compile(r"Allot is listening on (http://\S+)")
 CA_RE = re.compile(r"CA file:\s+(\S+)")
 
 
@@ -53,6 +61,8 @@ CA_RE = re.compile(r"CA file:\s+(\S+)")
 class TlsServer:
     https: str  # https://localhost:PORT
     ca_file: str
+    http: str  # the plain listener, where the admin API answers loopback clients
+    admin_key: str
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +82,7 @@ def tls_server() -> Iterator[TlsServer]:
         with open(log_path, "wb") as log:
             proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
         saved = {k: os.environ.get(k) for k in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")}
+        text = ""
         try:
             deadline = time.monotonic() + 30
             while True:
@@ -85,7 +96,13 @@ def tls_server() -> Iterator[TlsServer]:
             # What the banner tells a Python user to set.
             os.environ["SSL_CERT_FILE"] = ca.group(1)
             os.environ["REQUESTS_CA_BUNDLE"] = ca.group(1)
-            yield TlsServer(https=https.group(1).rstrip("/"), ca_file=ca.group(1))
+            admin_key = (Path(tmp) / "data" / "admin-key").read_text().strip()
+            yield TlsServer(
+                https=https.group(1).rstrip("/"),
+                ca_file=ca.group(1),
+                http=HTTP_RE.search(text).group(1).rstrip("/"),
+                admin_key=admin_key,
+            )
         finally:
             for k, v in saved.items():
                 if v is None:
@@ -165,3 +182,97 @@ def test_msal_confidential_client_with_a_secret(tls_server: TlsServer) -> None:
     refused = wrong.acquire_token_for_client(scopes=[GRAPH_SCOPE])
     assert refused.get("error") == "invalid_client", refused
     assert 7000215 in refused.get("error_codes", []), refused
+
+
+# --------------------------------------------------------------------------- certificate credentials
+
+CERT_TENANT = "5a1d0000-c0de-4c0e-a000-0000000000c9"
+CERT_APP = "5a1d0000-c0de-4a99-a000-0000000000c9"
+
+
+@dataclass(frozen=True)
+class AppCertificate:
+    key_pem: bytes
+    cert_pem: bytes
+    sha1_hex: str
+
+
+@pytest.fixture(scope="module")
+def cert_app(tls_server: TlsServer) -> AppCertificate:
+    """A self-signed certificate registered on a new app of a new tenant (admin API, tenant file)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "allot-cert-app")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    tenant = {"tenants": [{
+        "displayName": "Cert Co", "defaultDomain": "cert.example", "id": CERT_TENANT,
+        "subscriptions": [{"sku": "ENTERPRISEPACK", "enabled": 5}],
+        "apps": [{"clientId": CERT_APP, "displayName": "Cert app", "clientSecret": "not-used-here",
+                  "applicationPermissions": ["Organization.Read.All", "User.Read.All"],
+                  "certificates": [cert_pem.decode()]}],
+    }]}
+    r = httpx.post(
+        f"{tls_server.http}/_allot/tenants",
+        json=tenant,
+        headers={"x-allot-admin-key": tls_server.admin_key},
+    )
+    assert r.status_code == 201, r.text
+    return AppCertificate(
+        key_pem=key_pem,
+        cert_pem=cert_pem,
+        sha1_hex=cert.fingerprint(hashes.SHA1()).hex().upper(),
+    )
+
+
+@pytest.mark.asyncio
+async def test_certificate_credential_feeds_msgraph(tls_server: TlsServer, cert_app: AppCertificate) -> None:
+    credential = CertificateCredential(
+        CERT_TENANT,
+        CERT_APP,
+        certificate_data=cert_app.key_pem + cert_app.cert_pem,
+        authority=tls_server.https,
+        disable_instance_discovery=True,
+    )
+    client = graph_client(tls_server, credential)
+    skus = await client.subscribed_skus.get()
+    assert skus is not None and [s.sku_part_number for s in skus.value] == ["ENTERPRISEPACK"]
+
+
+def test_msal_confidential_client_with_a_certificate(tls_server: TlsServer, cert_app: AppCertificate) -> None:
+    app = msal.ConfidentialClientApplication(
+        CERT_APP,
+        client_credential={"private_key": cert_app.key_pem.decode(), "thumbprint": cert_app.sha1_hex},
+        authority=f"{tls_server.https}/{CERT_TENANT}",
+        instance_discovery=False,
+    )
+    result = app.acquire_token_for_client(scopes=[GRAPH_SCOPE])
+    assert "access_token" in result, result
+    # A key whose certificate the app does not hold: Entra's AADSTS700027.
+    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    other = msal.ConfidentialClientApplication(
+        CERT_APP,
+        client_credential={
+            "private_key": stranger.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            ).decode(),
+            "thumbprint": "00" * 20,
+        },
+        authority=f"{tls_server.https}/{CERT_TENANT}",
+        instance_discovery=False,
+    )
+    refused = other.acquire_token_for_client(scopes=[GRAPH_SCOPE])
+    assert refused.get("error") == "invalid_client", refused
+    assert 700027 in refused.get("error_codes", []), refused

@@ -99,6 +99,10 @@ pub struct AppDef {
     pub application_permissions: Vec<String>,
     #[serde(default)]
     pub delegated_scopes: Vec<String>,
+    /// PEM public certificates the app may sign client assertions with (certificate
+    /// credentials), besides its secret.
+    #[serde(default)]
+    pub certificates: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

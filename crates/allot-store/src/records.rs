@@ -146,6 +146,9 @@ pub struct App {
     pub application_permissions: Vec<String>,
     #[sqlx(try_from = "JsonText")]
     pub delegated_scopes: Vec<String>,
+    /// PEM certificates for client assertions.
+    #[sqlx(try_from = "JsonText")]
+    pub certificates: Vec<String>,
 }
 
 /// A JSON array of strings stored as text.

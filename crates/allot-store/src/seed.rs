@@ -192,6 +192,7 @@ impl Store {
                 ),
                 application_permissions: a.application_permissions.clone(),
                 delegated_scopes: a.delegated_scopes.clone(),
+                certificates: a.certificates.clone(),
             };
             count(report, old.as_ref().map(|o| *o == app));
             if old.as_ref() != Some(&app) {

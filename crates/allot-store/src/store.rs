@@ -544,9 +544,10 @@ impl Store {
         on_db!(&self.db, |p| {
             sqlx::query(
             "INSERT INTO apps (client_id, tenant_id, display_name, secret_hash, service_principal_id, \
-             application_permissions, delegated_scopes, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             application_permissions, delegated_scopes, created_at, certificates) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
              ON CONFLICT (client_id) DO UPDATE SET display_name = excluded.display_name, secret_hash = excluded.secret_hash, \
-             application_permissions = excluded.application_permissions, delegated_scopes = excluded.delegated_scopes"
+             application_permissions = excluded.application_permissions, delegated_scopes = excluded.delegated_scopes, \
+             certificates = excluded.certificates"
         )
         .bind(DbId::from(a.client_id))
         .bind(DbId::from(a.tenant_id))
@@ -556,17 +557,46 @@ impl Store {
         .bind(to_json(&a.application_permissions))
         .bind(to_json(&a.delegated_scopes))
         .bind(crate::now())
+        .bind(to_json(&a.certificates))
         .execute(p)
         .await.map(|r| r.rows_affected())
         })?;
         Ok(())
     }
 
+    /// Records that `client`'s assertion `jti` (valid until `expires_at`) was redeemed; `false`
+    /// when it already was (a replay). Expired records are dropped on the way.
+    pub async fn redeem_assertion(
+        &self,
+        client: AppId,
+        jti: &str,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, StoreError> {
+        let now = crate::now();
+        let inserted = on_db!(&self.db, |p| {
+            sqlx::query("DELETE FROM client_assertions WHERE expires_at < $1")
+                .bind(now)
+                .execute(p)
+                .await?;
+            sqlx::query(
+                "INSERT INTO client_assertions (client_id, jti, expires_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (client_id, jti) DO NOTHING",
+            )
+            .bind(DbId::from(client))
+            .bind(jti)
+            .bind(expires_at)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
+        Ok(inserted == 1)
+    }
+
     pub async fn app(&self, client_id: AppId) -> Result<Option<App>, StoreError> {
         let row = on_db!(&self.db, |p| {
             sqlx::query_as::<_, App>(
             "SELECT client_id, tenant_id, display_name, secret_hash, service_principal_id, application_permissions, \
-             delegated_scopes FROM apps WHERE client_id = $1"
+             delegated_scopes, certificates FROM apps WHERE client_id = $1"
         )
         .bind(DbId::from(client_id))
         .fetch_optional(p)
@@ -579,7 +609,7 @@ impl Store {
         let rows = on_db!(&self.db, |p| {
             sqlx::query_as::<_, App>(
             "SELECT client_id, tenant_id, display_name, secret_hash, service_principal_id, application_permissions, \
-             delegated_scopes FROM apps WHERE tenant_id = $1 ORDER BY client_id"
+             delegated_scopes, certificates FROM apps WHERE tenant_id = $1 ORDER BY client_id"
         )
         .bind(DbId::from(tenant))
         .fetch_all(p)

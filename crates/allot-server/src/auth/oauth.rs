@@ -42,7 +42,12 @@ pub struct OAuthError {
 }
 
 impl OAuthError {
-    fn new(status: StatusCode, error: &'static str, code: u32, description: impl Into<String>) -> Self {
+    pub(super) fn new(
+        status: StatusCode,
+        error: &'static str,
+        code: u32,
+        description: impl Into<String>,
+    ) -> Self {
         Self {
             status,
             error,
@@ -286,9 +291,32 @@ async fn issue(state: &AppState, tenant_key: &str, req: Request) -> Result<Value
             "The request body must contain the following parameter: 'grant_type'.",
         )
     })?;
+    let assertion = match get("client_assertion_type") {
+        None => None,
+        Some(t) if t == super::assertion::JWT_BEARER => Some(get("client_assertion").ok_or_else(|| {
+            OAuthError::bad(
+                "invalid_request",
+                900_144,
+                "The request body must contain the following parameter: 'client_assertion'.",
+            )
+        })?),
+        Some(other) => {
+            return Err(OAuthError::bad(
+                "invalid_request",
+                700_025,
+                format!(
+                    "The client assertion type '{other}' is not supported; use '{}'.",
+                    super::assertion::JWT_BEARER
+                ),
+            ));
+        }
+    };
     let (client_id, client_secret) = match (get("client_id"), basic) {
         (Some(id), _) => (id, get("client_secret")),
         (None, Some((id, secret))) => (id, Some(secret)),
+        (None, None) if let Some(iss) = assertion.as_deref().and_then(super::assertion::claimed_client) => {
+            (iss, None)
+        }
         (None, None) => {
             return Err(OAuthError::bad(
                 "invalid_request",
@@ -328,17 +356,14 @@ async fn issue(state: &AppState, tenant_key: &str, req: Request) -> Result<Value
             ),
         ));
     };
-    let secret_ok = client_secret
-        .as_deref()
-        .is_some_and(|s| verify_secret(&app.client_id.to_string(), s, &app.secret_hash));
+    let client = Client {
+        secret: client_secret.as_deref(),
+        assertion: assertion.as_deref(),
+        tenant_key,
+    };
     match grant.as_str() {
         "client_credentials" => {
-            if client_secret.is_none() {
-                return Err(missing_client_secret());
-            }
-            if !secret_ok {
-                return Err(invalid_secret(&app));
-            }
+            client.authenticate(state, &app, &tenant).await?;
             if !scope.default {
                 return Err(OAuthError::bad(
                     "invalid_scope",
@@ -355,12 +380,7 @@ async fn issue(state: &AppState, tenant_key: &str, req: Request) -> Result<Value
         "password" => {
             // Every Allot app is a confidential client (it has a secret): it authenticates on
             // every grant, as Entra requires of confidential clients.
-            if client_secret.is_none() {
-                return Err(missing_client_secret());
-            }
-            if !secret_ok {
-                return Err(invalid_secret(&app));
-            }
+            client.authenticate(state, &app, &tenant).await?;
             let username = get("username").unwrap_or_default();
             let password = get("password").unwrap_or_default();
             let user = state.store.user_by_upn(tenant.id, &username).await?;
@@ -388,12 +408,7 @@ async fn issue(state: &AppState, tenant_key: &str, req: Request) -> Result<Value
             // The secure application model: a partner app trades its refresh token for access
             // tokens of any resource it is granted (Graph or Partner Center). Allot's apps are
             // confidential clients (each has a secret): the secret comes with every redemption.
-            if client_secret.is_none() {
-                return Err(missing_client_secret());
-            }
-            if !secret_ok {
-                return Err(invalid_secret(&app));
-            }
+            client.authenticate(state, &app, &tenant).await?;
             let raw = get("refresh_token").ok_or_else(|| {
                 OAuthError::bad(
                     "invalid_request",
@@ -456,6 +471,25 @@ async fn issue(state: &AppState, tenant_key: &str, req: Request) -> Result<Value
             70003,
             format!("The app requested an unsupported grant type '{other}'."),
         )),
+    }
+}
+
+/// How a client proved who it is: its secret, or a client assertion (certificate credentials).
+struct Client<'a> {
+    secret: Option<&'a str>,
+    assertion: Option<&'a str>,
+    tenant_key: &'a str,
+}
+
+impl Client<'_> {
+    /// Every grant authenticates the client (every Allot app is a confidential client).
+    async fn authenticate(&self, state: &AppState, app: &App, tenant: &Tenant) -> Result<(), OAuthError> {
+        match (self.assertion, self.secret) {
+            (Some(a), _) => super::assertion::verify(state, app, tenant, self.tenant_key, a).await,
+            (None, Some(s)) if verify_secret(&app.client_id.to_string(), s, &app.secret_hash) => Ok(()),
+            (None, Some(_)) => Err(invalid_secret(app)),
+            (None, None) => Err(missing_client_secret()),
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod admin;
+mod assertions;
 mod auth;
 mod cli;
 mod cloud_licensing;
