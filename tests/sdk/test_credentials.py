@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime
 import os
 import re
+import ssl
 import subprocess
 import tempfile
 import time
@@ -276,3 +277,48 @@ def test_msal_confidential_client_with_a_certificate(tls_server: TlsServer, cert
     refused = other.acquire_token_for_client(scopes=[GRAPH_SCOPE])
     assert refused.get("error") == "invalid_client", refused
     assert 700027 in refused.get("error_codes", []), refused
+
+
+# --------------------------------------------------------------------------- interactive sign-in
+
+DEVICE_TENANT = "5a1d0000-c0de-4c0e-a000-0000000000dc"
+DEVICE_APP = "5a1d0000-c0de-4a99-a000-0000000000dc"
+
+
+@pytest.fixture(scope="module")
+def public_app(tls_server: TlsServer) -> str:
+    """A public client (a command-line tool) and a user who signs in with it."""
+    tenant = {"tenants": [{
+        "displayName": "Device Co", "defaultDomain": "device.example", "id": DEVICE_TENANT,
+        "subscriptions": [{"sku": "ENTERPRISEPACK", "enabled": 5}],
+        "apps": [{"clientId": DEVICE_APP, "displayName": "License CLI", "clientSecret": "unused",
+                  "delegatedScopes": ["User.Read", "User.Read.All"], "publicClient": True}],
+        "users": [{"userPrincipalName": "dana@device.example", "displayName": "Dana",
+                   "password": "dana-pw-1", "usageLocation": "US"}],
+    }]}
+    r = httpx.post(
+        f"{tls_server.http}/_allot/tenants", json=tenant, headers={"x-allot-admin-key": tls_server.admin_key}
+    )
+    assert r.status_code == 201, r.text
+    return DEVICE_APP
+
+
+def test_msal_device_code_flow_completed_on_the_device_page(tls_server: TlsServer, public_app: str) -> None:
+    app = msal.PublicClientApplication(
+        public_app, authority=f"{tls_server.https}/{DEVICE_TENANT}", instance_discovery=False
+    )
+    flow = app.initiate_device_flow(scopes=["User.Read"])
+    assert "user_code" in flow, flow
+    assert flow["verification_uri"] == f"{tls_server.https}/devicelogin"
+    # The person: opens the page the message names and signs in with the code.
+    page = httpx.post(
+        flow["verification_uri"],
+        data={"user_code": flow["user_code"], "username": "dana@device.example", "password": "dana-pw-1"},
+        verify=ssl.create_default_context(cafile=tls_server.ca_file),
+    )
+    assert "You have signed in" in page.text, page.text
+    result = app.acquire_token_by_device_flow(flow)
+    assert "access_token" in result, result
+    assert result["id_token_claims"]["preferred_username"] == "dana@device.example"
+    accounts = app.get_accounts()
+    assert [a["username"] for a in accounts] == ["dana@device.example"]

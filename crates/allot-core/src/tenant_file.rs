@@ -103,6 +103,13 @@ pub struct AppDef {
     /// credentials), besides its secret.
     #[serde(default)]
     pub certificates: Vec<String>,
+    /// Where the authorization-code flow may redirect (exact match, as Entra).
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// A public client: the authorization-code (with PKCE), device-code and refresh grants need
+    /// no secret (Entra's "allow public client flows").
+    #[serde(default)]
+    pub public_client: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -348,15 +348,16 @@ async fn unknown_path(uri: axum::http::Uri) -> GraphError {
     )
 }
 
-/// An error status whose body is not JSON: axum's own 404/405/413/415 and rejections.
+/// An error status whose body is neither JSON nor one of the sign-in pages (HTML): axum's own
+/// 404/405/413/415 and rejections.
 pub(crate) fn is_bare_error(resp: &Response) -> bool {
     let status = resp.status();
-    let is_json = resp
+    let shaped = resp
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    (status.is_client_error() || status.is_server_error()) && !is_json
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
+    (status.is_client_error() || status.is_server_error()) && !shaped
 }
 
 /// axum answers a wrong method (405) and some rejections with an empty or plain-text body; give

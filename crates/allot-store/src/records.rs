@@ -149,6 +149,11 @@ pub struct App {
     /// PEM certificates for client assertions.
     #[sqlx(try_from = "JsonText")]
     pub certificates: Vec<String>,
+    /// Where the authorization-code flow may send its code.
+    #[sqlx(try_from = "JsonText")]
+    pub redirect_uris: Vec<String>,
+    /// A public client (native or command-line app): interactive grants without a secret.
+    pub public_client: bool,
 }
 
 /// A JSON array of strings stored as text.

@@ -193,6 +193,8 @@ impl Store {
                 application_permissions: a.application_permissions.clone(),
                 delegated_scopes: a.delegated_scopes.clone(),
                 certificates: a.certificates.clone(),
+                redirect_uris: a.redirect_uris.clone(),
+                public_client: a.public_client,
             };
             count(report, old.as_ref().map(|o| *o == app));
             if old.as_ref() != Some(&app) {

@@ -21,6 +21,7 @@ use crate::{on_db, on_tx, sql};
 
 mod groups;
 pub mod partner;
+pub mod sign_in;
 mod users;
 
 /// Runs `op` again while it fails with a retryable error (SQLite busy, PostgreSQL serialization
@@ -544,10 +545,11 @@ impl Store {
         on_db!(&self.db, |p| {
             sqlx::query(
             "INSERT INTO apps (client_id, tenant_id, display_name, secret_hash, service_principal_id, \
-             application_permissions, delegated_scopes, created_at, certificates) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             application_permissions, delegated_scopes, created_at, certificates, redirect_uris, public_client) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
              ON CONFLICT (client_id) DO UPDATE SET display_name = excluded.display_name, secret_hash = excluded.secret_hash, \
              application_permissions = excluded.application_permissions, delegated_scopes = excluded.delegated_scopes, \
-             certificates = excluded.certificates"
+             certificates = excluded.certificates, redirect_uris = excluded.redirect_uris, public_client = excluded.public_client"
         )
         .bind(DbId::from(a.client_id))
         .bind(DbId::from(a.tenant_id))
@@ -558,6 +560,8 @@ impl Store {
         .bind(to_json(&a.delegated_scopes))
         .bind(crate::now())
         .bind(to_json(&a.certificates))
+        .bind(to_json(&a.redirect_uris))
+        .bind(a.public_client)
         .execute(p)
         .await.map(|r| r.rows_affected())
         })?;
@@ -596,7 +600,7 @@ impl Store {
         let row = on_db!(&self.db, |p| {
             sqlx::query_as::<_, App>(
             "SELECT client_id, tenant_id, display_name, secret_hash, service_principal_id, application_permissions, \
-             delegated_scopes, certificates FROM apps WHERE client_id = $1"
+             delegated_scopes, certificates, redirect_uris, public_client FROM apps WHERE client_id = $1"
         )
         .bind(DbId::from(client_id))
         .fetch_optional(p)
@@ -609,7 +613,7 @@ impl Store {
         let rows = on_db!(&self.db, |p| {
             sqlx::query_as::<_, App>(
             "SELECT client_id, tenant_id, display_name, secret_hash, service_principal_id, application_permissions, \
-             delegated_scopes, certificates FROM apps WHERE tenant_id = $1 ORDER BY client_id"
+             delegated_scopes, certificates, redirect_uris, public_client FROM apps WHERE tenant_id = $1 ORDER BY client_id"
         )
         .bind(DbId::from(tenant))
         .fetch_all(p)

@@ -2,6 +2,8 @@
 //! endpoints (token, discovery, JWKS) in Entra ID's shapes.
 
 pub mod assertion;
+pub mod discovery;
+pub mod interactive;
 pub mod keys;
 pub mod oauth;
 pub mod tokens;

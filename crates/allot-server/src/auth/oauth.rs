@@ -15,7 +15,6 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::keys;
 use super::tokens::{
     GRAPH_APP_ID, GRAPH_RESOURCE, PARTNER_CENTER_APP_ID, PARTNER_CENTER_RESOURCE, TOKEN_LIFETIME_SECS,
 };
@@ -26,10 +25,14 @@ pub fn router() -> Router<AppState> {
         .route("/{tenant}/oauth2/v2.0/token", post(token))
         .route(
             "/{tenant}/v2.0/.well-known/openid-configuration",
-            get(openid_configuration),
+            get(super::discovery::openid_configuration),
         )
-        .route("/{tenant}/discovery/v2.0/keys", get(jwks))
-        .route("/common/discovery/instance", get(instance_discovery))
+        .route("/{tenant}/discovery/v2.0/keys", get(super::discovery::jwks))
+        .route(
+            "/common/discovery/instance",
+            get(super::discovery::instance_discovery),
+        )
+        .merge(super::interactive::router())
 }
 
 /// An Entra-style OAuth error (`AADSTS…`).
@@ -56,11 +59,11 @@ impl OAuthError {
         }
     }
 
-    fn bad(error: &'static str, code: u32, description: impl Into<String>) -> Self {
+    pub(super) fn bad(error: &'static str, code: u32, description: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, error, code, description)
     }
 
-    fn tenant_not_found(t: &str) -> Self {
+    pub(super) fn tenant_not_found(t: &str) -> Self {
         Self::bad(
             "invalid_tenant",
             90002,
@@ -225,11 +228,11 @@ fn not_consented(app: &App) -> OAuthError {
     )
 }
 
-async fn find_tenant(store: &Store, key: &str) -> Result<Option<Tenant>, OAuthError> {
+pub(super) async fn find_tenant(store: &Store, key: &str) -> Result<Option<Tenant>, OAuthError> {
     Ok(store.find_tenant(key).await?)
 }
 
-fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
+pub(super) fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
     form_urlencoded::parse(body).into_owned().collect()
 }
 
@@ -327,35 +330,7 @@ async fn issue(state: &AppState, tenant_key: &str, req: Request) -> Result<Value
     };
     let mut scope = parse_scope(&get("scope").unwrap_or_default())?;
     scope.cae = get("claims").as_deref().is_some_and(declares_cp1);
-    let app_id = AppId::parse(&client_id).map_err(|_| {
-        OAuthError::bad(
-            "unauthorized_client",
-            700_016,
-            format!("Application with identifier '{client_id}' was not found in the directory."),
-        )
-    })?;
-    let app = state.store.app(app_id).await?;
-    let tenant = if ["common", "organizations"].contains(&tenant_key.to_ascii_lowercase().as_str()) {
-        match &app {
-            Some(a) => state.store.tenant(a.tenant_id).await?,
-            None => None,
-        }
-    } else {
-        find_tenant(&state.store, tenant_key).await?
-    };
-    let Some(tenant) = tenant else {
-        return Err(OAuthError::tenant_not_found(tenant_key));
-    };
-    let Some(app) = app.filter(|a| a.tenant_id == tenant.id) else {
-        return Err(OAuthError::bad(
-            "unauthorized_client",
-            700_016,
-            format!(
-                "Application with identifier '{client_id}' was not found in the directory '{}'.",
-                tenant.default_domain
-            ),
-        ));
-    };
+    let (tenant, app) = tenant_and_app(state, tenant_key, &client_id).await?;
     let client = Client {
         secret: client_secret.as_deref(),
         assertion: assertion.as_deref(),
@@ -383,25 +358,7 @@ async fn issue(state: &AppState, tenant_key: &str, req: Request) -> Result<Value
             client.authenticate(state, &app, &tenant).await?;
             let username = get("username").unwrap_or_default();
             let password = get("password").unwrap_or_default();
-            let user = state.store.user_by_upn(tenant.id, &username).await?;
-            let Some(user) = user.filter(|u| {
-                u.password_hash
-                    .as_deref()
-                    .is_some_and(|h| verify_secret(&u.id.to_string(), &password, h))
-            }) else {
-                return Err(OAuthError::bad(
-                    "invalid_grant",
-                    50126,
-                    "Error validating credentials due to invalid username or password.",
-                ));
-            };
-            if !user.account_enabled {
-                return Err(OAuthError::bad(
-                    "invalid_grant",
-                    50057,
-                    "The user account is disabled.",
-                ));
-            }
+            let user = signed_in(state, &tenant, &username, &password).await?;
             user_token(state, &app, &user, &scope, scope.offline)
         }
         "refresh_token" => {
@@ -466,6 +423,12 @@ async fn issue(state: &AppState, tenant_key: &str, req: Request) -> Result<Value
             }
             user_token(state, &app, &user, &scope, true)
         }
+        "authorization_code" => {
+            super::interactive::redeem_code(state, &app, &tenant, &client, &pairs, &scope).await
+        }
+        super::interactive::DEVICE_CODE_GRANT => {
+            super::interactive::redeem_device(state, &app, &tenant, &client, &pairs, &scope).await
+        }
         other => Err(OAuthError::bad(
             "unsupported_grant_type",
             70003,
@@ -474,14 +437,95 @@ async fn issue(state: &AppState, tenant_key: &str, req: Request) -> Result<Value
     }
 }
 
+/// The tenant a token or sign-in request is for and the app it names: `{tenant}` is an id or
+/// domain, or `common`/`organizations` (the app's own tenant).
+pub(super) async fn tenant_and_app(
+    state: &AppState,
+    tenant_key: &str,
+    client_id: &str,
+) -> Result<(Tenant, App), OAuthError> {
+    let app_id = AppId::parse(client_id).map_err(|_| {
+        OAuthError::bad(
+            "unauthorized_client",
+            700_016,
+            format!("Application with identifier '{client_id}' was not found in the directory."),
+        )
+    })?;
+    let app = state.store.app(app_id).await?;
+    let tenant = if super::discovery::multi_tenant(tenant_key) {
+        match &app {
+            Some(a) => state.store.tenant(a.tenant_id).await?,
+            None => None,
+        }
+    } else {
+        find_tenant(&state.store, tenant_key).await?
+    };
+    let Some(tenant) = tenant else {
+        return Err(OAuthError::tenant_not_found(tenant_key));
+    };
+    let Some(app) = app.filter(|a| a.tenant_id == tenant.id) else {
+        return Err(OAuthError::bad(
+            "unauthorized_client",
+            700_016,
+            format!(
+                "Application with identifier '{client_id}' was not found in the directory '{}'.",
+                tenant.default_domain
+            ),
+        ));
+    };
+    Ok((tenant, app))
+}
+
+/// The enabled user of `tenant` whose UPN and password these are (AADSTS50126, 50057).
+pub(super) async fn signed_in(
+    state: &AppState,
+    tenant: &Tenant,
+    username: &str,
+    password: &str,
+) -> Result<allot_store::records::User, OAuthError> {
+    let user = state.store.user_by_upn(tenant.id, username).await?;
+    let Some(user) = user.filter(|u| {
+        u.password_hash
+            .as_deref()
+            .is_some_and(|h| verify_secret(&u.id.to_string(), password, h))
+    }) else {
+        return Err(OAuthError::bad(
+            "invalid_grant",
+            50126,
+            "Error validating credentials due to invalid username or password.",
+        ));
+    };
+    if !user.account_enabled {
+        return Err(OAuthError::bad(
+            "invalid_grant",
+            50057,
+            "The user account is disabled.",
+        ));
+    }
+    Ok(user)
+}
+
 /// How a client proved who it is: its secret, or a client assertion (certificate credentials).
-struct Client<'a> {
+pub(super) struct Client<'a> {
     secret: Option<&'a str>,
     assertion: Option<&'a str>,
     tenant_key: &'a str,
 }
 
 impl Client<'_> {
+    /// Interactive grants of a public client need no credential; anything else authenticates.
+    pub(super) async fn authenticate_unless_public(
+        &self,
+        state: &AppState,
+        app: &App,
+        tenant: &Tenant,
+    ) -> Result<(), OAuthError> {
+        if app.public_client && self.secret.is_none() && self.assertion.is_none() {
+            return Ok(());
+        }
+        self.authenticate(state, app, tenant).await
+    }
+
     /// Every grant authenticates the client (every Allot app is a confidential client).
     async fn authenticate(&self, state: &AppState, app: &App, tenant: &Tenant) -> Result<(), OAuthError> {
         match (self.assertion, self.secret) {
@@ -516,7 +560,7 @@ fn missing_client_secret() -> OAuthError {
 
 /// The token response of a delegated grant: an access token with the scopes granted for the
 /// requested resource, and a refresh token when asked for.
-fn user_token(
+pub(super) fn user_token(
     state: &AppState,
     app: &App,
     user: &allot_store::records::User,
@@ -551,7 +595,7 @@ fn invalid_secret(app: &App) -> OAuthError {
     )
 }
 
-fn signing_failed() -> OAuthError {
+pub(super) fn signing_failed() -> OAuthError {
     OAuthError::new(
         StatusCode::INTERNAL_SERVER_ERROR,
         "server_error",
@@ -594,92 +638,6 @@ fn parse_basic(header_value: &str) -> Option<(String, String)> {
             .map(|(_, v)| v.into_owned())
     };
     Some((dec(id)?, dec(secret)?))
-}
-
-async fn discovery_tenant(state: &AppState, key: &str) -> Result<Tenant, OAuthError> {
-    find_tenant(&state.store, key)
-        .await?
-        .ok_or_else(|| OAuthError::tenant_not_found(key))
-}
-
-/// The multi-tenant authorities: the tenant is the signed-in user's (or the app's home tenant).
-fn multi_tenant(key: &str) -> bool {
-    ["common", "organizations"].contains(&key.to_ascii_lowercase().as_str())
-}
-
-/// # `GET /{tenant}/v2.0/.well-known/openid-configuration`
-/// Per tenant (id or domain), and for `organizations` and `common` (issuer with `{tenantid}`, as
-/// Entra's). The endpoints are on the host and scheme the client used (an HTTPS authority gets
-/// HTTPS endpoints); the issuer is the one tokens carry.
-pub async fn openid_configuration(State(state): State<AppState>, Path(key): Path<String>) -> Response {
-    let (segment, issuer) = if multi_tenant(&key) {
-        let issuer = format!("{}/{{tenantid}}/v2.0", state.tokens.issuer_base());
-        (key.to_ascii_lowercase(), issuer)
-    } else {
-        match discovery_tenant(&state, &key).await {
-            Ok(t) => (t.id.to_string(), state.tokens.issuer(t.id)),
-            Err(e) => return e.into_response(),
-        }
-    };
-    let base = crate::graph::base_url();
-    let t = segment;
-    let doc = json!({
-        "issuer": issuer,
-        "token_endpoint": format!("{base}/{t}/oauth2/v2.0/token"),
-        "jwks_uri": format!("{base}/{t}/discovery/v2.0/keys"),
-        "authorization_endpoint": format!("{base}/{t}/oauth2/v2.0/authorize"),
-        "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
-        "grant_types_supported": ["client_credentials", "password", "refresh_token"],
-        "response_types_supported": ["token"],
-        "scopes_supported": ["openid", "profile", "email", "offline_access"],
-        "subject_types_supported": ["pairwise"],
-        "id_token_signing_alg_values_supported": ["RS256"],
-        "claims_supported": ["aud", "iss", "iat", "nbf", "exp", "tid", "oid", "sub", "appid", "roles", "scp", "wids", "upn", "name"],
-        "tenant_region_scope": "NA",
-        "cloud_instance_name": "allot",
-    });
-    (StatusCode::OK, axum::Json(doc)).into_response()
-}
-
-/// # `GET /common/discovery/instance?authorization_endpoint=…`
-/// Instance discovery, as MSAL asks it: where the authority's tenant discovery document is, and
-/// the host's aliases (only itself). MSAL calls it on Microsoft's host for an authority it does not
-/// know, so clients turn it off (docs/compat/identity.md); it answers here for clients that reach
-/// Allot under Microsoft's names.
-pub async fn instance_discovery(req: Request) -> Response {
-    let pairs = form_pairs(req.uri().query().unwrap_or_default().as_bytes());
-    let endpoint = pairs
-        .iter()
-        .find(|(k, _)| k == "authorization_endpoint")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
-    // https://host[:port]/{tenant}/oauth2/v2.0/authorize
-    let Some((scheme_host, path)) = endpoint
-        .strip_prefix("https://")
-        .and_then(|rest| rest.split_once('/'))
-        .map(|(host, path)| (format!("https://{host}"), path))
-    else {
-        return OAuthError::bad("invalid_instance", 50049, "Unknown or invalid instance.").into_response();
-    };
-    let tenant = path.split('/').next().unwrap_or("common");
-    let host = scheme_host.trim_start_matches("https://").to_owned();
-    let doc = json!({
-        "tenant_discovery_endpoint": format!("{scheme_host}/{tenant}/v2.0/.well-known/openid-configuration"),
-        "api-version": "1.1",
-        "metadata": [{"preferred_network": host, "preferred_cache": host, "aliases": [host]}],
-    });
-    (StatusCode::OK, axum::Json(doc)).into_response()
-}
-
-/// # `GET /{tenant}/discovery/v2.0/keys`
-/// The public keys of every signing key (the same for all tenants).
-pub async fn jwks(State(state): State<AppState>, Path(key): Path<String>) -> Response {
-    if !multi_tenant(&key)
-        && let Err(e) = discovery_tenant(&state, &key).await
-    {
-        return e.into_response();
-    }
-    (StatusCode::OK, axum::Json(keys::jwks(state.tokens.keys()))).into_response()
 }
 
 #[cfg(test)]

@@ -338,6 +338,33 @@ impl TokenService {
         self.sign(&c)
     }
 
+    /// The `id_token` of an interactive sign-in: who signed in, for `app` (its audience).
+    pub fn mint_id_token(
+        &self,
+        app: &App,
+        user: &User,
+        nonce: Option<&str>,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
+        let now = chrono::Utc::now().timestamp();
+        let mut c = serde_json::json!({
+            "aud": app.client_id.to_string(),
+            "iss": self.issuer(user.tenant_id),
+            "iat": now,
+            "nbf": now,
+            "exp": now + TOKEN_LIFETIME_SECS,
+            "sub": user.id.to_string(),
+            "oid": user.id.to_string(),
+            "tid": user.tenant_id.to_string(),
+            "name": user.display_name,
+            "preferred_username": user.user_principal_name,
+            "ver": "2.0",
+        });
+        if let Some(n) = nonce {
+            c["nonce"] = serde_json::Value::from(n);
+        }
+        self.sign(&c)
+    }
+
     /// A refresh token for `user` through `app` (a signed JWT the token endpoint alone accepts).
     pub fn mint_refresh(&self, app: &App, user: &User) -> Result<String, jsonwebtoken::errors::Error> {
         let now_us = chrono::Utc::now().timestamp_micros();

@@ -139,13 +139,24 @@ e2e!(token_endpoint_refusals_use_aadsts_codes, |app| {
         (
             DEMO_TENANT,
             vec![
-                ("grant_type", "authorization_code"),
+                ("grant_type", "urn:ietf:params:oauth:grant-type:saml1_1-bearer"),
                 ("client_id", DEMO_APP),
                 ("client_secret", DEMO_SECRET),
             ],
             400,
             "unsupported_grant_type",
             70003,
+        ),
+        (
+            DEMO_TENANT,
+            vec![
+                ("grant_type", "authorization_code"),
+                ("client_id", DEMO_APP),
+                ("client_secret", DEMO_SECRET),
+            ],
+            400,
+            "invalid_request",
+            900_144,
         ),
         (
             DEMO_TENANT,

@@ -20,5 +20,6 @@ mod operations;
 mod partner;
 mod races;
 mod scale;
+mod sign_in;
 mod skus;
 mod users;
