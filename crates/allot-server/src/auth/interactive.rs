@@ -313,6 +313,39 @@ pub async fn authorize_submit(
     redirect(&url)
 }
 
+/// Why a code of `kind` (`code` or `device`) could not be redeemed.
+fn refusal(kind: &str, r: &Redeemed) -> OAuthError {
+    let device = kind == "device";
+    match r {
+        Redeemed::Pending(g) if device && g.expires_at > chrono::Utc::now() => OAuthError::bad(
+            "authorization_pending",
+            70016,
+            "OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
+        ),
+        Redeemed::Pending(_) if device => {
+            OAuthError::bad("expired_token", 70019, "Verification code expired.")
+        }
+        Redeemed::Pending(_) => OAuthError::bad(
+            "invalid_grant",
+            70008,
+            "The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.",
+        ),
+        Redeemed::Spent if device => {
+            OAuthError::bad("invalid_grant", 54005, "The device code was already redeemed.")
+        }
+        Redeemed::Spent => OAuthError::bad(
+            "invalid_grant",
+            54005,
+            "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.",
+        ),
+        Redeemed::Unknown | Redeemed::Fresh(_) => OAuthError::bad(
+            "invalid_grant",
+            9_002_313,
+            "Invalid request. Request is malformed or invalid.",
+        ),
+    }
+}
+
 /// The `code_verifier` against the stored challenge (RFC 7636).
 fn pkce_ok(grant: &SignInGrant, verifier: Option<&str>) -> bool {
     let Some(challenge) = &grant.code_challenge else {
@@ -349,27 +382,7 @@ pub(super) async fn redeem_code(
     })?;
     let grant = match state.store.redeem_sign_in_grant("code", &hash(&code)).await? {
         Redeemed::Fresh(g) => g,
-        Redeemed::Spent => {
-            return Err(OAuthError::bad(
-                "invalid_grant",
-                54005,
-                "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.",
-            ));
-        }
-        Redeemed::Pending(_) => {
-            return Err(OAuthError::bad(
-                "invalid_grant",
-                70008,
-                "The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.",
-            ));
-        }
-        Redeemed::Unknown => {
-            return Err(OAuthError::bad(
-                "invalid_grant",
-                9_002_313,
-                "Invalid request. Request is malformed or invalid.",
-            ));
-        }
+        other => return Err(refusal("code", &other)),
     };
     if grant.client_id != app.client_id || grant.tenant_id != tenant.id {
         return Err(OAuthError::bad(
@@ -598,34 +611,7 @@ pub(super) async fn redeem_device(
         })?;
     let grant = match state.store.redeem_sign_in_grant("device", &hash(&device)).await? {
         Redeemed::Fresh(g) => g,
-        Redeemed::Pending(g) if g.expires_at <= chrono::Utc::now() => {
-            return Err(OAuthError::bad(
-                "expired_token",
-                70019,
-                "Verification code expired.",
-            ));
-        }
-        Redeemed::Pending(_) => {
-            return Err(OAuthError::bad(
-                "authorization_pending",
-                70016,
-                "OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
-            ));
-        }
-        Redeemed::Spent => {
-            return Err(OAuthError::bad(
-                "invalid_grant",
-                54005,
-                "The device code was already redeemed.",
-            ));
-        }
-        Redeemed::Unknown => {
-            return Err(OAuthError::bad(
-                "invalid_grant",
-                9_002_313,
-                "Invalid request. Request is malformed or invalid.",
-            ));
-        }
+        other => return Err(refusal("device", &other)),
     };
     if grant.client_id != app.client_id {
         return Err(OAuthError::bad(
