@@ -150,6 +150,12 @@ pub struct ServeArgs {
     /// The PEM private key of --tls-cert.
     #[arg(long, env = "ALLOT_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Zero-change mode: the local certificate also names graph.microsoft.com,
+    /// login.microsoftonline.com and api.partnercenter.microsoft.com, and links are built on
+    /// those names, so code that cannot change its URLs runs once they resolve to Allot (a hosts
+    /// entry, a container's DNS) and the CA is trusted (implies --tls).
+    #[arg(long, env = "ALLOT_TLS_MICROSOFT_HOSTS")]
+    pub tls_microsoft_hosts: bool,
     /// Run only the licensing worker: no HTTP listener.
     #[arg(long, env = "ALLOT_WORKER_ONLY")]
     pub worker_only: bool,
@@ -211,7 +217,10 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         return crate::app::run_worker_only(store).await;
     }
     let public_url = a.public_url.map(|u| u.trim_end_matches('/').to_owned());
-    let allowed_hosts = a.allowed_hosts;
+    let mut allowed_hosts = a.allowed_hosts;
+    if a.tls_microsoft_hosts {
+        allowed_hosts.extend(crate::tls::MICROSOFT_HOSTS.iter().map(|h| (*h).to_owned()));
+    }
     let config = Config {
         data_dir: a.db.data_dir.clone(),
         listen: a.listen,
@@ -235,7 +244,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         tls: tls_settings(
             &a.tls_cert,
             &a.tls_key,
-            a.tls,
+            a.tls || a.tls_microsoft_hosts,
             a.tls_listen,
             &public_url,
             &allowed_hosts,

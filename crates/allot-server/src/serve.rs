@@ -163,6 +163,7 @@ async fn run<I, S>(
 {
     let svc = tower::ServiceExt::map_request(svc, move |mut req: Request<hyper::body::Incoming>| {
         req.extensions_mut().insert(scheme);
+        collapse_slashes(&mut req);
         req
     });
     let conn = http.serve_connection(TokioIo::new(io), TowerToHyperService::new(svc));
@@ -172,6 +173,32 @@ async fn run<I, S>(
         _ = stop.changed() => {
             conn.as_mut().graceful_shutdown();
             log_end(conn.await);
+        }
+    }
+}
+
+/// `//` in a request path is `/`, as Graph reads it: the Python Graph SDK, left at its default
+/// base URL, asks for `https://graph.microsoft.com/v1.0//subscribedSkus`.
+fn collapse_slashes<B>(req: &mut Request<B>) {
+    let path = req.uri().path();
+    if !path.contains("//") {
+        return;
+    }
+    let mut collapsed = String::with_capacity(path.len());
+    for c in path.chars() {
+        if !(c == '/' && collapsed.ends_with('/')) {
+            collapsed.push(c);
+        }
+    }
+    let with_query = match req.uri().query() {
+        Some(q) => format!("{collapsed}?{q}"),
+        None => collapsed,
+    };
+    let mut parts = req.uri().clone().into_parts();
+    if let Ok(pq) = with_query.parse() {
+        parts.path_and_query = Some(pq);
+        if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+            *req.uri_mut() = uri;
         }
     }
 }

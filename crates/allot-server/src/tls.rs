@@ -30,6 +30,15 @@ pub fn install_crypto() {
     });
 }
 
+/// Microsoft's host names that zero-change mode answers for: Graph, the identity platform and
+/// Partner Center. One router serves them all (their paths do not overlap: `/v1.0` and `/beta`,
+/// `/{tenant}/oauth2/…` and `/common/discovery/…`, `/v1`).
+pub const MICROSOFT_HOSTS: &[&str] = &[
+    "graph.microsoft.com",
+    "login.microsoftonline.com",
+    "api.partnercenter.microsoft.com",
+];
+
 /// Where the certificate comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {

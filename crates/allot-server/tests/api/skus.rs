@@ -95,3 +95,14 @@ e2e!(subscribed_sku_by_id_and_select, |app| {
         .await
         .graph_error(400, "Request_BadRequest");
 });
+
+e2e!(repeated_slashes_in_a_path_read_as_one, |app| {
+    // The Python Graph SDK at its default base URL asks for `/v1.0//subscribedSkus`.
+    let r = app.get("/v1.0//subscribedSkus?$select=skuId").await;
+    let v = r.ok();
+    assert!(v["value"].as_array().is_some_and(|a| !a.is_empty()), "{v}");
+    assert_eq!(
+        v["@odata.context"],
+        format!("{}/v1.0/$metadata#subscribedSkus(skuId)", app.base)
+    );
+});
