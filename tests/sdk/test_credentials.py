@@ -139,14 +139,18 @@ async def test_client_secret_credential_feeds_msgraph_through_its_own_provider(t
     )
     token = credential.get_token(GRAPH_SCOPE)
     assert token.token.count(".") == 2 and token.expires_on > time.time()
-    client = graph_client(tls_server, credential)
+    await license_round_trip(graph_client(tls_server, credential), "contoso.example")
+
+
+async def license_round_trip(client: GraphServiceClient, domain: str) -> None:
+    """Creates a user, assigns E3, reads licenseDetails, deletes the user."""
     nick = f"cred-{uuid.uuid4().hex[:8]}"
     user = await client.users.post(
         User(
             account_enabled=True,
             display_name=nick,
             mail_nickname=nick,
-            user_principal_name=f"{nick}@contoso.example",
+            user_principal_name=f"{nick}@{domain}",
             usage_location="US",
             password_profile=PasswordProfile(force_change_password_next_sign_in=False, password="Passw0rd!x"),
         )
@@ -222,7 +226,8 @@ def cert_app(tls_server: TlsServer) -> AppCertificate:
         "displayName": "Cert Co", "defaultDomain": "cert.example", "id": CERT_TENANT,
         "subscriptions": [{"sku": "ENTERPRISEPACK", "enabled": 5}],
         "apps": [{"clientId": CERT_APP, "displayName": "Cert app", "clientSecret": "not-used-here",
-                  "applicationPermissions": ["Organization.Read.All", "User.Read.All"],
+                  "applicationPermissions": ["Organization.Read.All", "User.ReadWrite.All",
+                                             "LicenseAssignment.ReadWrite.All"],
                   "certificates": [cert_pem.decode()]}],
     }]}
     r = httpx.post(
@@ -250,6 +255,7 @@ async def test_certificate_credential_feeds_msgraph(tls_server: TlsServer, cert_
     client = graph_client(tls_server, credential)
     skus = await client.subscribed_skus.get()
     assert skus is not None and [s.sku_part_number for s in skus.value] == ["ENTERPRISEPACK"]
+    await license_round_trip(client, "cert.example")
 
 
 def test_msal_confidential_client_with_a_certificate(tls_server: TlsServer, cert_app: AppCertificate) -> None:
