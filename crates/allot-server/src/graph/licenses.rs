@@ -209,6 +209,43 @@ pub async fn get_license_details(
     Ok(json_response(StatusCode::OK, &Value::Object(m)))
 }
 
+/// Whether a service plan is a Microsoft Teams plan (`TEAMS1`, `TEAMS_FREE`, `TEAMS_EXPLORATORY`,
+/// `TEAMS_GOV`, …): the ones `hasTeamsLicense` looks for. (inferred: Graph does not list them)
+fn is_teams_plan(name: &str) -> bool {
+    name.starts_with("TEAMS")
+}
+
+/// # `GET /users/{id | userPrincipalName}/licenseDetails/getTeamsLicensingDetails`, `GET /me/…`
+/// `hasTeamsLicense`: the user holds a license whose Teams plan is enabled (by at least one of its
+/// sources). The SDKs call it with `()`; both spellings are served.
+/// <https://learn.microsoft.com/en-us/graph/api/licensedetails-getteamslicensingdetails>
+pub async fn teams_licensing_details(
+    State(state): State<AppState>,
+    auth: Auth,
+    Extension(version): Extension<ApiVersion>,
+    target: Target,
+    q: ODataQuery,
+) -> GraphResult<Response> {
+    target.authorize(&auth, &perm::LICENSE_DETAILS, &perm::ME_LICENSE_DETAILS)?;
+    q.only(&[])?;
+    let user = target.user(&state, &auth).await?;
+    let catalog = state.store.tenant_catalog(auth.0.tenant).await?;
+    let assignments = state.store.assignments(auth.0.tenant, user.id).await?;
+    let has = allot_core::licensing::effective_licenses(&assignments)
+        .iter()
+        .filter_map(|l| catalog.sku(l.sku).map(|sku| (sku, l)))
+        .any(|(sku, l)| {
+            sku.plans
+                .iter()
+                .any(|p| is_teams_plan(&p.name) && !l.disabled_plans.contains(&p.id))
+        });
+    let body = json!({
+        "@odata.context": context_url(version, "microsoft.graph.teamsLicensingDetails"),
+        "hasTeamsLicense": has,
+    });
+    Ok(json_response(StatusCode::OK, &body))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

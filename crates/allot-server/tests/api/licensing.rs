@@ -447,3 +447,57 @@ e2e!(me_assign_license_and_me_license_details, |app| {
         "{msg}"
     );
 });
+
+e2e!(teams_licensing_details_follow_the_teams_plan, |app| {
+    const TEAMS1: &str = "57ff2da0-773e-42df-b2af-ffb7a2317929";
+    let id = app.create_user("teamsy", Some("US")).await;
+    let has = |path: String| {
+        let app = &app;
+        async move {
+            let v = app.get(&path).await.ok();
+            assert_eq!(
+                v["@odata.context"],
+                format!(
+                    "{}/v1.0/$metadata#microsoft.graph.teamsLicensingDetails",
+                    app.base
+                )
+            );
+            v["hasTeamsLicense"].as_bool().unwrap()
+        }
+    };
+    let path = format!("/v1.0/users/{id}/licenseDetails/getTeamsLicensingDetails");
+    assert!(!has(path.clone()).await, "no license yet");
+    // E3 with Teams.
+    let r = app
+        .post(&format!("/v1.0/users/{id}/assignLicense"), add(E3))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(has(path.clone()).await);
+    // The SDKs' spelling, with parentheses, and by UPN.
+    assert!(
+        has("/v1.0/users/teamsy@contoso.example/licenseDetails/getTeamsLicensingDetails()".to_owned()).await
+    );
+    // E3 with TEAMS1 disabled: no Teams.
+    let body = json!({"addLicenses": [{"skuId": E3, "disabledPlans": [TEAMS1]}], "removeLicenses": []});
+    let r = app.post(&format!("/v1.0/users/{id}/assignLicense"), body).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(!has(path.clone()).await);
+    // Signed in, through /me.
+    let token = app.user_token("teamsy@contoso.example").await;
+    let r = app
+        .send(
+            Method::GET,
+            "/v1.0/me/licenseDetails/getTeamsLicensingDetails",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(r.json()["hasTeamsLicense"], false, "{}", r.text);
+    // An unknown user is Graph's 404; a query option is refused.
+    app.get("/v1.0/users/nobody@contoso.example/licenseDetails/getTeamsLicensingDetails")
+        .await
+        .graph_error(404, "Request_ResourceNotFound");
+    app.get(&format!("{path}?$select=hasTeamsLicense"))
+        .await
+        .graph_error(400, "Request_BadRequest");
+});
