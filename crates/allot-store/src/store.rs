@@ -67,13 +67,25 @@ impl<R> AnyRow for R where
 {
 }
 
+/// A row and the sort-key values of its keyset position (a JSON array, [`Store::sorted_page`]).
+#[derive(sqlx::FromRow)]
+pub struct Keyed<Row> {
+    #[sqlx(flatten)]
+    row: Row,
+    sort_keys: String,
+}
+
 /// A directory object the store pages and fetches by id the same way: users and groups.
 pub trait Listed: Sized {
     #[doc(hidden)]
     type Row: AnyRow;
-    /// `SELECT <columns> FROM <table> <alias> WHERE <alias>.tenant_id = $1`.
+    /// `SELECT <columns>{extra} FROM <table> <alias> WHERE <alias>.tenant_id = $1`.
     #[doc(hidden)]
-    fn head() -> String;
+    fn select(extra: &str) -> String;
+    #[doc(hidden)]
+    fn head() -> String {
+        Self::select("")
+    }
     /// The id column, with the alias of [`Listed::head`].
     #[doc(hidden)]
     const KEY: &'static str;
@@ -83,9 +95,9 @@ pub trait Listed: Sized {
 
 impl Listed for crate::records::User {
     type Row = crate::records::UserRow;
-    fn head() -> String {
+    fn select(extra: &str) -> String {
         format!(
-            "SELECT {} FROM users u WHERE u.tenant_id = $1",
+            "SELECT {}{extra} FROM users u WHERE u.tenant_id = $1",
             crate::records::USER_COLS
         )
     }
@@ -97,9 +109,9 @@ impl Listed for crate::records::User {
 
 impl Listed for crate::records::Group {
     type Row = Self;
-    fn head() -> String {
+    fn select(extra: &str) -> String {
         format!(
-            "SELECT {} FROM groups g WHERE g.tenant_id = $1",
+            "SELECT {}{extra} FROM groups g WHERE g.tenant_id = $1",
             crate::records::GROUP_COLS
         )
     }
@@ -140,6 +152,66 @@ impl Store {
             .filtered_page(&T::head(), T::KEY, tenant, filter, after, limit)
             .await?;
         rows.into_iter().map(T::from_row).collect()
+    }
+
+    /// Users or groups matching `filter` in the order of `order` (then id), continuing after the
+    /// row whose sort-key values are `after`: each with its own values, what a next-page token
+    /// carries. Keyset paging in any order, exact under concurrent inserts.
+    pub async fn sorted_page<T: Listed>(
+        &self,
+        tenant: TenantId,
+        filter: Option<&allot_odata::validate::Cond>,
+        order: &[allot_odata::sql::SortKey],
+        after: Option<&[String]>,
+        limit: i64,
+    ) -> Result<Vec<(T, Vec<String>)>, StoreError> {
+        use allot_odata::schema::{Sql, Type};
+        let d = sql::dialect(self.db.backend());
+        let mut keys = order.to_vec();
+        keys.push(allot_odata::sql::SortKey::asc(Sql::same(T::KEY), Type::Guid));
+        let (and, params, mut n) = sql::odata_where(self.db.backend(), filter, 2);
+        let mut after_sql = String::new();
+        if let Some(values) = after {
+            if values.len() != keys.len() {
+                return Err(StoreError::Invalid(
+                    "The page token does not belong to this query.".into(),
+                ));
+            }
+            after_sql = format!(" AND {}", allot_odata::sql::keyset_after(&keys, d, n));
+            n += keys.len();
+        }
+        let head = T::select(&format!(
+            ", {} AS sort_keys",
+            allot_odata::sql::key_values(&keys, d)
+        ));
+        let sql = format!(
+            "{head}{and}{after_sql} ORDER BY {} LIMIT ${n}",
+            allot_odata::sql::order_by(&keys, d)
+        );
+        let rows: Vec<Keyed<T::Row>> = on_db!(&self.db, |p| {
+            let mut q = crate::bind_odata!(
+                sqlx::query_as::<_, Keyed<T::Row>>(AssertSqlSafe(sql)).bind(DbId::from(tenant)),
+                &params
+            );
+            for v in after.unwrap_or_default() {
+                q = q.bind(v.clone());
+            }
+            q.bind(limit).fetch_all(p).await
+        })?;
+        rows.into_iter()
+            .map(|r| {
+                let values: Vec<serde_json::Value> = serde_json::from_str(&r.sort_keys)
+                    .map_err(|e| StoreError::Corrupt(format!("sort keys: {e}")))?;
+                let keys = values
+                    .into_iter()
+                    .map(|v| match v {
+                        serde_json::Value::String(s) => s,
+                        other => other.to_string(),
+                    })
+                    .collect();
+                Ok((T::from_row(r.row)?, keys))
+            })
+            .collect()
     }
 
     /// The users or groups of `ids` in the tenant, in id order.

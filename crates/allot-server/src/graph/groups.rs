@@ -142,23 +142,23 @@ pub async fn list_groups(
     q: ODataQuery,
 ) -> GraphResult<Response> {
     perm::GROUPS_READ.check(&auth.0.caller)?;
-    q.only(&["$select", "$top", "$skiptoken", "$count", "$filter", "$search"])?;
+    q.only(&[
+        "$select",
+        "$top",
+        "$skiptoken",
+        "$count",
+        "$filter",
+        "$search",
+        "$orderby",
+    ])?;
     let select = q.select("group", GROUP_PROPS)?;
     let top = q.top(100, 999)?;
     let cond = q.conditions(&schema::GROUPS, q.advanced())?;
     let tenant = tenant_of(&state, auth.0.tenant).await?;
     let count = first_page_count(&q, || state.store.count_groups_where(tenant.id, cond.as_ref())).await?;
-    let (page, next) = keyset_page(
-        &q,
-        top,
-        |g: &Group| g.id.as_uuid(),
-        |after, limit| {
-            state
-                .store
-                .page_where::<Group>(tenant.id, cond.as_ref(), after, limit)
-        },
-    )
-    .await?;
+    let (page, next) =
+        super::kit::directory_page::<Group>(&state, &q, tenant.id, cond.as_ref(), &schema::GROUPS, top)
+            .await?;
     let mut values = Vec::with_capacity(page.len());
     for g in &page {
         let mut m = render::group_json(g, &tenant.default_domain, select.as_deref());

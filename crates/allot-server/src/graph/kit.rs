@@ -94,6 +94,34 @@ where
     Ok((rows, next))
 }
 
+/// One page of users or groups: `$filter`/`$search` conditions, `$orderby` (spec §4.5: with a
+/// filter only in advanced mode) then object id, keyset-paged on the sort keys, so a walk neither
+/// repeats nor skips a row while rows are added. Returns at most `top` rows and the next link.
+pub async fn directory_page<T: allot_store::store::Listed>(
+    state: &AppState,
+    q: &ODataQuery,
+    tenant: allot_core::ids::TenantId,
+    cond: Option<&Cond>,
+    schema: &EntitySchema,
+    top: usize,
+) -> GraphResult<(Vec<T>, Option<String>)> {
+    let order = q.orderby(schema, cond.is_some())?;
+    let after = q.after_keys()?;
+    let limit = i64::try_from(top + 1).unwrap_or(1000);
+    let mut rows = state
+        .store
+        .sorted_page::<T>(tenant, cond, &order, after.as_deref(), limit)
+        .await?;
+    let more = rows.len() > top;
+    rows.truncate(top);
+    let next = if more {
+        rows.last().map(|(_, k)| q.next_link_keys(k))
+    } else {
+        None
+    };
+    Ok((rows.into_iter().map(|(t, _)| t).collect(), next))
+}
+
 /// `@odata.count`: counted only when `$count=true` asks for it, and on the first page only.
 pub async fn first_page_count<Fut>(q: &ODataQuery, count: impl FnOnce() -> Fut) -> GraphResult<Option<i64>>
 where

@@ -10,7 +10,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use uuid::Uuid;
 
 use allot_odata::schema::EntitySchema;
-use allot_odata::validate::{Cond, validate_filter, validate_search};
+use allot_odata::sql::SortKey;
+use allot_odata::validate::{Cond, validate_filter, validate_orderby, validate_search};
 use allot_odata::{QueryError, options};
 
 use super::error::{GraphError, GraphResult};
@@ -173,7 +174,7 @@ impl ODataQuery {
         let count = self
             .get("$count")
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
-        (self.eventual && count) || self.token().is_some_and(|(_, advanced)| advanced)
+        (self.eventual && count) || self.token_advanced()
     }
 
     /// `$filter` and `$search` validated against `schema`, joined by `and`. `advanced`: whether
@@ -216,8 +217,11 @@ impl ODataQuery {
         }
     }
 
-    fn token(&self) -> Option<(Uuid, bool)> {
-        self.get("$skiptoken").and_then(decode_token)
+    /// Whether the page token (either kind) remembers advanced query mode.
+    fn token_advanced(&self) -> bool {
+        self.get("$skiptoken").is_some_and(|raw| {
+            decode_token(raw).is_some_and(|(_, a)| a) || decode_keys_token(raw).is_some_and(|(_, a)| a)
+        })
     }
 
     /// The conditions of a `/$count` path segment request: only with
@@ -235,13 +239,35 @@ impl ODataQuery {
         let Some(raw) = self.get("$skiptoken") else {
             return Ok(None);
         };
-        decode_token(raw).map(|(id, _)| Some(id)).ok_or_else(|| {
-            GraphError::new(
-                axum::http::StatusCode::BAD_REQUEST,
-                "Directory_ExpiredPageToken",
-                "The specified page token value has expired and can no longer be included in your request.",
-            )
-        })
+        decode_token(raw)
+            .map(|(id, _)| Some(id))
+            .ok_or_else(expired_token)
+    }
+
+    /// `$orderby` checked against `schema` (sorting a filtered query needs advanced mode, spec
+    /// §4.5); empty when absent.
+    pub fn orderby(&self, schema: &EntitySchema, with_filter: bool) -> GraphResult<Vec<SortKey>> {
+        let Some(raw) = self.get("$orderby") else {
+            return Ok(Vec::new());
+        };
+        let items = options::parse_orderby(raw)?;
+        Ok(validate_orderby(&items, schema, self.advanced(), with_filter)?)
+    }
+
+    /// The sort-key values a sorted page continues after (`$skiptoken`).
+    pub fn after_keys(&self) -> GraphResult<Option<Vec<String>>> {
+        let Some(raw) = self.get("$skiptoken") else {
+            return Ok(None);
+        };
+        decode_keys_token(raw)
+            .map(|(k, _)| Some(k))
+            .ok_or_else(expired_token)
+    }
+
+    /// The `@odata.nextLink` continuing after the row whose sort-key values are `keys`.
+    #[must_use]
+    pub fn next_link_keys(&self, keys: &[String]) -> String {
+        self.next_link_token(&encode_keys_token(keys, self.advanced()))
     }
 
     /// `$count=true` with `ConsistencyLevel: eventual`; without the header it is ignored, as Graph
@@ -281,6 +307,34 @@ impl ODataQuery {
             None => super::context_url(version, set),
         }
     }
+}
+
+fn expired_token() -> GraphError {
+    GraphError::new(
+        axum::http::StatusCode::BAD_REQUEST,
+        "Directory_ExpiredPageToken",
+        "The specified page token value has expired and can no longer be included in your request.",
+    )
+}
+
+/// The page token of a sorted query: base64url of `{"k": [sort-key values], "a": advanced}`.
+fn encode_keys_token(keys: &[String], advanced: bool) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::json!({"k": keys, "a": advanced}).to_string())
+}
+
+fn decode_keys_token(raw: &str) -> Option<(Vec<String>, bool)> {
+    let bytes = URL_SAFE_NO_PAD.decode(raw.trim()).ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let keys = v["k"]
+        .as_array()?
+        .iter()
+        .map(|k| {
+            k.as_str()
+                .filter(|s| allot_core::text::storable(s))
+                .map(str::to_owned)
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some((keys, v["a"].as_bool().unwrap_or(false)))
 }
 
 /// The page token: the last id's 16 bytes, and a 17th (`1`) when the query is in advanced mode.

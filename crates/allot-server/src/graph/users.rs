@@ -93,23 +93,22 @@ pub async fn list_users(
     q: ODataQuery,
 ) -> GraphResult<Response> {
     perm::USERS_READ.check(&auth.0.caller)?;
-    q.only(&["$select", "$top", "$skiptoken", "$count", "$filter", "$search"])?;
+    q.only(&[
+        "$select",
+        "$top",
+        "$skiptoken",
+        "$count",
+        "$filter",
+        "$search",
+        "$orderby",
+    ])?;
     let select = q.select("user", USER_PROPS)?;
     let top = q.top(100, 999)?;
     let cond = q.conditions(&schema::USERS, q.advanced())?;
     let tenant = auth.0.tenant;
     let count = first_page_count(&q, || state.store.count_users_where(tenant, cond.as_ref())).await?;
-    let (page, next) = keyset_page(
-        &q,
-        top,
-        |u: &User| u.id.as_uuid(),
-        |after, limit| {
-            state
-                .store
-                .page_where::<User>(tenant, cond.as_ref(), after, limit)
-        },
-    )
-    .await?;
+    let (page, next) =
+        super::kit::directory_page::<User>(&state, &q, tenant, cond.as_ref(), &schema::USERS, top).await?;
     let values: Vec<Value> = if render::needs_licenses(select.as_deref()) {
         let ids: Vec<UserId> = page.iter().map(|u| u.id).collect();
         let catalog = state.store.tenant_catalog(tenant).await?;
