@@ -326,6 +326,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             crate::serve::body_deadline,
         ))
+        .layer(axum::middleware::from_fn(crate::serve::head_limits))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             context::middleware,

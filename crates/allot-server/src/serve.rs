@@ -48,6 +48,14 @@ impl Bounds {
     }
 }
 
+/// The longest request head the connection reads (hyper answers a bare 431 beyond it): room for
+/// [`MAX_URI_BYTES`] and [`MAX_HEADER_BYTES`] to be refused in each surface's error shape.
+const MAX_HEAD_BUFFER: usize = 2 * 1024 * 1024;
+/// The longest request URI served; longer is 414.
+pub const MAX_URI_BYTES: usize = 32 * 1024;
+/// The most header bytes (names and values) served; more is 431.
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+
 /// A bound listener and, for HTTPS, its TLS acceptor.
 pub struct Listener {
     pub tcp: TcpListener,
@@ -84,6 +92,7 @@ pub async fn serve(
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(bounds.header_read_timeout)
+        .max_buf_size(MAX_HEAD_BUFFER)
         .keep_alive(true);
     tokio::pin!(shutdown);
     loop {
@@ -229,6 +238,48 @@ pub async fn body_deadline(State(state): State<AppState>, req: Request, next: Ne
             Err(_) => return timed_out(parts.uri.path(), state.config.body_read_timeout),
         };
     next.run(Request::from_parts(parts, body)).await
+}
+
+/// Refuses a request line or headers over the limits with 414 or 431 in the surface's own error
+/// shape (Graph's envelope, or Partner Center's under `/v1`), instead of an empty body.
+pub async fn head_limits(req: Request, next: Next) -> Response {
+    let uri_len = req.uri().to_string().len();
+    let header_len: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len())
+        .sum();
+    let path = req.uri().path().to_owned();
+    if uri_len > MAX_URI_BYTES {
+        return refused(
+            &path,
+            StatusCode::URI_TOO_LONG,
+            "RequestUriTooLong",
+            format!("The request URL is {uri_len} bytes long; at most {MAX_URI_BYTES} are accepted."),
+        );
+    }
+    if header_len > MAX_HEADER_BYTES {
+        return refused(
+            &path,
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "RequestHeaderFieldsTooLarge",
+            format!("The request headers are {header_len} bytes; at most {MAX_HEADER_BYTES} are accepted."),
+        );
+    }
+    next.run(req).await
+}
+
+fn refused(path: &str, status: StatusCode, graph_code: &'static str, message: String) -> Response {
+    let mut resp = if path.starts_with("/v1/") || path == "/v1" {
+        crate::partner::error::PcError::new(status, 800_002, message).into_response()
+    } else {
+        crate::graph::error::GraphError::new(status, graph_code, message).into_response()
+    };
+    resp.headers_mut().insert(
+        axum::http::header::CONNECTION,
+        axum::http::HeaderValue::from_static("close"),
+    );
+    resp
 }
 
 fn timed_out(path: &str, after: Duration) -> Response {
