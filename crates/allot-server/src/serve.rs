@@ -52,7 +52,7 @@ impl Bounds {
 /// [`MAX_URI_BYTES`] and [`MAX_HEADER_BYTES`] to be refused in each surface's error shape.
 const MAX_HEAD_BUFFER: usize = 2 * 1024 * 1024;
 /// The longest request URI served; longer is 414.
-pub const MAX_URI_BYTES: usize = 32 * 1024;
+pub const MAX_URI_BYTES: usize = 60 * 1024;
 /// The most header bytes (names and values) served; more is 431.
 pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 
