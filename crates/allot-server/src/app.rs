@@ -285,8 +285,16 @@ pub(crate) fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     }
 }
 
-/// The whole HTTP surface.
+/// The whole HTTP surface: every route, and the batch routes, whose inner requests go through
+/// the same stack without them.
 pub fn router(state: AppState) -> Router {
+    let plain = stack(&state, routes(&state));
+    let batch = graph::batch::routes().layer(axum::Extension(graph::batch::Dispatch(plain)));
+    stack(&state, routes(&state).merge(batch))
+}
+
+/// Every route but the batch routes.
+fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .nest(
             "/v1.0",
@@ -311,6 +319,12 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::oauth::router())
         .merge(crate::ops::router())
         .nest("/_allot", admin::router())
+}
+
+/// The routes with every layer: metrics, the fallback, error shapes, panics, fairness, body and
+/// head limits, the request context.
+fn stack(state: &AppState, routes: Router<AppState>) -> Router {
+    routes
         .route_layer(axum::middleware::from_fn(crate::ops::track))
         .fallback(unknown_path)
         .layer(axum::middleware::map_response(graph_bodies_for_bare_errors))
@@ -331,7 +345,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             context::middleware,
         ))
-        .with_state(state)
+        .with_state(state.clone())
 }
 
 async fn unknown_path(uri: axum::http::Uri) -> GraphError {

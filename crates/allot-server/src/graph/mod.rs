@@ -1,6 +1,7 @@
 //! The Microsoft Graph surface, served under `/v1.0` and `/beta` with the same routes.
 //! <https://learn.microsoft.com/en-us/graph/api/overview>
 
+pub mod batch;
 pub mod body;
 pub mod cloud_licensing;
 pub mod error;

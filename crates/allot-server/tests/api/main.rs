@@ -6,6 +6,7 @@ mod helpers;
 mod admin;
 mod assertions;
 mod auth;
+mod batch;
 mod cli;
 mod cloud_licensing;
 mod connections;
