@@ -70,6 +70,7 @@ TENANT_DOMAIN = "contoso.example"
 CLIENT_ID = "5a1d0000-c0de-4a99-a000-00000000a001"
 CLIENT_SECRET = "allot-demo-secret"
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+ADMIN_KEY = "allot-sdk-test-admin-key"
 
 ENTERPRISEPACK = UUID("6fd2c87f-b296-42f0-b197-1e91e994b900")  # Office 365 E3, 25 units
 POWER_BI_PRO = UUID("f8a1db68-be16-40ed-86d5-cb42ce701560")  # 5 units
@@ -120,6 +121,8 @@ def allot_server() -> Iterator[AllotServer]:
         # Keep the caller's ALLOT_* settings (seed file, admin key, ...) out of the server.
         env = {k: v for k, v in os.environ.items() if not k.startswith("ALLOT_")}
         env.setdefault("RUST_LOG", "warn")
+        # A known admin key, so that tests can arm throttling through the admin API.
+        env["ALLOT_ADMIN_KEY"] = ADMIN_KEY
 
         with open(log_path, "wb") as log:
             proc = subprocess.Popen(

@@ -132,7 +132,8 @@ fn parse(body: &Map<String, Value>) -> Result<Vec<Item>, GraphError> {
                 "Request '{id}' has a body but no Content-Type header."
             )));
         }
-        let depends_on = match r.get("dependsOn") {
+        // msgraph-sdk-python (msgraph-core 1.5) writes `depends_on`.
+        let depends_on = match r.get("dependsOn").or_else(|| r.get("depends_on")) {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(ids)) => ids
                 .iter()
@@ -259,9 +260,9 @@ fn inner_request(outer: &Outer, item: &Item) -> Result<Request, GraphError> {
             item.url, item.id
         ))
     };
-    let relative = item.url.strip_prefix('/').unwrap_or(&item.url);
-    let path = relative.split(['?', '#']).next().unwrap_or("");
-    if item.url.contains("://") || item.url.contains('#') || path.split('/').any(|s| s == "." || s == "..") {
+    let relative = relative_url(&item.url, outer.version).ok_or_else(bad_url)?;
+    let path = relative.split('?').next().unwrap_or("");
+    if item.url.contains('#') || path.split('/').any(|s| s == "." || s == "..") {
         return Err(bad_url());
     }
     if path.trim_end_matches('/').eq_ignore_ascii_case("$batch") {
@@ -309,6 +310,20 @@ fn inner_request(outer: &Outer, item: &Item) -> Result<Request, GraphError> {
         req.extensions_mut().insert(s);
     }
     Ok(req)
+}
+
+/// An item's URL relative to the batch's version, without its leading `/`. Graph's form is
+/// relative (`/users/{id}/assignLicense`); an absolute URL under the same version
+/// (`https://graph.microsoft.com/v1.0/users/...`, which msgraph-sdk-python sends) is taken too.
+fn relative_url(url: &str, version: ApiVersion) -> Option<&str> {
+    let Some((_, rest)) = url.split_once("://") else {
+        return Some(url.strip_prefix('/').unwrap_or(url));
+    };
+    let after_host = &rest[rest.find('/')?..];
+    let prefix = format!("/{}/", version.segment());
+    let head = after_host.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(&prefix)
+        .then(|| &after_host[prefix.len()..])
 }
 
 /// A JSON body as JSON; another content type's body is a base64 string, as Graph takes it.
@@ -438,5 +453,20 @@ mod tests {
         assert_eq!(header_case("retry-after"), "Retry-After");
         assert_eq!(header_case("content-type"), "Content-Type");
         assert_eq!(header_case("odata-version"), "OData-Version");
+    }
+
+    #[test]
+    fn absolute_urls_are_taken_under_the_batchs_version_only() {
+        let v1 = ApiVersion::V1;
+        assert_eq!(relative_url("/users/1", v1), Some("users/1"));
+        assert_eq!(relative_url("users/1?$top=1", v1), Some("users/1?$top=1"));
+        assert_eq!(
+            relative_url("https://graph.microsoft.com/v1.0/users/1", v1),
+            Some("users/1")
+        );
+        assert_eq!(relative_url("http://127.0.0.1:5066/V1.0/me", v1), Some("me"));
+        assert_eq!(relative_url("https://graph.microsoft.com/beta/users", v1), None);
+        assert_eq!(relative_url("https://graph.microsoft.com", v1), None);
+        assert_eq!(relative_url("https://graph.microsoft.com/v1.0", v1), None);
     }
 }

@@ -97,6 +97,10 @@ e2e!(
             {"id": "2", "method": "GET", "url": "users/$count", "headers": {"ConsistencyLevel": "eventual"}},
             {"id": "3", "method": "GET", "url": "/users/$count"},
             {"id": "4", "method": "GET", "url": "/nothing/here"},
+            // Absolute under the batch's version, as msgraph-sdk-python sends; `depends_on` is
+            // that SDK's spelling of `dependsOn`.
+            {"id": "5", "method": "GET", "url": "https://graph.microsoft.com/beta/subscribedSkus", "depends_on": ["4"]},
+            {"id": "6", "method": "GET", "url": "https://graph.microsoft.com/beta/subscribedSkus"},
         ]});
         let items = responses(&app.post("/beta/$batch", requests).await);
         assert_eq!(items[0]["status"], 200);
@@ -121,6 +125,13 @@ e2e!(
         assert_eq!(items[2]["status"], 400);
         assert_eq!(items[2]["body"]["error"]["code"], "Request_BadRequest");
         assert_eq!(items[3]["status"], 404);
+        assert_eq!(items[4]["status"], 424);
+        assert_eq!(items[5]["status"], 200);
+        assert!(
+            items[5]["body"]["value"]
+                .as_array()
+                .is_some_and(|v| !v.is_empty())
+        );
 
         // The read-only app's license change is refused inside the batch as it is alone.
         let ro = app.app_token(READONLY_APP, READONLY_SECRET).await;
@@ -179,7 +190,7 @@ e2e!(malformed_batches_get_graphs_error_envelope, |app| {
             &app.post(
                 "/v1.0/$batch",
                 json!({"requests": [
-                    {"id": "1", "method": "GET", "url": "https://graph.microsoft.com/v1.0/users"},
+                    {"id": "1", "method": "GET", "url": "https://graph.microsoft.com/beta/users"},
                     {"id": "2", "method": "GET", "url": "/users/../../_allot/tenants"},
                     {"id": "3", "method": "POST", "url": "/$batch", "headers": {"Content-Type": "application/json"}, "body": {"requests": []}},
                     {"id": "4", "method": "GET", "url": "/users?$top=1 2"},
