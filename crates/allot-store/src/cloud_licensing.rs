@@ -23,7 +23,7 @@ use crate::dbid::DbId;
 use crate::dbid::NIL;
 use crate::error::StoreError;
 use crate::group_licensing::assign_group_licenses_in_tx;
-use crate::ledger::{direct_change_in_tx, lock_user, remember_allotment};
+use crate::ledger::{Units, direct_change_in_tx, lock_user, remember_allotment};
 use crate::on_tx;
 use crate::records::{Group, MemberRef};
 use crate::store::{Store, retry};
@@ -92,7 +92,7 @@ impl Store {
                     .fetch_one(c)
                     .await)?;
                     exists_check(n > 0)?;
-                    direct_change_in_tx(&mut tx, tenant, user, &change).await?;
+                    direct_change_in_tx(&mut tx, tenant, user, &change, Units::Enabled).await?;
                 }
                 MemberRef::Group(group) => {
                     let check = |g: &Group| exists_check(g.assigned_licenses.iter().any(|l| l.sku_id == sku));

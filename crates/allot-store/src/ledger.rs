@@ -53,6 +53,15 @@ pub(crate) async fn tenant_rules(tx: &mut Tx, tenant: TenantId) -> Result<Tenant
     })
 }
 
+/// Whether a change may take units beyond the enabled ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Units {
+    /// Only free enabled units (every change but a restore).
+    Enabled,
+    /// Over-consumption allowed (a restore).
+    Overdraw,
+}
+
 /// A direct license change (`assignLicense`, `licenseupdates`, a cloudLicensing user assignment,
 /// each license a restore brings back), inside the caller's transaction: locks the user, plans
 /// the change with core's rules, takes and frees units in SKU order, writes the rows. A refusal
@@ -62,6 +71,7 @@ pub(crate) async fn direct_change_in_tx(
     tenant: TenantId,
     user: UserId,
     change: &LicenseChange,
+    units: Units,
 ) -> Result<(), StoreError> {
     let usage_location = lock_user(tx, tenant, user).await?;
     let rules = tenant_rules(tx, tenant).await?;
@@ -83,7 +93,7 @@ pub(crate) async fn direct_change_in_tx(
     }
     for (sku, delta) in deltas {
         if delta > 0 {
-            take_unit(tx, tenant, sku).await?;
+            take_unit(tx, tenant, sku, units).await?;
         } else {
             release_unit(tx, tenant, sku).await?;
         }
@@ -154,17 +164,30 @@ pub(crate) async fn lock_pool(tx: &mut Tx, tenant: TenantId, sku: SkuId) -> Resu
 
 /// Takes one unit of `sku` or refuses with `NoFreeUnits`. The check and the increment are one
 /// statement on the pool row, so concurrent writers can never both take the last unit.
-pub(crate) async fn take_unit(tx: &mut Tx, tenant: TenantId, sku: SkuId) -> Result<(), StoreError> {
-    let done = on_tx!(tx, |c| {
-        sqlx::query(
-        "UPDATE sku_pools SET consumed = consumed + 1 WHERE tenant_id = $1 AND sku_id = $2 AND consumed < \
-         (SELECT COALESCE(SUM(enabled), 0) FROM subscriptions WHERE tenant_id = $1 AND sku_id = $2)"
-    )
-    .bind(DbId::from(tenant))
-    .bind(DbId::from(sku))
-    .execute(c)
-    .await.map(|r| r.rows_affected())
-    })?;
+pub(crate) async fn take_unit(
+    tx: &mut Tx,
+    tenant: TenantId,
+    sku: SkuId,
+    units: Units,
+) -> Result<(), StoreError> {
+    // `Overdraw`: a restore brings back the licenses a user had even when that leaves the SKU
+    // over-consumed (Entra's rule); then no `Enabled` take passes until enough units are freed.
+    // Either way there must be a pool for the SKU.
+    let sql = match units {
+        Units::Enabled => {
+            "UPDATE sku_pools SET consumed = consumed + 1 WHERE tenant_id = $1 AND sku_id = $2 AND consumed < \
+             (SELECT COALESCE(SUM(enabled), 0) FROM subscriptions WHERE tenant_id = $1 AND sku_id = $2)"
+        }
+        Units::Overdraw => {
+            "UPDATE sku_pools SET consumed = consumed + 1 WHERE tenant_id = $1 AND sku_id = $2"
+        }
+    };
+    let done = on_tx!(tx, |c| sqlx::query(sql)
+        .bind(DbId::from(tenant))
+        .bind(DbId::from(sku))
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
     if done == 0 {
         Err(StoreError::License(LicenseError::NoFreeUnits(sku)))
     } else {

@@ -13,12 +13,13 @@ use uuid::Uuid;
 use crate::db::Db;
 use crate::dbid::DbId;
 use crate::error::StoreError;
-use crate::ledger::{catalog_from_doc, direct_change_in_tx, lock_pool, seat_if_waiting};
+use crate::ledger::{Units, catalog_from_doc, direct_change_in_tx, lock_pool, seat_if_waiting};
 use crate::records::{
     ASSIGNMENT_COLS, App, AssignmentRow, SkuUnits, Subscription, SubscriptionRow, Tenant, TenantRow, to_json,
 };
 use crate::{on_db, on_tx, sql};
 
+mod deleted;
 mod groups;
 pub mod partner;
 pub mod sign_in;
@@ -743,7 +744,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         retry(|| async {
             let mut tx = self.db.begin().await?;
-            direct_change_in_tx(&mut tx, tenant, user, change).await?;
+            direct_change_in_tx(&mut tx, tenant, user, change, Units::Enabled).await?;
             tx.commit().await
         })
         .await

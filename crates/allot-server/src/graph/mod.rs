@@ -4,6 +4,7 @@
 pub mod batch;
 pub mod body;
 pub mod cloud_licensing;
+pub mod deleted;
 pub mod error;
 pub mod extract;
 pub mod groups;
@@ -147,6 +148,11 @@ pub fn router() -> Router<AppState> {
             "/groups/{id}/members/{member}/$ref",
             delete(groups::remove_member_ref),
         )
+        .route(
+            "/directory/deletedItems/{item}",
+            get(deleted::get_deleted).delete(deleted::purge),
+        )
+        .route("/directory/deletedItems/{id}/restore", post(deleted::restore))
         .route("/subscribedSkus", get(skus::list_subscribed_skus))
         .route("/subscribedSkus/{id}", get(skus::get_subscribed_sku))
 }

@@ -35,7 +35,7 @@ pub struct TestApp {
     /// The demo app's app-only Graph token.
     pub token: String,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    _db: TestDb,
+    pub db: TestDb,
     _dir: TempDir,
 }
 
@@ -192,7 +192,7 @@ impl TestApp {
             state,
             token: String::new(),
             shutdown: Some(tx),
-            _db: db,
+            db,
             _dir: dir,
         };
         me.token = me.app_token(DEMO_APP, DEMO_SECRET).await;

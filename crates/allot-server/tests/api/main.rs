@@ -11,6 +11,7 @@ mod cli;
 mod cloud_licensing;
 mod connections;
 mod crash;
+mod deleted;
 mod errors;
 mod group_licensing;
 mod groups;

@@ -182,7 +182,7 @@ impl Store {
             let mut tx = self.db.begin().await?;
             lock_user(&mut tx, tenant, id).await?;
             let held = assignments_in_tx(&mut tx, id).await?;
-            super::partner::keep_deleted_user(&mut tx, tenant, id, &held).await?;
+            super::deleted::keep_deleted_user(&mut tx, tenant, id, &held).await?;
             for sku in licensing::held_skus(&held) {
                 release_unit(&mut tx, tenant, sku).await?;
             }

@@ -57,7 +57,7 @@ async fn pc(
     app.as_caller(token).send(method, path, body, headers).await
 }
 
-async fn pc_get(app: &TestApp, path: &str, token: &str) -> Resp {
+pub(crate) async fn pc_get(app: &TestApp, path: &str, token: &str) -> Resp {
     pc(app, Method::GET, path, token, None, &[]).await
 }
 
@@ -78,7 +78,7 @@ fn pc_error(r: &Resp, status: u16, code: u64) -> Value {
     v
 }
 
-fn customers_path() -> String {
+pub(crate) fn customers_path() -> String {
     format!("/v1/customers/{DEMO_TENANT}")
 }
 

@@ -220,7 +220,7 @@ e2e!(customer_users_create_get_update_reset_delete_restore, |app| {
     );
 });
 
-e2e!(a_restore_brings_back_only_the_licenses_units_allow, |app| {
+e2e!(a_restore_brings_licenses_back_even_over_the_free_units, |app| {
     let token = pc_token(&app).await;
     let users = format!("{}/users", customers_path());
     let id = app.create_user("restoree", Some("US")).await;
@@ -259,9 +259,12 @@ e2e!(a_restore_brings_back_only_the_licenses_units_allow, |app| {
     )
     .await;
     assert_eq!(r.ok()["state"], "active");
+    // Entra brings back the licenses a user had even with no seat free: the SKU is over-consumed
+    // (issue #18 item 4; the same operation as Graph's deletedItems restore).
     let lic = pc_get(&app, &format!("{me}/licenses"), &token).await.ok();
-    assert_eq!(lic["totalCount"], 0, "{lic}");
-    assert_eq!(app.consumed(PBI).await, 5);
+    assert_eq!(lic["totalCount"], 1, "{lic}");
+    assert_eq!(lic["items"][0]["productSku"]["id"], PBI, "{lic}");
+    assert_eq!(app.consumed(PBI).await, 6);
 });
 
 fn urlencode(s: &str) -> String {
