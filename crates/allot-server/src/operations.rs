@@ -106,9 +106,17 @@ impl Operations {
         self.committed(tenant, ()).await
     }
 
-    /// A deleted user back, with its memberships and the direct licenses units allow.
+    /// A deleted user back, with its memberships and its direct licenses (over the free units if
+    /// need be, as Entra restores them).
     pub async fn restore_user(&self, tenant: TenantId, user: UserId) -> Result<User, StoreError> {
         let restored = self.store.restore_user(tenant, user).await?;
+        self.committed(tenant, restored).await
+    }
+
+    /// A deleted Microsoft 365 group back, with its members and parent groups. It held no
+    /// licenses, so no licensing work follows; it goes through here like every directory change.
+    pub async fn restore_group(&self, tenant: TenantId, group: GroupId) -> Result<Group, StoreError> {
+        let restored = self.store.restore_group(tenant, group).await?;
         self.committed(tenant, restored).await
     }
 

@@ -426,6 +426,14 @@ impl TryFrom<RelationshipRow> for Relationship {
     }
 }
 
+/// A Microsoft 365 group in the 30-day window after deletion.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct DeletedGroup {
+    #[sqlx(flatten)]
+    pub group: Group,
+    pub deleted_at: DateTime<Utc>,
+}
+
 /// A user in the 30-day window after deletion.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeletedUser {

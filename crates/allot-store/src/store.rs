@@ -494,6 +494,7 @@ impl Store {
             for table in [
                 "request_replays",
                 "deleted_users",
+                "deleted_groups",
                 "license_assignments",
                 "cloud_assignment_allotments",
                 "group_members",

@@ -278,3 +278,108 @@ e2e!(deleted_items_are_deleted_for_good_and_guarded, |app| {
     .await
     .graph_error(404, "Request_ResourceNotFound");
 });
+
+e2e!(
+    microsoft_365_groups_are_kept_and_restored_security_groups_are_not,
+    |app| {
+        let a = app.create_user("m365a", Some("US")).await;
+        let b = app.create_user("m365b", Some("US")).await;
+        let bind = |ids: &[&str]| -> Vec<String> {
+            ids.iter()
+                .map(|i| format!("https://graph.microsoft.com/v1.0/directoryObjects/{i}"))
+                .collect()
+        };
+        let team = app
+            .post(
+                "/v1.0/groups",
+                json!({
+                    "displayName": "Team", "mailEnabled": true, "mailNickname": "team",
+                    "securityEnabled": false, "groupTypes": ["Unified"],
+                    "members@odata.bind": bind(&[&a, &b]),
+                }),
+            )
+            .await;
+        assert_eq!(team.status, 201, "{}", team.text);
+        let team = team.json()["id"].as_str().unwrap().to_owned();
+        let parent = app
+            .post(
+                "/v1.0/groups",
+                json!({
+                    "displayName": "Parent", "mailEnabled": false, "mailNickname": "parent",
+                    "securityEnabled": true,
+                    "members@odata.bind": bind(&[&team]),
+                }),
+            )
+            .await;
+        assert_eq!(parent.status, 201, "{}", parent.text);
+        let parent = parent.json()["id"].as_str().unwrap().to_owned();
+
+        assert_eq!(app.delete(&format!("/v1.0/groups/{team}")).await.status, 204);
+        app.get(&format!("/v1.0/groups/{team}"))
+            .await
+            .graph_error(404, "Request_ResourceNotFound");
+        for cast in ["microsoft.graph.group", "graph.group"] {
+            let v = app
+                .get(&format!("/v1.0/directory/deletedItems/{cast}"))
+                .await
+                .ok();
+            assert!(
+                v["@odata.context"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with("#directory/deletedItems/microsoft.graph.group")
+            );
+            assert_eq!(v["value"].as_array().unwrap().len(), 1, "{v}");
+            assert_eq!(v["value"][0]["id"], team);
+            assert_eq!(v["value"][0]["groupTypes"], json!(["Unified"]));
+            assert!(v["value"][0]["deletedDateTime"].is_string());
+        }
+        let one = app
+            .get(&format!("/v1.0/directory/deletedItems/{team}"))
+            .await
+            .ok();
+        assert_eq!(one["@odata.type"], "#microsoft.graph.group");
+        // A member deleted while the group is away does not come back with it.
+        app.delete(&format!("/v1.0/users/{b}")).await;
+
+        let r = app
+            .post(&format!("/v1.0/directory/deletedItems/{team}/restore"), json!({}))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.json()["@odata.type"], "#microsoft.graph.group");
+        assert_eq!(r.json()["displayName"], "Team");
+        let members = app.get(&format!("/v1.0/groups/{team}/members")).await.ok();
+        let ids: Vec<&str> = members["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, vec![a.as_str()]);
+        let nested = app.get(&format!("/v1.0/groups/{parent}/members")).await.ok();
+        assert_eq!(nested["value"][0]["id"], team);
+        assert_eq!(
+            app.get("/v1.0/directory/deletedItems/microsoft.graph.group")
+                .await
+                .ok()["value"],
+            json!([])
+        );
+
+        // A security group's delete is final; a kept group can be purged.
+        assert_eq!(app.delete(&format!("/v1.0/groups/{parent}")).await.status, 204);
+        app.get(&format!("/v1.0/directory/deletedItems/{parent}"))
+            .await
+            .graph_error(404, "Request_ResourceNotFound");
+        assert_eq!(app.delete(&format!("/v1.0/groups/{team}")).await.status, 204);
+        assert_eq!(
+            app.delete(&format!("/v1.0/directory/deletedItems/{team}"))
+                .await
+                .status,
+            204
+        );
+        app.post(&format!("/v1.0/directory/deletedItems/{team}/restore"), json!({}))
+            .await
+            .graph_error(404, "Request_ResourceNotFound");
+        assert!(app.state.store.check().await.unwrap().ok());
+    }
+);

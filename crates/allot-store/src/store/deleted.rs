@@ -4,6 +4,7 @@
 
 use allot_core::ids::{GroupId, Source, TenantId, UserId};
 use allot_core::licensing::{self, AddLicense, LicenseChange};
+use serde::{Deserialize, Serialize};
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
@@ -12,8 +13,11 @@ use super::retry;
 use crate::dbid::DbId;
 use crate::error::StoreError;
 use crate::ledger::{JobKind, Units, direct_change_in_tx, enqueue, lock_group};
-use crate::records::{DeletedUser, DeletedUserRow, GroupLicense, USER_COLS, User, to_json};
-use crate::store::Store;
+use crate::records::{
+    DeletedGroup, DeletedUser, DeletedUserRow, GROUP_COLS, Group, GroupLicense, MemberRef, USER_COLS, User,
+    to_json,
+};
+use crate::store::{AnyRow, Store};
 use crate::{on_db, on_tx};
 
 /// One deleted user still in its window: `$1` tenant, `$2` id, `$3` the window's start.
@@ -31,38 +35,21 @@ impl Store {
         after: Option<Uuid>,
         limit: i64,
     ) -> Result<Vec<DeletedUser>, StoreError> {
-        let sql = format!(
-            "SELECT {USER_COLS}, deleted_at FROM deleted_users WHERE tenant_id = $1 AND deleted_at > $2 \
-             AND id > $3 ORDER BY id LIMIT $4"
-        );
-        let rows = on_db!(&self.db, |p| sqlx::query_as::<_, DeletedUserRow>(AssertSqlSafe(
-            sql
-        ))
-        .bind(DbId::from(tenant))
-        .bind(crate::now() - RESTORE_WINDOW)
-        .bind(DbId(after.unwrap_or(Uuid::nil())))
-        .bind(limit)
-        .fetch_all(p)
-        .await)?;
+        let rows: Vec<DeletedUserRow> = self
+            .kept_page(
+                &format!("{USER_COLS}, deleted_at FROM deleted_users"),
+                tenant,
+                after,
+                limit,
+            )
+            .await?;
         rows.into_iter().map(DeletedUser::try_from).collect()
     }
 
     /// Deletes a deleted user for good (`DELETE /directory/deletedItems/{id}`); `NotFound` when
     /// it is not in the tenant's deleted items.
     pub async fn purge_deleted_user(&self, tenant: TenantId, id: UserId) -> Result<(), StoreError> {
-        let gone = on_db!(&self.db, |p| sqlx::query(
-            "DELETE FROM deleted_users WHERE tenant_id = $1 AND id = $2 AND deleted_at > $3"
-        )
-        .bind(DbId::from(tenant))
-        .bind(DbId::from(id))
-        .bind(crate::now() - RESTORE_WINDOW)
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected()))?;
-        if gone == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        self.purge_kept("deleted_users", tenant, id.as_uuid()).await
     }
 
     /// A deleted user still in its restore window.
@@ -88,16 +75,7 @@ impl Store {
     pub async fn restore_user(&self, tenant: TenantId, id: UserId) -> Result<User, StoreError> {
         retry(|| async {
             let mut tx = self.db.begin().await?;
-            // The deleted row's lock first: of two concurrent restores, the second waits and
-            // then finds the user restored (`NotFound`), instead of inserting it twice.
-            on_tx!(&mut tx, |c| sqlx::query(
-                "UPDATE deleted_users SET deleted_at = deleted_at WHERE tenant_id = $1 AND id = $2"
-            )
-            .bind(DbId::from(tenant))
-            .bind(DbId::from(id))
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()))?;
+            lock_kept(&mut tx, "deleted_users", tenant, id.as_uuid()).await?;
             let sql = deleted_user_sql();
             let row = on_tx!(&mut tx, |c| sqlx::query_as::<_, DeletedUserRow>(AssertSqlSafe(sql))
                 .bind(DbId::from(tenant))
@@ -214,16 +192,11 @@ pub(crate) async fn keep_deleted_user(
             disabled_plans: a.disabled_plans.clone(),
         })
         .collect();
-    let groups = on_tx!(tx, |c| {
-        sqlx::query_scalar::<_, DbId>(
-        "SELECT group_id FROM group_members WHERE tenant_id = $1 AND member_id = $2 ORDER BY seq, group_id"
-    )
-    .bind(DbId::from(tenant))
-    .bind(DbId::from(id))
-    .fetch_all(c)
-    .await
-    })?;
-    let groups: Vec<GroupId> = groups.into_iter().map(|d| GroupId::from_uuid(d.0)).collect();
+    let groups: Vec<GroupId> = parent_groups(tx, tenant, id.as_uuid())
+        .await?
+        .into_iter()
+        .map(GroupId::from_uuid)
+        .collect();
     on_tx!(tx, |c| sqlx::query(
         "DELETE FROM deleted_users WHERE id = $1 OR deleted_at < $2"
     )
@@ -245,4 +218,256 @@ pub(crate) async fn keep_deleted_user(
         .await
         .map(|r| r.rows_affected()))?;
     Ok(())
+}
+
+/// A member of a deleted group, as kept in `deleted_groups.members`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct KeptMember {
+    id: uuid::Uuid,
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+/// Keeps a Microsoft 365 group (`groupTypes` holds `Unified`) in `deleted_groups` with its members
+/// and the groups it belonged to (inside the deleting transaction, before its rows go). Other
+/// groups are not kept: Entra restores Microsoft 365 groups only.
+pub(crate) async fn keep_deleted_group(
+    tx: &mut crate::db::Tx,
+    tenant: TenantId,
+    id: GroupId,
+) -> Result<(), StoreError> {
+    let types = on_tx!(tx, |c| sqlx::query_scalar::<_, String>(
+        "SELECT group_types FROM groups WHERE tenant_id = $1 AND id = $2"
+    )
+    .bind(DbId::from(tenant))
+    .bind(DbId::from(id))
+    .fetch_one(c)
+    .await)?;
+    let types: Vec<String> =
+        serde_json::from_str(&types).map_err(|e| StoreError::Corrupt(format!("groups.group_types: {e}")))?;
+    if !types.iter().any(|t| t.eq_ignore_ascii_case("Unified")) {
+        return Ok(());
+    }
+    let members = on_tx!(tx, |c| {
+        sqlx::query_as::<_, (DbId, String)>(
+        "SELECT member_id, member_type FROM group_members WHERE tenant_id = $1 AND group_id = $2 ORDER BY seq, member_id"
+    )
+    .bind(DbId::from(tenant))
+    .bind(DbId::from(id))
+    .fetch_all(c)
+    .await
+    })?;
+    let members: Vec<KeptMember> = members
+        .into_iter()
+        .map(|(m, kind)| KeptMember { id: m.0, kind })
+        .collect();
+    let parents = parent_groups(tx, tenant, id.as_uuid()).await?;
+    let now = crate::now();
+    on_tx!(tx, |c| sqlx::query(
+        "DELETE FROM deleted_groups WHERE id = $1 OR deleted_at < $2"
+    )
+    .bind(DbId::from(id))
+    .bind(now - RESTORE_WINDOW)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    let sql = format!(
+        "INSERT INTO deleted_groups ({GROUP_COLS}, deleted_at, members, member_of) \
+         SELECT {GROUP_COLS}, $2, $3, $4 FROM groups WHERE id = $1"
+    );
+    on_tx!(tx, |c| sqlx::query(AssertSqlSafe(sql))
+        .bind(DbId::from(id))
+        .bind(now)
+        .bind(to_json(&members))
+        .bind(to_json(&parents))
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+impl Store {
+    /// One page of the tenant's deleted Microsoft 365 groups still in their window, by id.
+    pub async fn deleted_groups_page(
+        &self,
+        tenant: TenantId,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<DeletedGroup>, StoreError> {
+        self.kept_page(
+            &format!("{GROUP_COLS}, deleted_at FROM deleted_groups"),
+            tenant,
+            after,
+            limit,
+        )
+        .await
+    }
+
+    /// A deleted Microsoft 365 group still in its window.
+    pub async fn deleted_group(
+        &self,
+        tenant: TenantId,
+        id: GroupId,
+    ) -> Result<Option<DeletedGroup>, StoreError> {
+        let sql = format!(
+            "SELECT {GROUP_COLS}, deleted_at FROM deleted_groups WHERE tenant_id = $1 AND id = $2 AND deleted_at > $3"
+        );
+        Ok(on_db!(&self.db, |p| sqlx::query_as::<_, DeletedGroup>(
+            AssertSqlSafe(sql)
+        )
+        .bind(DbId::from(tenant))
+        .bind(DbId::from(id))
+        .bind(crate::now() - RESTORE_WINDOW)
+        .fetch_optional(p)
+        .await)?)
+    }
+
+    /// Brings a deleted Microsoft 365 group back with the members and parent groups that still
+    /// exist. It had no licenses (a licensed group cannot be deleted) and nested groups take no
+    /// licenses from their parents, so no licensing work follows. `NotFound` past the window.
+    pub async fn restore_group(&self, tenant: TenantId, id: GroupId) -> Result<Group, StoreError> {
+        retry(|| async {
+            let mut tx = self.db.begin().await?;
+            lock_kept(&mut tx, "deleted_groups", tenant, id.as_uuid()).await?;
+            let kept = on_tx!(&mut tx, |c| sqlx::query_as::<_, (String, String)>(
+                "SELECT members, member_of FROM deleted_groups WHERE tenant_id = $1 AND id = $2 AND deleted_at > $3"
+            )
+            .bind(DbId::from(tenant))
+            .bind(DbId::from(id))
+            .bind(crate::now() - RESTORE_WINDOW)
+            .fetch_optional(&mut *c)
+            .await)?;
+            let (members, parents) = kept.ok_or(StoreError::NotFound)?;
+            let members: Vec<KeptMember> = serde_json::from_str(&members)
+                .map_err(|e| StoreError::Corrupt(format!("deleted_groups.members: {e}")))?;
+            let parents: Vec<uuid::Uuid> = serde_json::from_str(&parents)
+                .map_err(|e| StoreError::Corrupt(format!("deleted_groups.member_of: {e}")))?;
+            let sql = format!(
+                "INSERT INTO groups ({GROUP_COLS}, version) SELECT {GROUP_COLS}, 0 FROM deleted_groups WHERE id = $1"
+            );
+            on_tx!(&mut tx, |c| sqlx::query(AssertSqlSafe(sql))
+                .bind(DbId::from(id))
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected()))?;
+            on_tx!(&mut tx, |c| sqlx::query("DELETE FROM deleted_groups WHERE id = $1")
+                .bind(DbId::from(id))
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected()))?;
+            // Members and parents deleted meanwhile are left out.
+            for m in &members {
+                let member = if m.kind == "group" {
+                    MemberRef::Group(GroupId::from_uuid(m.id))
+                } else {
+                    MemberRef::User(UserId::from_uuid(m.id))
+                };
+                match super::groups::add_members_in_tx(&mut tx, tenant, id, &[member]).await {
+                    Ok(()) | Err(StoreError::NotFound | StoreError::Conflict(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            for p in &parents {
+                let parent = GroupId::from_uuid(*p);
+                match lock_group(&mut tx, tenant, parent).await {
+                    Ok(()) => {}
+                    Err(StoreError::NotFound) => continue,
+                    Err(e) => return Err(e),
+                }
+                match super::groups::add_members_in_tx(&mut tx, tenant, parent, &[MemberRef::Group(id)]).await {
+                    Ok(()) | Err(StoreError::NotFound | StoreError::Conflict(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            let sql = format!("SELECT {GROUP_COLS} FROM groups WHERE id = $1");
+            let group = on_tx!(&mut tx, |c| sqlx::query_as::<_, Group>(AssertSqlSafe(sql))
+                .bind(DbId::from(id))
+                .fetch_one(c)
+                .await)?;
+            tx.commit().await?;
+            Ok(group)
+        })
+        .await
+    }
+
+    /// Deletes a deleted group for good; `NotFound` when it is not in the deleted items.
+    pub async fn purge_deleted_group(&self, tenant: TenantId, id: GroupId) -> Result<(), StoreError> {
+        self.purge_kept("deleted_groups", tenant, id.as_uuid()).await
+    }
+}
+
+impl Store {
+    /// One page of `what` (`<columns> FROM <table>` of deleted objects) in the tenant's window, in
+    /// id order after `after`.
+    async fn kept_page<R: AnyRow>(
+        &self,
+        what: &str,
+        tenant: TenantId,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<R>, StoreError> {
+        let sql = format!(
+            "SELECT {what} WHERE tenant_id = $1 AND deleted_at > $2 AND id > $3 ORDER BY id LIMIT $4"
+        );
+        Ok(on_db!(&self.db, |p| sqlx::query_as::<_, R>(AssertSqlSafe(sql))
+            .bind(DbId::from(tenant))
+            .bind(crate::now() - RESTORE_WINDOW)
+            .bind(DbId(after.unwrap_or(Uuid::nil())))
+            .bind(limit)
+            .fetch_all(p)
+            .await)?)
+    }
+
+    /// Deletes a kept object of `table` for good; `NotFound` when it is not there.
+    async fn purge_kept(&self, table: &'static str, tenant: TenantId, id: Uuid) -> Result<(), StoreError> {
+        let sql = format!("DELETE FROM {table} WHERE tenant_id = $1 AND id = $2 AND deleted_at > $3");
+        let gone = on_db!(&self.db, |p| sqlx::query(AssertSqlSafe(sql))
+            .bind(DbId::from(tenant))
+            .bind(DbId(id))
+            .bind(crate::now() - RESTORE_WINDOW)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        if gone == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+}
+
+/// The row lock of a kept object (a restore's first step): of two concurrent restores, the second
+/// waits and then finds the object restored (`NotFound`), instead of inserting it twice.
+async fn lock_kept(
+    tx: &mut crate::db::Tx,
+    table: &'static str,
+    tenant: TenantId,
+    id: Uuid,
+) -> Result<(), StoreError> {
+    let sql = format!("UPDATE {table} SET deleted_at = deleted_at WHERE tenant_id = $1 AND id = $2");
+    on_tx!(tx, |c| sqlx::query(AssertSqlSafe(sql))
+        .bind(DbId::from(tenant))
+        .bind(DbId(id))
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// The groups `member` belongs to, in the order it joined them.
+async fn parent_groups(
+    tx: &mut crate::db::Tx,
+    tenant: TenantId,
+    member: Uuid,
+) -> Result<Vec<Uuid>, StoreError> {
+    let rows =
+        on_tx!(tx, |c| {
+            sqlx::query_scalar::<_, DbId>(
+        "SELECT group_id FROM group_members WHERE tenant_id = $1 AND member_id = $2 ORDER BY seq, group_id"
+    )
+    .bind(DbId::from(tenant))
+    .bind(DbId(member))
+    .fetch_all(c)
+    .await
+        })?;
+    Ok(rows.into_iter().map(|d| d.0).collect())
 }

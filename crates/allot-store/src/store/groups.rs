@@ -85,6 +85,8 @@ impl Store {
             if licenses.trim() != "[]" || group_has_rows(&mut tx, id).await? {
                 return Err(StoreError::Invalid("group has licenses".into()));
             }
+            // A Microsoft 365 group waits 30 days in deleted_groups; a security group is gone.
+            super::deleted::keep_deleted_group(&mut tx, tenant, id).await?;
             for sql in [
                 "DELETE FROM group_members WHERE tenant_id = $1 AND (group_id = $2 OR member_id = $2)",
                 "DELETE FROM groups WHERE tenant_id = $1 AND id = $2",
@@ -336,7 +338,7 @@ async fn insert_group_in_tx(tx: &mut Tx, g: &Group) -> Result<(), StoreError> {
 
 /// Adds members, all or none: `Conflict` if one is already a member, `NotFound` if one does not
 /// exist in the tenant (or is the group itself).
-async fn add_members_in_tx(
+pub(super) async fn add_members_in_tx(
     tx: &mut Tx,
     tenant: TenantId,
     group: GroupId,
