@@ -200,6 +200,18 @@ async fn write_outcomes(
 ) -> Result<(), StoreError> {
     let backend = tx.backend();
     if !users.is_empty() {
+        // Their licenses may change: delta rounds report them (migration 0011).
+        let sql = format!(
+            "UPDATE users SET change_mark = {} WHERE tenant_id = $1 AND id IN {}",
+            sql::change_mark(backend),
+            sql::ids_in(backend, 2)
+        );
+        on_tx!(tx, |c| sqlx::query(AssertSqlSafe(sql))
+            .bind(DbId::from(tenant))
+            .bind(sql::ids_json(users.iter().map(|u| u.as_uuid())))
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
         let sql = format!(
             "DELETE FROM license_assignments WHERE source_group_id = $1 AND user_id IN {}",
             sql::ids_in(backend, 2)
@@ -413,16 +425,19 @@ pub(crate) async fn assign_group_licenses_in_tx(
             disabled_plans: a.disabled_plans,
         })
         .collect();
+    let sql = format!(
+        "UPDATE groups SET assigned_licenses = $3, processing_state = $4, change_mark = {} \
+         WHERE tenant_id = $1 AND id = $2 RETURNING processing_version",
+        sql::change_mark(tx.backend())
+    );
     let version = on_tx!(tx, |c| {
-        sqlx::query_scalar::<_, i64>(
-        "UPDATE groups SET assigned_licenses = $3, processing_state = $4 WHERE tenant_id = $1 AND id = $2 RETURNING processing_version"
-    )
-    .bind(DbId::from(tenant))
-    .bind(DbId::from(group))
-    .bind(to_json(&g.assigned_licenses))
-    .bind(QUEUED)
-    .fetch_one(c)
-    .await
+        sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql))
+            .bind(DbId::from(tenant))
+            .bind(DbId::from(group))
+            .bind(to_json(&g.assigned_licenses))
+            .bind(QUEUED)
+            .fetch_one(c)
+            .await
     })?;
     for sku in &change.remove {
         forget_allotment(tx, group.as_uuid(), *sku).await?;

@@ -140,9 +140,14 @@ pub(crate) async fn lock_user(
     tenant: TenantId,
     user: UserId,
 ) -> Result<Option<String>, StoreError> {
-    on_tx!(tx, |c| sqlx::query_scalar::<_, Option<String>>(
-        "UPDATE users SET version = version + 1 WHERE tenant_id = $1 AND id = $2 RETURNING usage_location"
-    )
+    let sql = format!(
+        "UPDATE users SET version = version + 1, change_mark = {} WHERE tenant_id = $1 AND id = $2 \
+         RETURNING usage_location",
+        crate::sql::change_mark(tx.backend())
+    );
+    on_tx!(tx, |c| sqlx::query_scalar::<_, Option<String>>(AssertSqlSafe(
+        sql
+    ))
     .bind(DbId::from(tenant))
     .bind(DbId::from(user))
     .fetch_optional(c)
@@ -248,14 +253,16 @@ pub(crate) async fn upsert_assignment(
 }
 
 pub(crate) async fn lock_group(tx: &mut Tx, tenant: TenantId, group: GroupId) -> Result<(), StoreError> {
-    let done = on_tx!(tx, |c| sqlx::query(
-        "UPDATE groups SET version = version + 1 WHERE tenant_id = $1 AND id = $2"
-    )
-    .bind(DbId::from(tenant))
-    .bind(DbId::from(group))
-    .execute(c)
-    .await
-    .map(|r| r.rows_affected()))?;
+    let sql = format!(
+        "UPDATE groups SET version = version + 1, change_mark = {} WHERE tenant_id = $1 AND id = $2",
+        crate::sql::change_mark(tx.backend())
+    );
+    let done = on_tx!(tx, |c| sqlx::query(AssertSqlSafe(sql))
+        .bind(DbId::from(tenant))
+        .bind(DbId::from(group))
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
     if done == 0 {
         Err(StoreError::NotFound)
     } else {

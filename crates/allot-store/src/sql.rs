@@ -71,6 +71,30 @@ pub(crate) fn cast_param(backend: Backend, n: usize, ty: &str) -> String {
     }
 }
 
+/// The change mark a write stamps on the rows it changes, for delta queries (migration 0011):
+/// SQLite's current change epoch, PostgreSQL's transaction id.
+pub(crate) const fn change_mark(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "(SELECT mark FROM change_counter)",
+        Backend::Postgres => "CAST(CAST(pg_current_xact_id() AS text) AS BIGINT)",
+    }
+}
+
+/// The statement starting a delta round: its watermark, the least mark anything committed after
+/// it can carry, and the marks of the writers still running (committed later, so not seen yet).
+/// SQLite moves the change epoch on (a write, serialized with every other: nothing is running);
+/// PostgreSQL reads its snapshot (`xmax` and the in-progress transaction ids).
+pub(crate) const fn change_watermark(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "UPDATE change_counter SET mark = mark + 1 RETURNING mark, ''",
+        Backend::Postgres => {
+            "SELECT CAST(CAST(pg_snapshot_xmax(s) AS text) AS BIGINT), \
+             COALESCE((SELECT string_agg(CAST(x AS text), ',') FROM pg_snapshot_xip(s) AS x), '') \
+             FROM (SELECT pg_current_snapshot() AS s) AS snap"
+        }
+    }
+}
+
 /// The OData dialect of `backend`.
 pub(crate) const fn dialect(backend: Backend) -> allot_odata::schema::Dialect {
     match backend {

@@ -20,6 +20,7 @@ use crate::records::{
 use crate::{on_db, on_tx, sql};
 
 mod deleted;
+pub mod delta;
 mod groups;
 pub mod partner;
 pub mod sign_in;

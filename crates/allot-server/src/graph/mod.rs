@@ -5,6 +5,7 @@ pub mod batch;
 pub mod body;
 pub mod cloud_licensing;
 pub mod deleted;
+pub mod delta;
 pub mod error;
 pub mod extract;
 pub mod groups;
@@ -90,6 +91,11 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/users", get(users::list_users).post(users::create_user))
         .route("/users/$count", get(users::count_users))
+        // The SDKs call `delta()`; Graph's documentation writes `delta`.
+        .route("/users/delta", get(delta::users_delta))
+        .route("/users/delta()", get(delta::users_delta))
+        .route("/groups/delta", get(delta::groups_delta))
+        .route("/groups/delta()", get(delta::groups_delta))
         .route(
             "/users/{id}",
             get(users::get_user)

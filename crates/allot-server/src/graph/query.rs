@@ -32,6 +32,7 @@ const SYSTEM_OPTIONS: &[&str] = &[
     "$select",
     "$top",
     "$skiptoken",
+    "$deltatoken",
     "$count",
     "$filter",
     "$orderby",
@@ -88,7 +89,8 @@ impl FromRequestParts<AppState> for ODataQuery {
 }
 
 impl ODataQuery {
-    fn get(&self, name: &str) -> Option<&str> {
+    /// The raw value of a query option, if sent.
+    pub fn get(&self, name: &str) -> Option<&str> {
         self.pairs
             .iter()
             .find(|(n, _)| n == name)

@@ -82,6 +82,39 @@ pub(crate) async fn user_entity(
     Ok(m)
 }
 
+/// Users as a collection shows them, with their license properties when `select` asks for them
+/// (read in one query for the whole page).
+pub(crate) async fn users_json(
+    state: &AppState,
+    tenant: TenantId,
+    page: &[User],
+    select: Option<&[&str]>,
+) -> GraphResult<Vec<Value>> {
+    if !render::needs_licenses(select) {
+        return Ok(page
+            .iter()
+            .map(|u| Value::Object(render::user_json(u, select, None)))
+            .collect());
+    }
+    let ids: Vec<UserId> = page.iter().map(|u| u.id).collect();
+    let catalog = state.store.tenant_catalog(tenant).await?;
+    let all = state.store.assignments_for(tenant, &ids).await?;
+    Ok(page
+        .iter()
+        .map(|u| {
+            let a = all.get(&u.id).map_or(&[][..], Vec::as_slice);
+            Value::Object(render::user_json(
+                u,
+                select,
+                Some(Licenses {
+                    catalog: &catalog,
+                    assignments: a,
+                }),
+            ))
+        })
+        .collect())
+}
+
 /// # `GET /users`
 /// <https://learn.microsoft.com/en-us/graph/api/user-list>. Keyset paging by object id; `$top`
 /// up to 999 (default 100); `$select`; `$filter` and `$search` (docs/compat/odata.md);
@@ -109,28 +142,7 @@ pub async fn list_users(
     let count = first_page_count(&q, || state.store.count_users_where(tenant, cond.as_ref())).await?;
     let (page, next) =
         super::kit::directory_page::<User>(&state, &q, tenant, cond.as_ref(), &schema::USERS, top).await?;
-    let values: Vec<Value> = if render::needs_licenses(select.as_deref()) {
-        let ids: Vec<UserId> = page.iter().map(|u| u.id).collect();
-        let catalog = state.store.tenant_catalog(tenant).await?;
-        let all = state.store.assignments_for(tenant, &ids).await?;
-        page.iter()
-            .map(|u| {
-                let a = all.get(&u.id).map_or(&[][..], Vec::as_slice);
-                Value::Object(render::user_json(
-                    u,
-                    select.as_deref(),
-                    Some(Licenses {
-                        catalog: &catalog,
-                        assignments: a,
-                    }),
-                ))
-            })
-            .collect()
-    } else {
-        page.iter()
-            .map(|u| Value::Object(render::user_json(u, select.as_deref(), None)))
-            .collect()
-    };
+    let values = users_json(&state, tenant, &page, select.as_deref()).await?;
     let context = ODataQuery::collection_context(version, "users", select.as_deref());
     Ok(Collection::new(context, values)
         .count(count)

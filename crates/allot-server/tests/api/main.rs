@@ -12,6 +12,7 @@ mod cloud_licensing;
 mod connections;
 mod crash;
 mod deleted;
+mod delta;
 mod errors;
 mod group_licensing;
 mod groups;

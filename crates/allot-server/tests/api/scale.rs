@@ -122,8 +122,8 @@ async fn the_other_node_finishes_a_fan_out_when_the_holder_dies() {
     let client = http();
     // A long pause after each chunk: the test must catch the holder between two steps even on a
     // loaded machine (with a short one it could see the fan-out finish first).
-    let a = Node::start(&db.url, 1500);
-    let b = Node::start(&db.url, 1500);
+    let a = Node::start(&db.url, 4000);
+    let b = Node::start(&db.url, 4000);
     let names = [&a, &b].map(|n| {
         let url = format!("{}/healthz", n.1);
         (n.1.clone(), url)

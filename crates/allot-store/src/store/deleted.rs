@@ -102,7 +102,11 @@ impl Store {
             }
             let cols = USER_COLS.replace("created_at", "version, created_at");
             let select = USER_COLS.replace("created_at", "0, created_at");
-            let sql = format!("INSERT INTO users ({cols}, upn_lower) SELECT {select}, upn_lower FROM deleted_users WHERE id = $1");
+            let sql = format!(
+                "INSERT INTO users ({cols}, upn_lower, change_mark) SELECT {select}, upn_lower, {} FROM deleted_users \
+                 WHERE id = $1",
+                crate::sql::change_mark(tx.backend())
+            );
             on_tx!(&mut tx, |c| sqlx::query(AssertSqlSafe(sql))
                 .bind(DbId::from(id))
                 .execute(c)
@@ -119,6 +123,13 @@ impl Store {
             let groups: Vec<GroupId> = serde_json::from_str(&memberships)
                 .map_err(|e| StoreError::Corrupt(format!("deleted_users.memberships: {e}")))?;
             let now = crate::now();
+            // The group's mark too: its members changed (members@delta).
+            let rejoin = format!(
+                "INSERT INTO group_members (tenant_id, group_id, member_id, member_type, added_at, seq, change_mark) \
+                 SELECT $1, id, $3, 'user', $4, $5, {} FROM groups WHERE tenant_id = $1 AND id = $2 \
+                 ON CONFLICT (group_id, member_id) DO NOTHING",
+                crate::sql::change_mark(tx.backend())
+            );
             let mut rejoined = 0;
             for g in groups {
                 // The group's lock, so that a concurrent group delete is wholly before (the
@@ -128,11 +139,7 @@ impl Store {
                     Err(StoreError::NotFound) => continue,
                     Err(e) => return Err(e),
                 }
-                let added = on_tx!(&mut tx, |c| sqlx::query(
-                    "INSERT INTO group_members (tenant_id, group_id, member_id, member_type, added_at, seq) \
-                     SELECT $1, id, $3, 'user', $4, $5 FROM groups WHERE tenant_id = $1 AND id = $2 \
-                     ON CONFLICT (group_id, member_id) DO NOTHING"
-                )
+                let added = on_tx!(&mut tx, |c| sqlx::query(AssertSqlSafe(rejoin.clone()))
                 .bind(DbId::from(tenant))
                 .bind(DbId::from(g))
                 .bind(DbId::from(id))
@@ -206,8 +213,9 @@ pub(crate) async fn keep_deleted_user(
     .await
     .map(|r| r.rows_affected()))?;
     let sql = format!(
-        "INSERT INTO deleted_users ({USER_COLS}, upn_lower, deleted_at, licenses, memberships) \
-         SELECT {USER_COLS}, upn_lower, $2, $3, $4 FROM users WHERE id = $1"
+        "INSERT INTO deleted_users ({USER_COLS}, upn_lower, deleted_at, licenses, memberships, change_mark) \
+         SELECT {USER_COLS}, upn_lower, $2, $3, $4, {} FROM users WHERE id = $1",
+        crate::sql::change_mark(tx.backend())
     );
     on_tx!(tx, |c| sqlx::query(AssertSqlSafe(sql))
         .bind(DbId::from(id))
@@ -246,7 +254,7 @@ pub(crate) async fn keep_deleted_group(
     let types: Vec<String> =
         serde_json::from_str(&types).map_err(|e| StoreError::Corrupt(format!("groups.group_types: {e}")))?;
     if !types.iter().any(|t| t.eq_ignore_ascii_case("Unified")) {
-        return Ok(());
+        return tombstone(tx, tenant, id.as_uuid(), "group").await;
     }
     let members = on_tx!(tx, |c| {
         sqlx::query_as::<_, (DbId, String)>(
@@ -272,8 +280,9 @@ pub(crate) async fn keep_deleted_group(
     .await
     .map(|r| r.rows_affected()))?;
     let sql = format!(
-        "INSERT INTO deleted_groups ({GROUP_COLS}, deleted_at, members, member_of) \
-         SELECT {GROUP_COLS}, $2, $3, $4 FROM groups WHERE id = $1"
+        "INSERT INTO deleted_groups ({GROUP_COLS}, deleted_at, members, member_of, change_mark) \
+         SELECT {GROUP_COLS}, $2, $3, $4, {} FROM groups WHERE id = $1",
+        crate::sql::change_mark(tx.backend())
     );
     on_tx!(tx, |c| sqlx::query(AssertSqlSafe(sql))
         .bind(DbId::from(id))
@@ -343,7 +352,9 @@ impl Store {
             let parents: Vec<uuid::Uuid> = serde_json::from_str(&parents)
                 .map_err(|e| StoreError::Corrupt(format!("deleted_groups.member_of: {e}")))?;
             let sql = format!(
-                "INSERT INTO groups ({GROUP_COLS}, version) SELECT {GROUP_COLS}, 0 FROM deleted_groups WHERE id = $1"
+                "INSERT INTO groups ({GROUP_COLS}, version, change_mark) SELECT {GROUP_COLS}, 0, {} FROM deleted_groups \
+                 WHERE id = $1",
+                crate::sql::change_mark(tx.backend())
             );
             on_tx!(&mut tx, |c| sqlx::query(AssertSqlSafe(sql))
                 .bind(DbId::from(id))
@@ -420,18 +431,24 @@ impl Store {
 
     /// Deletes a kept object of `table` for good; `NotFound` when it is not there.
     async fn purge_kept(&self, table: &'static str, tenant: TenantId, id: Uuid) -> Result<(), StoreError> {
-        let sql = format!("DELETE FROM {table} WHERE tenant_id = $1 AND id = $2 AND deleted_at > $3");
-        let gone = on_db!(&self.db, |p| sqlx::query(AssertSqlSafe(sql))
-            .bind(DbId::from(tenant))
-            .bind(DbId(id))
-            .bind(crate::now() - RESTORE_WINDOW)
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()))?;
-        if gone == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        let kind = if table == "deleted_users" { "user" } else { "group" };
+        retry(|| async {
+            let mut tx = self.db.begin().await?;
+            let sql = format!("DELETE FROM {table} WHERE tenant_id = $1 AND id = $2 AND deleted_at > $3");
+            let gone = on_tx!(&mut tx, |c| sqlx::query(AssertSqlSafe(sql))
+                .bind(DbId::from(tenant))
+                .bind(DbId(id))
+                .bind(crate::now() - RESTORE_WINDOW)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected()))?;
+            if gone == 0 {
+                return Err(StoreError::NotFound);
+            }
+            tombstone(&mut tx, tenant, id, kind).await?;
+            tx.commit().await
+        })
+        .await
     }
 }
 
@@ -459,15 +476,46 @@ async fn parent_groups(
     tenant: TenantId,
     member: Uuid,
 ) -> Result<Vec<Uuid>, StoreError> {
-    let rows =
-        on_tx!(tx, |c| {
-            sqlx::query_scalar::<_, DbId>(
+    let rows = on_tx!(tx, |c| {
+        sqlx::query_scalar::<_, DbId>(
         "SELECT group_id FROM group_members WHERE tenant_id = $1 AND member_id = $2 ORDER BY seq, group_id"
     )
     .bind(DbId::from(tenant))
     .bind(DbId(member))
     .fetch_all(c)
     .await
-        })?;
+    })?;
     Ok(rows.into_iter().map(|d| d.0).collect())
+}
+
+/// Records that an object is gone for good, for delta rounds ("@removed": "deleted"); tombstones
+/// older than the restore window go at the same time.
+pub(crate) async fn tombstone(
+    tx: &mut crate::db::Tx,
+    tenant: TenantId,
+    id: Uuid,
+    kind: &'static str,
+) -> Result<(), StoreError> {
+    let sql = format!(
+        "INSERT INTO directory_tombstones (id, tenant_id, kind, change_mark, removed_at) VALUES ($1, $2, $3, {}, $4) \
+         ON CONFLICT (id, kind) DO UPDATE SET change_mark = excluded.change_mark, removed_at = excluded.removed_at",
+        crate::sql::change_mark(tx.backend())
+    );
+    let now = crate::now();
+    on_tx!(tx, |c| sqlx::query(AssertSqlSafe(sql))
+        .bind(DbId(id))
+        .bind(DbId::from(tenant))
+        .bind(kind)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    on_tx!(tx, |c| sqlx::query(
+        "DELETE FROM directory_tombstones WHERE removed_at < $1"
+    )
+    .bind(now - RESTORE_WINDOW)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
 }

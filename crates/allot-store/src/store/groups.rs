@@ -87,17 +87,15 @@ impl Store {
             }
             // A Microsoft 365 group waits 30 days in deleted_groups; a security group is gone.
             super::deleted::keep_deleted_group(&mut tx, tenant, id).await?;
-            for sql in [
-                "DELETE FROM group_members WHERE tenant_id = $1 AND (group_id = $2 OR member_id = $2)",
-                "DELETE FROM groups WHERE tenant_id = $1 AND id = $2",
-            ] {
-                on_tx!(&mut tx, |c| sqlx::query(sql)
-                    .bind(DbId::from(tenant))
-                    .bind(DbId::from(id))
-                    .execute(c)
-                    .await
-                    .map(|r| r.rows_affected()))?;
-            }
+            end_memberships(&mut tx, tenant, Ending::OfGroup(id)).await?;
+            on_tx!(&mut tx, |c| sqlx::query(
+                "DELETE FROM groups WHERE tenant_id = $1 AND id = $2"
+            )
+            .bind(DbId::from(tenant))
+            .bind(DbId::from(id))
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
             tx.commit().await
         })
         .await
@@ -142,15 +140,7 @@ impl Store {
             .await)?
             .ok_or(StoreError::NotFound)?;
             lock_member(&mut tx, tenant, member_ref(member, &kind)).await?;
-            let done = on_tx!(&mut tx, |c| sqlx::query(
-                "DELETE FROM group_members WHERE tenant_id = $1 AND group_id = $2 AND member_id = $3"
-            )
-            .bind(DbId::from(tenant))
-            .bind(DbId::from(group))
-            .bind(DbId(member))
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()))?;
+            let done = end_memberships(&mut tx, tenant, Ending::One(group, member)).await?;
             if done == 0 {
                 return Err(StoreError::NotFound);
             }
@@ -316,10 +306,13 @@ impl Store {
 }
 
 async fn insert_group_in_tx(tx: &mut Tx, g: &Group) -> Result<(), StoreError> {
-    let sql = "INSERT INTO groups (id, tenant_id, display_name, description, mail_nickname, mail_enabled, \
-               security_enabled, group_types, assigned_licenses, version, created_at) \
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10)";
-    on_tx!(tx, |c| sqlx::query(sql)
+    let sql = format!(
+        "INSERT INTO groups (id, tenant_id, display_name, description, mail_nickname, mail_enabled, \
+         security_enabled, group_types, assigned_licenses, version, created_at, change_mark) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, {})",
+        sql::change_mark(tx.backend())
+    );
+    on_tx!(tx, |c| sqlx::query(AssertSqlSafe(sql))
         .bind(DbId::from(g.id))
         .bind(DbId::from(g.tenant_id))
         .bind(&g.display_name)
@@ -345,6 +338,11 @@ pub(super) async fn add_members_in_tx(
     members: &[MemberRef],
 ) -> Result<(), StoreError> {
     let now = crate::now();
+    let insert = format!(
+        "INSERT INTO group_members (tenant_id, group_id, member_id, member_type, added_at, seq, change_mark) \
+         VALUES ($1, $2, $3, $4, $5, $6, {}) ON CONFLICT (group_id, member_id) DO NOTHING",
+        sql::change_mark(tx.backend())
+    );
     for m in members {
         let kind = match m {
             MemberRef::User(_) => "user",
@@ -356,19 +354,16 @@ pub(super) async fn add_members_in_tx(
         // The member's row lock, not a look: a concurrent delete of the member either commits
         // first (then the member is gone here) or waits for this membership and removes it.
         lock_member(tx, tenant, *m).await?;
-        let inserted = on_tx!(tx, |c| sqlx::query(
-            "INSERT INTO group_members (tenant_id, group_id, member_id, member_type, added_at, seq) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (group_id, member_id) DO NOTHING"
-        )
-        .bind(DbId::from(tenant))
-        .bind(DbId::from(group))
-        .bind(DbId(m.uuid()))
-        .bind(kind)
-        .bind(now)
-        .bind(now.timestamp_micros())
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))?;
+        let inserted = on_tx!(tx, |c| sqlx::query(AssertSqlSafe(insert.clone()))
+            .bind(DbId::from(tenant))
+            .bind(DbId::from(group))
+            .bind(DbId(m.uuid()))
+            .bind(kind)
+            .bind(now)
+            .bind(now.timestamp_micros())
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
         if inserted == 0 {
             return Err(StoreError::Conflict("members".into()));
         }
@@ -443,4 +438,62 @@ async fn lock_member(tx: &mut Tx, tenant: TenantId, member: MemberRef) -> Result
         MemberRef::User(u) => lock_user(tx, tenant, u).await.map(|_| ()),
         MemberRef::Group(g) => lock_group(tx, tenant, g).await,
     }
+}
+
+/// Which memberships [`end_memberships`] ends.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Ending {
+    /// One member of one group.
+    One(GroupId, Uuid),
+    /// Every membership of a member (a user or group being deleted).
+    OfMember(Uuid),
+    /// A group's members and its own memberships (the group being deleted).
+    OfGroup(GroupId),
+}
+
+/// Ends memberships: each leaves a tombstone and marks its group changed (for `members@delta`),
+/// then goes. Returns how many ended.
+pub(crate) async fn end_memberships(
+    tx: &mut Tx,
+    tenant: TenantId,
+    ending: Ending,
+) -> Result<u64, StoreError> {
+    let (cond, a, b) = match ending {
+        Ending::One(g, m) => ("group_id = $2 AND member_id = $3", g.as_uuid(), m),
+        Ending::OfMember(m) => ("member_id = $2 AND member_id = $3", m, m),
+        Ending::OfGroup(g) => ("(group_id = $2 OR member_id = $3)", g.as_uuid(), g.as_uuid()),
+    };
+    let mark = sql::change_mark(tx.backend());
+    let keep = format!(
+        "INSERT INTO membership_tombstones (tenant_id, group_id, member_id, member_type, change_mark, removed_at) \
+         SELECT tenant_id, group_id, member_id, member_type, {mark}, $4 FROM group_members \
+         WHERE tenant_id = $1 AND {cond} ON CONFLICT (group_id, member_id) DO UPDATE \
+         SET member_type = excluded.member_type, change_mark = excluded.change_mark, removed_at = excluded.removed_at"
+    );
+    on_tx!(tx, |c| sqlx::query(AssertSqlSafe(keep))
+        .bind(DbId::from(tenant))
+        .bind(DbId(a))
+        .bind(DbId(b))
+        .bind(crate::now())
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    let statements = [
+        format!(
+            "UPDATE groups SET change_mark = {mark} WHERE tenant_id = $1 AND id IN \
+             (SELECT group_id FROM group_members WHERE tenant_id = $1 AND {cond})"
+        ),
+        format!("DELETE FROM group_members WHERE tenant_id = $1 AND {cond}"),
+    ];
+    let mut ended = 0;
+    for sql in statements {
+        ended = on_tx!(tx, |c| sqlx::query(AssertSqlSafe(sql))
+            .bind(DbId::from(tenant))
+            .bind(DbId(a))
+            .bind(DbId(b))
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+    }
+    Ok(ended)
 }

@@ -40,12 +40,15 @@ impl Store {
 
     /// Inserts a new user; `Conflict` when the UPN (case-insensitive) is taken in the tenant.
     pub async fn insert_user(&self, u: &User) -> Result<(), StoreError> {
-        let sql = "INSERT INTO users (id, tenant_id, upn, upn_lower, display_name, given_name, surname, mail_nickname, mail, \
-                   job_title, usage_location, account_enabled, password_hash, directory_roles, immutable_id, phone_number, \
-                   version, created_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 0, $17)";
+        let sql = format!(
+            "INSERT INTO users (id, tenant_id, upn, upn_lower, display_name, given_name, surname, mail_nickname, mail, \
+             job_title, usage_location, account_enabled, password_hash, directory_roles, immutable_id, phone_number, \
+             version, created_at, change_mark) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 0, $17, {})",
+            crate::sql::change_mark(self.db.backend())
+        );
         on_db!(&self.db, |p| bind_user_fields!(
-            sqlx::query(sql)
+            sqlx::query(AssertSqlSafe(sql.clone()))
                 .bind(DbId::from(u.id))
                 .bind(DbId::from(u.tenant_id)),
             u
@@ -186,10 +189,11 @@ impl Store {
             for sku in licensing::held_skus(&held) {
                 release_unit(&mut tx, tenant, sku).await?;
             }
+            super::groups::end_memberships(&mut tx, tenant, super::groups::Ending::OfMember(id.as_uuid()))
+                .await?;
             for sql in [
                 "DELETE FROM license_assignments WHERE tenant_id = $1 AND user_id = $2",
                 "DELETE FROM cloud_assignment_allotments WHERE tenant_id = $1 AND principal_id = $2",
-                "DELETE FROM group_members WHERE tenant_id = $1 AND member_id = $2",
                 "DELETE FROM users WHERE tenant_id = $1 AND id = $2",
             ] {
                 on_tx!(&mut tx, |c| sqlx::query(sql)
