@@ -29,6 +29,18 @@ pub fn current() -> Option<RequestContext> {
     REQUEST.try_with(Clone::clone).ok()
 }
 
+/// Runs `f` as a request of its own: new ids (the client request id the same), for answers
+/// written outside the middleware (`head_guard`). Returns the id with `f`'s result.
+pub fn with_new_ids<R>(f: impl FnOnce() -> R) -> (String, R) {
+    let id = Uuid::new_v4().to_string();
+    let ctx = RequestContext {
+        request_id: id.clone(),
+        client_request_id: id.clone(),
+        base_url: String::new(),
+    };
+    (id.clone(), REQUEST.sync_scope(ctx, f))
+}
+
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
 pub static CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("client-request-id");
 

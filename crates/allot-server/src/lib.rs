@@ -10,6 +10,7 @@ pub mod config;
 pub mod context;
 pub mod fairness;
 pub mod graph;
+pub mod head_guard;
 pub mod operations;
 pub mod ops;
 pub mod partner;

@@ -175,7 +175,10 @@ async fn run<I, S>(
         collapse_slashes(&mut req);
         req
     });
-    let conn = http.serve_connection(TokioIo::new(io), TowerToHyperService::new(svc));
+    let conn = http.serve_connection(
+        TokioIo::new(crate::head_guard::HeadGuard::new(io)),
+        TowerToHyperService::new(svc),
+    );
     tokio::pin!(conn);
     tokio::select! {
         res = conn.as_mut() => log_end(res),
@@ -269,7 +272,7 @@ pub async fn head_limits(req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
-fn refused(path: &str, status: StatusCode, graph_code: &'static str, message: String) -> Response {
+pub(crate) fn refused(path: &str, status: StatusCode, graph_code: &'static str, message: String) -> Response {
     let mut resp = if path.starts_with("/v1/") || path == "/v1" {
         crate::partner::error::PcError::new(status, 800_002, message).into_response()
     } else {
