@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use super::body::{self, Field};
 use super::error::{GraphError, GraphResult};
+use super::expand::{self, Nav};
 use super::extract::{Auth, JsonObject};
 use super::kit::{Collection, OrNotFound, first_page_count, keyset_page};
 use super::query::ODataQuery;
@@ -150,8 +151,10 @@ pub async fn list_groups(
         "$filter",
         "$search",
         "$orderby",
+        "$expand",
     ])?;
     let select = q.select("group", GROUP_PROPS)?;
+    let expand = expand::requested(&q, "group", &[Nav::Members, Nav::MemberOf])?;
     let top = q.top(100, 999)?;
     let cond = q.conditions(&schema::GROUPS, q.advanced())?;
     let tenant = tenant_of(&state, auth.0.tenant).await?;
@@ -164,6 +167,10 @@ pub async fn list_groups(
         let mut m = render::group_json(g, &tenant.default_domain, select.as_deref());
         with_processing_state(&state, g, &mut m).await?;
         values.push(Value::Object(m));
+    }
+    if let Some(e) = &expand {
+        let owners: Vec<Uuid> = page.iter().map(|g| g.id.as_uuid()).collect();
+        expand::apply(&state, &tenant, e, &owners, &mut values).await?;
     }
     let context = ODataQuery::collection_context(version, "groups", select.as_deref());
     Ok(Collection::new(context, values)
@@ -227,13 +234,25 @@ pub async fn get_group(
     q: ODataQuery,
 ) -> GraphResult<Response> {
     perm::GROUPS_READ.check(&auth.0.caller)?;
-    q.only(&["$select"])?;
+    q.only(&["$select", "$expand"])?;
     let select = q.select("group", GROUP_PROPS)?;
+    let expand = expand::requested(&q, "group", &[Nav::Members, Nav::MemberOf])?;
     let tenant = tenant_of(&state, auth.0.tenant).await?;
     let g = resolve_group(&state, tenant.id, &id).await?;
     let mut m = group_entity(version, &g, &tenant.default_domain, select.as_deref());
     with_processing_state(&state, &g, &mut m).await?;
-    Ok(json_response(StatusCode::OK, &Value::Object(m)))
+    let mut value = Value::Object(m);
+    if let Some(e) = &expand {
+        expand::apply(
+            &state,
+            &tenant,
+            e,
+            &[g.id.as_uuid()],
+            std::slice::from_mut(&mut value),
+        )
+        .await?;
+    }
+    Ok(json_response(StatusCode::OK, &value))
 }
 
 /// # `POST /groups`
@@ -412,65 +431,9 @@ pub async fn list_members(
         },
     )
     .await?;
-    let user_ids: Vec<UserId> = refs
-        .iter()
-        .filter_map(|m| {
-            if let MemberRef::User(u) = m {
-                Some(*u)
-            } else {
-                None
-            }
-        })
-        .collect();
-    let group_ids: Vec<GroupId> = refs
-        .iter()
-        .filter_map(|m| {
-            if let MemberRef::Group(g) = m {
-                Some(*g)
-            } else {
-                None
-            }
-        })
-        .collect();
-    let users = state
-        .store
-        .by_ids::<User>(tenant.id, user_ids.iter().copied())
-        .await?;
-    let groups = state
-        .store
-        .by_ids::<Group>(tenant.id, group_ids.iter().copied())
-        .await?;
     // $select applies to users' properties and, for nested groups, to the groups' ones it names.
-    let user_select = match q.select("directoryObject", &[USER_PROPS, GROUP_PROPS].concat()) {
-        Ok(Some(s)) => Some(s),
-        Ok(None) => None,
-        Err(e) => return Err(e),
-    };
-    let mut values = Vec::new();
-    for m in &refs {
-        match m {
-            MemberRef::User(u) => {
-                if let Some(user) = users.iter().find(|x| x.id == *u) {
-                    let sel: Option<Vec<&str>> = user_select
-                        .as_ref()
-                        .map(|s| s.iter().copied().filter(|p| USER_PROPS.contains(p)).collect());
-                    let mut o = render::user_json(user, sel.as_deref(), None);
-                    o.insert("@odata.type".into(), json!("#microsoft.graph.user"));
-                    values.push(Value::Object(o));
-                }
-            }
-            MemberRef::Group(gid) => {
-                if let Some(group) = groups.iter().find(|x| x.id == *gid) {
-                    let sel: Option<Vec<&str>> = user_select
-                        .as_ref()
-                        .map(|s| s.iter().copied().filter(|p| GROUP_PROPS.contains(p)).collect());
-                    let mut o = render::group_json(group, &tenant.default_domain, sel.as_deref());
-                    o.insert("@odata.type".into(), json!("#microsoft.graph.group"));
-                    values.push(Value::Object(o));
-                }
-            }
-        }
-    }
+    let select = q.select("directoryObject", &[USER_PROPS, GROUP_PROPS].concat())?;
+    let values = directory_objects_json(&state, &tenant, &refs, select.as_deref()).await?;
     let count = first_page_count(&q, || {
         state.store.count_members_where(tenant.id, g.id, cond.as_ref())
     })
@@ -613,4 +576,66 @@ pub async fn list_members_with_license_errors(
         .collect();
     let context = ODataQuery::collection_context(version, "users", select.as_deref());
     Ok(Collection::new(context, values).next(next).into_response())
+}
+
+/// Directory objects (users and groups) in the order of `refs`, each with its `@odata.type`;
+/// `select` may name properties of either kind, each object shows those it has.
+pub(crate) async fn directory_objects_json(
+    state: &AppState,
+    tenant: &Tenant,
+    refs: &[MemberRef],
+    select: Option<&[&str]>,
+) -> GraphResult<Vec<Value>> {
+    let user_ids: Vec<UserId> = refs
+        .iter()
+        .filter_map(|m| {
+            if let MemberRef::User(u) = m {
+                Some(*u)
+            } else {
+                None
+            }
+        })
+        .collect();
+    let group_ids: Vec<GroupId> = refs
+        .iter()
+        .filter_map(|m| {
+            if let MemberRef::Group(g) = m {
+                Some(*g)
+            } else {
+                None
+            }
+        })
+        .collect();
+    let users = state
+        .store
+        .by_ids::<User>(tenant.id, user_ids.iter().copied())
+        .await?;
+    let groups = state
+        .store
+        .by_ids::<Group>(tenant.id, group_ids.iter().copied())
+        .await?;
+    let only = |props: &[&str]| -> Option<Vec<&str>> {
+        select.map(|s| s.iter().copied().filter(|p| props.contains(p)).collect())
+    };
+    let mut values = Vec::with_capacity(refs.len());
+    for m in refs {
+        match m {
+            MemberRef::User(u) => {
+                if let Some(user) = users.iter().find(|x| x.id == *u) {
+                    let mut o = render::user_json(user, only(USER_PROPS).as_deref(), None);
+                    o.insert("@odata.type".into(), json!("#microsoft.graph.user"));
+                    values.push(Value::Object(o));
+                }
+            }
+            MemberRef::Group(gid) => {
+                if let Some(group) = groups.iter().find(|x| x.id == *gid) {
+                    let mut o =
+                        render::group_json(group, &tenant.default_domain, only(GROUP_PROPS).as_deref());
+                    o.insert("@odata.type".into(), json!("#microsoft.graph.group"));
+                    values.push(Value::Object(o));
+                }
+            }
+        }
+    }
+    Ok(values)
 }

@@ -7,6 +7,7 @@ pub mod cloud_licensing;
 pub mod deleted;
 pub mod delta;
 pub mod error;
+pub mod expand;
 pub mod extract;
 pub mod groups;
 pub mod kit;

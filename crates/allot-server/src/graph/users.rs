@@ -15,6 +15,7 @@ use serde_json::{Map, Value, json};
 
 use super::body::{self, Field};
 use super::error::{GraphError, GraphResult};
+use super::expand::{self, Nav};
 use super::extract::{Auth, JsonObject};
 use super::kit::{Collection, OrNotFound, Target, first_page_count, keyset_page};
 use super::query::ODataQuery;
@@ -134,7 +135,9 @@ pub async fn list_users(
         "$filter",
         "$search",
         "$orderby",
+        "$expand",
     ])?;
+    let expand = expand::requested(&q, "user", &[Nav::MemberOf])?;
     let select = q.select("user", USER_PROPS)?;
     let top = q.top(100, 999)?;
     let cond = q.conditions(&schema::USERS, q.advanced())?;
@@ -142,7 +145,11 @@ pub async fn list_users(
     let count = first_page_count(&q, || state.store.count_users_where(tenant, cond.as_ref())).await?;
     let (page, next) =
         super::kit::directory_page::<User>(&state, &q, tenant, cond.as_ref(), &schema::USERS, top).await?;
-    let values = users_json(&state, tenant, &page, select.as_deref()).await?;
+    let mut values = users_json(&state, tenant, &page, select.as_deref()).await?;
+    if let Some(e) = &expand {
+        let owners: Vec<uuid::Uuid> = page.iter().map(|u| u.id.as_uuid()).collect();
+        expand::apply(&state, &tenant_of(&state, tenant).await?, e, &owners, &mut values).await?;
+    }
     let context = ODataQuery::collection_context(version, "users", select.as_deref());
     Ok(Collection::new(context, values)
         .count(count)
@@ -172,13 +179,23 @@ pub async fn get_user(
     q: ODataQuery,
 ) -> GraphResult<Response> {
     target.authorize(&auth, &perm::USERS_READ, &perm::ME_READ)?;
-    q.only(&["$select"])?;
+    q.only(&["$select", "$expand"])?;
     let select = q.select("user", USER_PROPS)?;
+    let expand = expand::requested(&q, "user", &[Nav::MemberOf])?;
     let user = target.user(&state, &auth).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &Value::Object(user_entity(&state, version, &user, select.as_deref()).await?),
-    ))
+    let mut value = Value::Object(user_entity(&state, version, &user, select.as_deref()).await?);
+    if let Some(e) = &expand {
+        let tenant = tenant_of(&state, user.tenant_id).await?;
+        expand::apply(
+            &state,
+            &tenant,
+            e,
+            &[user.id.as_uuid()],
+            std::slice::from_mut(&mut value),
+        )
+        .await?;
+    }
+    Ok(json_response(StatusCode::OK, &value))
 }
 
 fn check_upn(upn: &str, tenant: &Tenant) -> GraphResult<()> {

@@ -14,6 +14,7 @@ mod crash;
 mod deleted;
 mod delta;
 mod errors;
+mod expand;
 mod group_licensing;
 mod groups;
 mod hostile;

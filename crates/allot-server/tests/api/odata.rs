@@ -328,7 +328,12 @@ e2e!(filter_errors_are_graph_errors, |app| {
     app.get("/v1.0/users?$orderby=jobTitle")
         .await
         .graph_error(400, "Request_UnsupportedQuery");
-    app.get("/v1.0/users?$expand=memberOf")
+    // memberOf expands (issue #18); other relationships do not.
+    app.get("/v1.0/users?$expand=memberOf").await.ok();
+    app.get("/v1.0/users?$expand=manager")
+        .await
+        .graph_error(400, "Request_BadRequest");
+    app.get("/v1.0/users/admin@contoso.example/memberOf?$expand=members")
         .await
         .graph_error(400, "Request_UnsupportedQuery");
     app.get("/v1.0/subscribedSkus?$filter=skuId eq 1")
