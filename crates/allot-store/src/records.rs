@@ -337,6 +337,20 @@ impl MemberRef {
             Self::Group(g) => g.as_uuid(),
         }
     }
+
+    /// The users and the groups among `refs`, each in order.
+    #[must_use]
+    pub fn split(refs: &[Self]) -> (Vec<UserId>, Vec<GroupId>) {
+        let mut users = Vec::new();
+        let mut groups = Vec::new();
+        for r in refs {
+            match r {
+                Self::User(u) => users.push(*u),
+                Self::Group(g) => groups.push(*g),
+            }
+        }
+        (users, groups)
+    }
 }
 
 #[derive(sqlx::FromRow)]

@@ -586,26 +586,7 @@ pub(crate) async fn directory_objects_json(
     refs: &[MemberRef],
     select: Option<&[&str]>,
 ) -> GraphResult<Vec<Value>> {
-    let user_ids: Vec<UserId> = refs
-        .iter()
-        .filter_map(|m| {
-            if let MemberRef::User(u) = m {
-                Some(*u)
-            } else {
-                None
-            }
-        })
-        .collect();
-    let group_ids: Vec<GroupId> = refs
-        .iter()
-        .filter_map(|m| {
-            if let MemberRef::Group(g) = m {
-                Some(*g)
-            } else {
-                None
-            }
-        })
-        .collect();
+    let (user_ids, group_ids) = MemberRef::split(refs);
     let users = state
         .store
         .by_ids::<User>(tenant.id, user_ids.iter().copied())

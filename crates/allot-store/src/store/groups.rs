@@ -368,16 +368,7 @@ pub(super) async fn add_members_in_tx(
             return Err(StoreError::Conflict("members".into()));
         }
     }
-    let users: Vec<UserId> = members
-        .iter()
-        .filter_map(|m| {
-            if let MemberRef::User(u) = m {
-                Some(*u)
-            } else {
-                None
-            }
-        })
-        .collect();
+    let (users, _) = MemberRef::split(members);
     if !users.is_empty() && group_has_licenses(tx, tenant, group).await? {
         // A few new members are evaluated one by one; many at once by one pass over the group.
         if users.len() <= 20 {
