@@ -615,16 +615,30 @@ pub static GROUPS: EntitySchema = EntitySchema::new(
 
 // ---- directory objects (members) -----------------------------------------------------------
 
-pub static DIRECTORY_OBJECT_PROPERTIES: [Property; 1] = [Property::filterable(
-    "id",
-    Type::Guid,
-    FilterOps::DIRECTORY_ID,
-    Sql::same("m.member_id"),
-    Case::Exact,
-)];
+pub static DIRECTORY_OBJECT_PROPERTIES: [Property; 2] = [
+    Property::filterable(
+        "id",
+        Type::Guid,
+        FilterOps::DIRECTORY_ID,
+        Sql::same("m.member_id"),
+        Case::Exact,
+    )
+    .sortable(A),
+    // The member's own name (a user's or a group's): sorted in advanced mode, as Graph sorts
+    // members; not filtered.
+    Property::filterable(
+        "displayName",
+        Type::String,
+        FilterOps::NONE,
+        Sql::same("COALESCE(mu.display_name, mg.display_name)"),
+        Case::Insensitive,
+    )
+    .sortable(A),
+];
 
 /// `microsoft.graph.directoryObject` (`/groups/{id}/members`): members are users or groups, so
-/// only `id` is common to them. The membership row is aliased `m`.
+/// only `id` (and, to sort by, `displayName`) is common to them. The membership row is aliased
+/// `m`, the member's user row `mu`, its group row `mg`.
 pub static DIRECTORY_OBJECTS: EntitySchema = EntitySchema::new(
     "directoryObject",
     "microsoft.graph.directoryObject",

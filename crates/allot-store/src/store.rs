@@ -95,6 +95,34 @@ pub trait Listed: Sized {
     fn from_row(row: Self::Row) -> Result<Self, StoreError>;
 }
 
+/// A member of a group (a user or a group), as `/groups/{id}/members` pages them: scoped to the
+/// group (`$2`), with the member's display name joined for sorting (`mu`, `mg`). Only for
+/// [`Store::sorted_page_in`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Member(pub crate::records::MemberRef);
+
+#[derive(sqlx::FromRow)]
+#[doc(hidden)]
+pub struct MemberRow {
+    member_id: DbId,
+    member_type: String,
+}
+
+impl Listed for Member {
+    type Row = MemberRow;
+    fn select(extra: &str) -> String {
+        format!(
+            "SELECT m.member_id, m.member_type{extra} FROM group_members m \
+             LEFT JOIN users mu ON mu.id = m.member_id LEFT JOIN groups mg ON mg.id = m.member_id \
+             WHERE m.tenant_id = $1 AND m.group_id = $2"
+        )
+    }
+    const KEY: &'static str = "m.member_id";
+    fn from_row(row: Self::Row) -> Result<Self, StoreError> {
+        Ok(Self(groups::member_ref(row.member_id.0, &row.member_type)))
+    }
+}
+
 impl Listed for crate::records::User {
     type Row = crate::records::UserRow;
     fn select(extra: &str) -> String {
@@ -167,11 +195,27 @@ impl Store {
         after: Option<&[String]>,
         limit: i64,
     ) -> Result<Vec<(T, Vec<String>)>, StoreError> {
+        self.sorted_page_in::<T>(tenant, None, filter, order, after, limit)
+            .await
+    }
+
+    /// As [`Store::sorted_page`], within `scope` (bound at `$2` of [`Listed::select`]: the group
+    /// whose members are listed, for [`Member`]).
+    pub async fn sorted_page_in<T: Listed>(
+        &self,
+        tenant: TenantId,
+        scope: Option<Uuid>,
+        filter: Option<&allot_odata::validate::Cond>,
+        order: &[allot_odata::sql::SortKey],
+        after: Option<&[String]>,
+        limit: i64,
+    ) -> Result<Vec<(T, Vec<String>)>, StoreError> {
         use allot_odata::schema::{Sql, Type};
         let d = sql::dialect(self.db.backend());
         let mut keys = order.to_vec();
         keys.push(allot_odata::sql::SortKey::asc(Sql::same(T::KEY), Type::Guid));
-        let (and, params, mut n) = sql::odata_where(self.db.backend(), filter, 2);
+        let first = if scope.is_some() { 3 } else { 2 };
+        let (and, params, mut n) = sql::odata_where(self.db.backend(), filter, first);
         let mut after_sql = String::new();
         if let Some(values) = after {
             if values.len() != keys.len() {
@@ -191,10 +235,11 @@ impl Store {
             allot_odata::sql::order_by(&keys, d)
         );
         let rows: Vec<Keyed<T::Row>> = on_db!(&self.db, |p| {
-            let mut q = crate::bind_odata!(
-                sqlx::query_as::<_, Keyed<T::Row>>(AssertSqlSafe(sql)).bind(DbId::from(tenant)),
-                &params
-            );
+            let mut q = sqlx::query_as::<_, Keyed<T::Row>>(AssertSqlSafe(sql)).bind(DbId::from(tenant));
+            if let Some(s) = scope {
+                q = q.bind(DbId(s));
+            }
+            let mut q = crate::bind_odata!(q, &params);
             for v in after.unwrap_or_default() {
                 q = q.bind(v.clone());
             }

@@ -7,6 +7,7 @@ use allot_core::ids::{GroupId, TenantId, UserId};
 use allot_odata::schema;
 use allot_store::StoreError;
 use allot_store::records::{Group, MemberRef, Tenant, User};
+use allot_store::store::Member;
 use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -160,7 +161,7 @@ pub async fn list_groups(
     let tenant = tenant_of(&state, auth.0.tenant).await?;
     let count = first_page_count(&q, || state.store.count_groups_where(tenant.id, cond.as_ref())).await?;
     let (page, next) =
-        super::kit::directory_page::<Group>(&state, &q, tenant.id, cond.as_ref(), &schema::GROUPS, top)
+        super::kit::directory_page::<Group>(&state, &q, tenant.id, None, cond.as_ref(), &schema::GROUPS, top)
             .await?;
     let mut values = Vec::with_capacity(page.len());
     for g in &page {
@@ -415,22 +416,37 @@ pub async fn list_members(
     q: ODataQuery,
 ) -> GraphResult<Response> {
     perm::GROUPS_READ.check(&auth.0.caller)?;
-    q.only(&["$select", "$top", "$skiptoken", "$count", "$filter"])?;
+    q.only(&["$select", "$top", "$skiptoken", "$count", "$filter", "$orderby"])?;
     let top = q.top(100, 999)?;
     let cond = q.conditions(&schema::DIRECTORY_OBJECTS, q.advanced())?;
     let tenant = tenant_of(&state, auth.0.tenant).await?;
     let g = resolve_group(&state, tenant.id, &id).await?;
-    let (refs, next) = keyset_page(
-        &q,
-        top,
-        |m: &MemberRef| m.uuid(),
-        |after, limit| {
-            state
-                .store
-                .members_page_where(tenant.id, g.id, cond.as_ref(), after, limit)
-        },
-    )
-    .await?;
+    let (refs, next) = if q.get("$orderby").is_some() {
+        // Sorted (advanced mode): keyset-paged on the member's display name, then its id.
+        let (page, next) = super::kit::directory_page::<Member>(
+            &state,
+            &q,
+            tenant.id,
+            Some(g.id.as_uuid()),
+            cond.as_ref(),
+            &schema::DIRECTORY_OBJECTS,
+            top,
+        )
+        .await?;
+        (page.into_iter().map(|m| m.0).collect::<Vec<_>>(), next)
+    } else {
+        keyset_page(
+            &q,
+            top,
+            |m: &MemberRef| m.uuid(),
+            |after, limit| {
+                state
+                    .store
+                    .members_page_where(tenant.id, g.id, cond.as_ref(), after, limit)
+            },
+        )
+        .await?
+    };
     // $select applies to users' properties and, for nested groups, to the groups' ones it names.
     let select = q.select("directoryObject", &[USER_PROPS, GROUP_PROPS].concat())?;
     let values = directory_objects_json(&state, &tenant, &refs, select.as_deref()).await?;

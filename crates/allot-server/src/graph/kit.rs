@@ -101,6 +101,7 @@ pub async fn directory_page<T: allot_store::store::Listed>(
     state: &AppState,
     q: &ODataQuery,
     tenant: allot_core::ids::TenantId,
+    scope: Option<Uuid>,
     cond: Option<&Cond>,
     schema: &EntitySchema,
     top: usize,
@@ -110,7 +111,7 @@ pub async fn directory_page<T: allot_store::store::Listed>(
     let limit = i64::try_from(top + 1).unwrap_or(1000);
     let mut rows = state
         .store
-        .sorted_page::<T>(tenant, cond, &order, after.as_deref(), limit)
+        .sorted_page_in::<T>(tenant, scope, cond, &order, after.as_deref(), limit)
         .await?;
     let more = rows.len() > top;
     rows.truncate(top);

@@ -144,7 +144,8 @@ pub async fn list_users(
     let tenant = auth.0.tenant;
     let count = first_page_count(&q, || state.store.count_users_where(tenant, cond.as_ref())).await?;
     let (page, next) =
-        super::kit::directory_page::<User>(&state, &q, tenant, cond.as_ref(), &schema::USERS, top).await?;
+        super::kit::directory_page::<User>(&state, &q, tenant, None, cond.as_ref(), &schema::USERS, top)
+            .await?;
     let mut values = users_json(&state, tenant, &page, select.as_deref()).await?;
     if let Some(e) = &expand {
         let owners: Vec<uuid::Uuid> = page.iter().map(|u| u.id.as_uuid()).collect();

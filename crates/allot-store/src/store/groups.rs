@@ -414,7 +414,7 @@ async fn group_has_rows(tx: &mut Tx, group: GroupId) -> Result<bool, StoreError>
     Ok(n > 0)
 }
 
-fn member_ref(id: Uuid, kind: &str) -> MemberRef {
+pub(crate) fn member_ref(id: Uuid, kind: &str) -> MemberRef {
     if kind == "group" {
         MemberRef::Group(GroupId::from_uuid(id))
     } else {
