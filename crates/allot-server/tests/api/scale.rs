@@ -272,3 +272,93 @@ e2e!(health_readiness_and_metrics, |app| {
     );
     assert!(r.text.contains("allot_fanout_jobs_pending"), "{}", r.text);
 });
+
+/// A delta token is the round's state, not a node's: a round started on one node continues on
+/// another, and after every node restarted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delta_tokens_work_on_any_node_and_after_restarts() {
+    let Some(db) = TestDb::fresh(Backend::Postgres).await.unwrap() else {
+        eprintln!("skipped: ALLOT_TEST_PG_URL is not set");
+        return;
+    };
+    let file = TenantFile::parse(&tenant_file(6, 10)).unwrap();
+    db.store.apply_tenant_file(&file).await.unwrap();
+    let client = http();
+    let app_id = "5ca1e000-0000-4000-8000-000000000001";
+    let a = Node::start(&db.url, 0);
+    let b = Node::start(&db.url, 0);
+    let ta = node_token(&client, &a.1, "scale.example", app_id, "s").await;
+    let get = |url: String, token: String| {
+        let client = client.clone();
+        async move {
+            read(client.get(url).bearer_auth(token).send().await.unwrap())
+                .await
+                .ok()
+        }
+    };
+    // First sync on node A.
+    let first = get(
+        format!("{}/v1.0/users/delta?$select=assignedLicenses", a.1),
+        ta.clone(),
+    )
+    .await;
+    assert_eq!(first["value"].as_array().unwrap().len(), 6);
+    let link = first["@odata.deltaLink"].as_str().unwrap().to_owned();
+    let token = link.split("$deltatoken=").nth(1).unwrap().to_owned();
+    let user = first["value"][0]["id"].as_str().unwrap().to_owned();
+    // A change through node B, the next round on node B.
+    let tb = node_token(&client, &b.1, "scale.example", app_id, "s").await;
+    let r = read(
+        client
+            .post(format!("{}/v1.0/users/{user}/assignLicense", b.1))
+            .bearer_auth(&tb)
+            .json(&json!({"addLicenses": [{"skuId": EMS, "disabledPlans": []}], "removeLicenses": []}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let second = get(
+        format!("{}/v1.0/users/delta?$deltatoken={token}", b.1),
+        tb.clone(),
+    )
+    .await;
+    assert_eq!(second["value"].as_array().unwrap().len(), 1, "{second}");
+    assert_eq!(second["value"][0]["id"], user);
+    assert_eq!(second["value"][0]["assignedLicenses"][0]["skuId"], EMS);
+    let token = second["@odata.deltaLink"]
+        .as_str()
+        .unwrap()
+        .split("$deltatoken=")
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    // Both nodes go; a new one takes the token after a change made while none ran.
+    drop(a);
+    drop(b);
+    let other = file.tenants[0].users[1].user_principal_name.clone();
+    let u = db
+        .store
+        .find_user(file.tenants[0].tenant_id(), &other)
+        .await
+        .unwrap()
+        .unwrap();
+    db.store
+        .update_user(u.tenant_id, u.id, |u| {
+            u.job_title = Some("Restarted".into());
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let c = Node::start(&db.url, 0);
+    let tc = node_token(&client, &c.1, "scale.example", app_id, "s").await;
+    let third = get(format!("{}/v1.0/users/delta?$deltatoken={token}", c.1), tc).await;
+    let ids: Vec<&str> = third["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec![u.id.to_string().as_str()], "{third}");
+}
