@@ -155,6 +155,16 @@ e2e!(a_restore_brings_licenses_back_even_when_no_unit_is_free, |app| {
         .clone();
     assert_eq!(pbi["consumedUnits"].as_i64(), Some(enabled + 1), "{pbi}");
     assert_eq!(pbi["availableUnits"].as_i64(), Some(-1), "{pbi}");
+    // beta cloudLicensing: the SKU's allotments add up to the same consumption.
+    let allotments = app.get("/beta/admin/cloudLicensing/allotments").await.ok();
+    let pbi_consumed: i64 = allotments["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["skuId"] == PBI)
+        .map(|a| a["consumedUnits"].as_i64().unwrap())
+        .sum();
+    assert_eq!(pbi_consumed, enabled + 1, "{allotments}");
     // `allot check` accepts the state and reports it.
     let report = app.state.store.check().await.unwrap();
     assert!(report.ok(), "{:?}", report.problems);
