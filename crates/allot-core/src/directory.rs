@@ -24,6 +24,8 @@ pub const GROUPS_ADMINISTRATOR: Role =
 pub const DIRECTORY_READERS: Role = Role::new("Directory Readers", "88d8e3e3-8f55-4a1e-953a-9b9898b8876b");
 pub const DIRECTORY_WRITERS: Role = Role::new("Directory Writers", "9360feb5-f418-4baa-8175-e2a00bac4301");
 pub const GLOBAL_READER: Role = Role::new("Global Reader", "f2ef992c-3afb-46b9-b7cf-a126ee74c451");
+pub const REPORTS_READER: Role = Role::new("Reports Reader", "4a5d8f65-41da-4de4-8968-e035b65339cf");
+pub const SECURITY_READER: Role = Role::new("Security Reader", "5d6b6bb7-de71-4623-b4af-96380a352509");
 pub const GUEST_INVITER: Role = Role::new("Guest Inviter", "95e79109-95c0-4d8e-aee3-d01accf2d47b");
 pub const HELPDESK_ADMINISTRATOR: Role =
     Role::new("Helpdesk Administrator", "729827e3-9c14-49f7-bb1b-9608f156bbb8");
@@ -49,6 +51,8 @@ pub const ROLES: &[Role] = &[
     HELPDESK_ADMINISTRATOR,
     PRIVILEGED_AUTHENTICATION_ADMINISTRATOR,
     PRIVILEGED_ROLE_ADMINISTRATOR,
+    REPORTS_READER,
+    SECURITY_READER,
 ];
 
 /// Finds a role by display name (case-insensitive) or template id.
@@ -62,6 +66,7 @@ pub fn role(name_or_id: &str) -> Option<Role> {
 
 /// Microsoft Graph permission names Allot grants and checks (application roles and delegated scopes).
 pub const GRAPH_PERMISSIONS: &[&str] = &[
+    "AuditLog.Read.All",
     "Directory.Read.All",
     "Directory.ReadWrite.All",
     "Group.Create",

@@ -179,16 +179,25 @@ impl Ctx<'_> {
         match &path.var {
             None => {
                 let first = &path.segments[0];
+                if path.segments.len() > 1 {
+                    // A property of a complex property (`initiatedBy/user/id`): a schema may
+                    // declare the whole path as one filterable property.
+                    let whole = path.segments.join("/");
+                    return match self.schema.property(&whole) {
+                        Some(p) => Ok((p, self.schema.resource)),
+                        None if self.schema.property(first).is_none() => {
+                            Err(unknown(self.schema.type_name, first))
+                        }
+                        None => Err(QueryError::UnsupportedFilter {
+                            property: path.to_string(),
+                            resource: self.schema.resource,
+                        }),
+                    };
+                }
                 let p = self
                     .schema
                     .property(first)
                     .ok_or_else(|| unknown(self.schema.type_name, first))?;
-                if path.segments.len() > 1 {
-                    return Err(QueryError::UnsupportedFilter {
-                        property: path.to_string(),
-                        resource: self.schema.resource,
-                    });
-                }
                 Ok((p, self.schema.resource))
             }
             Some(v) => {

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use allot_core::ids::{GroupId, SkuId, TenantId, UserId};
 use allot_core::licensing::LicenseChange;
+use allot_store::audit::Actor;
 use allot_store::cloud_licensing::CloudWrite;
 use allot_store::records::{Group, MemberRef, Subscription, User};
 use allot_store::{Store, StoreError};
@@ -41,11 +42,12 @@ impl Operations {
     /// A user's direct licenses (Graph `assignLicense`, Partner Center `licenseupdates`).
     pub async fn change_user_licenses(
         &self,
+        actor: &Actor,
         tenant: TenantId,
         user: UserId,
         change: &LicenseChange,
     ) -> Result<(), StoreError> {
-        self.store.assign_direct(tenant, user, change).await?;
+        self.store.assign_direct_by(actor, tenant, user, change).await?;
         // Only a removal frees a unit, and so only a removal can queue work (the seating of a
         // waiting member); a pure addition queues nothing and skips the processing-mode lookup
         // (the hot path of `allot bench assign`).
@@ -153,12 +155,15 @@ impl Operations {
     /// A cloudLicensing assignment create, update or delete, for a user or a group.
     pub async fn cloud_write(
         &self,
+        actor: &Actor,
         tenant: TenantId,
         principal: MemberRef,
         sku: SkuId,
         write: &CloudWrite,
     ) -> Result<(), StoreError> {
-        self.store.cloud_write(tenant, principal, sku, write).await?;
+        self.store
+            .cloud_write(actor, tenant, principal, sku, write)
+            .await?;
         self.committed(tenant, ()).await
     }
 
@@ -166,5 +171,29 @@ impl Operations {
     pub async fn update_subscription(&self, sub: &Subscription) -> Result<(), StoreError> {
         self.store.upsert_subscription(sub).await?;
         self.committed(sub.tenant_id, ()).await
+    }
+}
+
+/// The surfaces a change comes through, as the audit log names them (`additionalDetails`).
+pub const GRAPH: &str = "Microsoft Graph";
+pub const PARTNER_CENTER: &str = "Partner Center";
+pub const CLOUD_LICENSING: &str = "Microsoft Graph (beta cloudLicensing)";
+
+/// Who is making a change through `surface`, for the audit log: the signed-in user of a
+/// delegated token, and the calling app.
+#[must_use]
+pub fn actor(principal: &crate::auth::tokens::Principal, surface: &'static str) -> Actor {
+    use crate::auth::tokens::Caller;
+    match &principal.caller {
+        Caller::App { app, .. } => Actor {
+            user: None,
+            app: Some(*app),
+            surface,
+        },
+        Caller::User { app, user, .. } => Actor {
+            user: Some(*user),
+            app: Some(*app),
+            surface,
+        },
     }
 }

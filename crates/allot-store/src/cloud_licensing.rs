@@ -48,6 +48,7 @@ impl Store {
     /// `assignLicense` (group: answered at once, members processed by the worker).
     pub async fn cloud_write(
         &self,
+        actor: &crate::audit::Actor,
         tenant: TenantId,
         principal: MemberRef,
         sku: SkuId,
@@ -92,7 +93,8 @@ impl Store {
                     .fetch_one(c)
                     .await)?;
                     exists_check(n > 0)?;
-                    direct_change_in_tx(&mut tx, tenant, user, &change, Units::Enabled).await?;
+                    let before = direct_change_in_tx(&mut tx, tenant, user, &change, Units::Enabled).await?;
+                    crate::audit::user_license_change(&mut tx, tenant, actor, user, &before).await?;
                 }
                 MemberRef::Group(group) => {
                     let check = |g: &Group| exists_check(g.assigned_licenses.iter().any(|l| l.sku_id == sku));

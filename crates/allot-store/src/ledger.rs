@@ -72,7 +72,7 @@ pub(crate) async fn direct_change_in_tx(
     user: UserId,
     change: &LicenseChange,
     units: Units,
-) -> Result<(), StoreError> {
+) -> Result<Vec<Assignment>, StoreError> {
     let usage_location = lock_user(tx, tenant, user).await?;
     let rules = tenant_rules(tx, tenant).await?;
     let current = assignments_in_tx(tx, user).await?;
@@ -123,7 +123,7 @@ pub(crate) async fn direct_change_in_tx(
         )
         .await?;
     }
-    Ok(())
+    Ok(current)
 }
 
 /// The tenant's catalog (the built-in one with the tenant's extension) from its stored document.

@@ -1,6 +1,7 @@
 //! Allot's storage: one sqlx pool per backend (SQLite embedded, PostgreSQL for scale-out), the two
 //! migration sets, and every query, written once in the SQL both engines share.
 
+pub mod audit;
 pub mod bulk;
 pub mod check;
 pub mod cloud_licensing;

@@ -541,6 +541,8 @@ impl Store {
                 "request_replays",
                 "deleted_users",
                 "deleted_groups",
+                "directory_audit_targets",
+                "directory_audits",
                 "license_assignments",
                 "cloud_assignment_allotments",
                 "group_members",
@@ -792,6 +794,24 @@ impl Store {
         retry(|| async {
             let mut tx = self.db.begin().await?;
             direct_change_in_tx(&mut tx, tenant, user, change, Units::Enabled).await?;
+            tx.commit().await
+        })
+        .await
+    }
+
+    /// As [`Store::assign_direct`], with the change's audit records ("Change user license",
+    /// "Update user") in the same transaction.
+    pub async fn assign_direct_by(
+        &self,
+        actor: &crate::audit::Actor,
+        tenant: TenantId,
+        user: UserId,
+        change: &LicenseChange,
+    ) -> Result<(), StoreError> {
+        retry(|| async {
+            let mut tx = self.db.begin().await?;
+            let before = direct_change_in_tx(&mut tx, tenant, user, change, Units::Enabled).await?;
+            crate::audit::user_license_change(&mut tx, tenant, actor, user, &before).await?;
             tx.commit().await
         })
         .await

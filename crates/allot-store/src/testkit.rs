@@ -161,3 +161,10 @@ macro_rules! dual_backend_test {
         }
     };
 }
+
+/// Who the changes of store tests are by (the audit log's initiator).
+pub const TEST_ACTOR: crate::audit::Actor = crate::audit::Actor {
+    user: None,
+    app: None,
+    surface: "store tests",
+};

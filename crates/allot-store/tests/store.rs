@@ -591,10 +591,24 @@ dual_backend_test!(
             disabled_plans: vec![],
         };
         // E3 has two units and Ann holds one: Cy takes the last, a second create is a conflict.
-        s.cloud_write(tenant, MemberRef::User(cy), e3, &create)
-            .await
-            .unwrap();
-        let again = s.cloud_write(tenant, MemberRef::User(cy), e3, &create).await;
+        s.cloud_write(
+            &allot_store::testkit::TEST_ACTOR,
+            tenant,
+            MemberRef::User(cy),
+            e3,
+            &create,
+        )
+        .await
+        .unwrap();
+        let again = s
+            .cloud_write(
+                &allot_store::testkit::TEST_ACTOR,
+                tenant,
+                MemberRef::User(cy),
+                e3,
+                &create,
+            )
+            .await;
         assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
         let direct: Vec<AssignmentView> = view(s, tenant, ViewScope::Principal(MemberRef::User(cy))).await;
         assert_eq!((direct.len(), direct[0].sku), (1, e3));
@@ -606,9 +620,15 @@ dual_backend_test!(
         assert_eq!(direct[0].allotment, sub, "the allotment it was drawn from");
         // The team (Ann, Bob) gets E3: no unit is left, Bob waits.
         let team = s.page_where::<Group>(tenant, None, None, 10).await.unwrap()[0].id;
-        s.cloud_write(tenant, MemberRef::Group(team), e3, &create)
-            .await
-            .unwrap();
+        s.cloud_write(
+            &allot_store::testkit::TEST_ACTOR,
+            tenant,
+            MemberRef::Group(team),
+            e3,
+            &create,
+        )
+        .await
+        .unwrap();
         drain(s).await;
         let waiting: Vec<WaitingView> = view(s, tenant, ViewScope::Tenant).await;
         assert_eq!(
@@ -645,12 +665,24 @@ dual_backend_test!(
             "the deleted user's allotment choice is gone"
         );
         // Deleting Ann's direct assignment keeps her unit (the team still gives E3).
-        s.cloud_write(tenant, MemberRef::User(ann), e3, &CloudWrite::Delete)
-            .await
-            .unwrap();
+        s.cloud_write(
+            &allot_store::testkit::TEST_ACTOR,
+            tenant,
+            MemberRef::User(ann),
+            e3,
+            &CloudWrite::Delete,
+        )
+        .await
+        .unwrap();
         assert_eq!(consumed(s, tenant, E3).await, 2);
         let gone = s
-            .cloud_write(tenant, MemberRef::User(ann), e3, &CloudWrite::Delete)
+            .cloud_write(
+                &allot_store::testkit::TEST_ACTOR,
+                tenant,
+                MemberRef::User(ann),
+                e3,
+                &CloudWrite::Delete,
+            )
             .await;
         assert!(matches!(gone, Err(StoreError::NotFound)), "{gone:?}");
         assert!(view::<ErrorView>(s, tenant, ViewScope::Tenant).await.is_empty());

@@ -69,9 +69,15 @@ dual_backend_test!(views_share_pools_page_exactly_and_count_what_they_list, |db|
             allotment: first,
             disabled_plans: vec![],
         };
-        s.cloud_write(tenant, MemberRef::User(*u), e3, &create)
-            .await
-            .unwrap();
+        s.cloud_write(
+            &allot_store::testkit::TEST_ACTOR,
+            tenant,
+            MemberRef::User(*u),
+            e3,
+            &create,
+        )
+        .await
+        .unwrap();
     }
     let e1_sub = subs.iter().find(|x| x.sku_id != e3).unwrap();
     for u in &users[4..] {
@@ -79,9 +85,15 @@ dual_backend_test!(views_share_pools_page_exactly_and_count_what_they_list, |db|
             allotment: e1_sub.id,
             disabled_plans: vec![],
         };
-        s.cloud_write(tenant, MemberRef::User(*u), e1_sub.sku_id, &create)
-            .await
-            .unwrap();
+        s.cloud_write(
+            &allot_store::testkit::TEST_ACTOR,
+            tenant,
+            MemberRef::User(*u),
+            e1_sub.sku_id,
+            &create,
+        )
+        .await
+        .unwrap();
     }
 
     // The pool of 4 fills the E3 allotments in subscription order: 2 of 2, then 2 of 3.

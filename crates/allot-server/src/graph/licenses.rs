@@ -127,7 +127,12 @@ pub async fn assign_license(
     let user = target.user(&state, &auth).await?;
     state
         .operations
-        .change_user_licenses(auth.0.tenant, user.id, &change)
+        .change_user_licenses(
+            &crate::operations::actor(&auth.0, crate::operations::GRAPH),
+            auth.0.tenant,
+            user.id,
+            &change,
+        )
         .await
         .or_not_found(&target.key(&auth)?)?;
     // The response is the user's default property set plus its licenses (as the docs' examples).

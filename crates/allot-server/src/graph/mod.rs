@@ -1,6 +1,7 @@
 //! The Microsoft Graph surface, served under `/v1.0` and `/beta` with the same routes.
 //! <https://learn.microsoft.com/en-us/graph/api/overview>
 
+pub mod audit;
 pub mod batch;
 pub mod body;
 pub mod cloud_licensing;
@@ -160,6 +161,8 @@ pub fn router() -> Router<AppState> {
             get(deleted::get_deleted).delete(deleted::purge),
         )
         .route("/directory/deletedItems/{id}/restore", post(deleted::restore))
+        .route("/auditLogs/directoryAudits", get(audit::list_directory_audits))
+        .route("/auditLogs/directoryAudits/{id}", get(audit::get_directory_audit))
         .route("/subscribedSkus", get(skus::list_subscribed_skus))
         .route("/subscribedSkus/{id}", get(skus::get_subscribed_sku))
 }

@@ -3,7 +3,7 @@
 
 use allot_core::directory::{
     DIRECTORY_READERS, DIRECTORY_WRITERS, GLOBAL_ADMINISTRATOR, GLOBAL_READER, GROUPS_ADMINISTRATOR,
-    LICENSE_ADMINISTRATOR, Role, USER_ADMINISTRATOR,
+    LICENSE_ADMINISTRATOR, REPORTS_READER, Role, SECURITY_READER, USER_ADMINISTRATOR,
 };
 
 use super::error::GraphError;
@@ -83,6 +83,11 @@ const USER_READ_DELEGATED: &[&str] = &[
     "Directory.ReadWrite.All",
 ];
 const USER_WRITE: &[&str] = &["User.ReadWrite.All", "Directory.ReadWrite.All"];
+/// `GET /auditLogs/directoryAudits`: `AuditLog.Read.All`; delegated also a reader role.
+pub const AUDIT_READ: Access = Access::same(
+    &["AuditLog.Read.All"],
+    Some(&[GLOBAL_READER, REPORTS_READER, SECURITY_READER]),
+);
 const USER_ADMIN_ROLES: &[Role] = &[USER_ADMINISTRATOR, DIRECTORY_WRITERS];
 const GROUP_ADMIN_ROLES: &[Role] = &[GROUPS_ADMINISTRATOR, USER_ADMINISTRATOR, DIRECTORY_WRITERS];
 

@@ -250,7 +250,12 @@ pub async fn update_licenses(
     };
     match state
         .operations
-        .change_user_licenses(c.tenant.id, user.id, &change)
+        .change_user_licenses(
+            &crate::operations::actor(&caller.0, crate::operations::PARTNER_CENTER),
+            c.tenant.id,
+            user.id,
+            &change,
+        )
         .await
     {
         Ok(()) => {}

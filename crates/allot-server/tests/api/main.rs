@@ -5,6 +5,7 @@ mod helpers;
 
 mod admin;
 mod assertions;
+mod audit;
 mod auth;
 mod batch;
 mod cli;

@@ -171,7 +171,7 @@ impl Store {
                 // comes before the change's first write, so nothing of it is left. Any other
                 // error fails the whole restore.
                 match direct_change_in_tx(&mut tx, tenant, id, &change, Units::Overdraw).await {
-                    Ok(()) | Err(StoreError::License(_)) => {}
+                    Ok(_) | Err(StoreError::License(_)) => {}
                     Err(e) => return Err(e),
                 }
             }

@@ -260,7 +260,7 @@ pub async fn create_assignment(
     };
     match state
         .operations
-        .cloud_write(ctx.tenant.id, principal, sku, &write)
+        .cloud_write(&cloud_actor(&auth), ctx.tenant.id, principal, sku, &write)
         .await
     {
         Ok(()) => {}
@@ -325,7 +325,13 @@ pub async fn update_assignment(
         };
         match state
             .operations
-            .cloud_write(ctx.tenant.id, current.principal, current.sku, &write)
+            .cloud_write(
+                &cloud_actor(&auth),
+                ctx.tenant.id,
+                current.principal,
+                current.sku,
+                &write,
+            )
             .await
         {
             Ok(()) => {}
@@ -352,7 +358,13 @@ pub async fn delete_assignment(
     let current = ctx.assignment().await?;
     match state
         .operations
-        .cloud_write(ctx.tenant.id, current.principal, current.sku, &CloudWrite::Delete)
+        .cloud_write(
+            &cloud_actor(&auth),
+            ctx.tenant.id,
+            current.principal,
+            current.sku,
+            &CloudWrite::Delete,
+        )
         .await
     {
         Ok(()) => {}
@@ -381,4 +393,9 @@ pub async fn reprocess_assignments(
     };
     state.operations.reprocess_user(ctx.tenant.id, u.id).await?;
     Ok(StatusCode::OK.into_response())
+}
+
+/// The caller of a cloudLicensing write, for the audit log.
+fn cloud_actor(auth: &Auth) -> allot_store::audit::Actor {
+    crate::operations::actor(&auth.0, crate::operations::CLOUD_LICENSING)
 }

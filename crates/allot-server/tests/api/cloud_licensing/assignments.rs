@@ -298,3 +298,29 @@ e2e!(
         assert_eq!((r.status.as_u16(), r.text.as_str()), (200, ""));
     }
 );
+
+e2e!(a_user_assignment_is_in_the_audit_log_once, |app| {
+    let cl = Cl::new(&app).await;
+    cl.assign_user("ann", EXO, &[]).await;
+    let ann = cl.user("ann").await;
+    let v = cl
+        .get(&format!(
+            "/v1.0/auditLogs/directoryAudits?$filter=targetResources/any(t:t/id eq '{ann}')"
+        ))
+        .await
+        .ok();
+    let records = v["value"].as_array().unwrap();
+    let mut activities: Vec<&str> = records
+        .iter()
+        .map(|r| r["activityDisplayName"].as_str().unwrap())
+        .collect();
+    activities.sort_unstable();
+    assert_eq!(activities, ["Change user license", "Update user"]);
+    for r in records {
+        assert_eq!(r["initiatedBy"]["app"]["appId"], APP);
+        assert_eq!(
+            r["additionalDetails"][0]["value"],
+            "Microsoft Graph (beta cloudLicensing)"
+        );
+    }
+});

@@ -41,7 +41,7 @@ tenants:
       - clientId: 5a1d0000-c0de-4a99-a000-0000000000c1
         displayName: Cloud admin app
         clientSecret: cloud-secret
-        applicationPermissions: [CloudLicensing.Read.All, CloudLicensing.AssignLicenses.Organization, User.ReadWrite.All, Group.ReadWrite.All, GroupMember.ReadWrite.All, LicenseAssignment.ReadWrite.All, Organization.Read.All]
+        applicationPermissions: [CloudLicensing.Read.All, CloudLicensing.AssignLicenses.Organization, User.ReadWrite.All, Group.ReadWrite.All, GroupMember.ReadWrite.All, LicenseAssignment.ReadWrite.All, Organization.Read.All, AuditLog.Read.All]
         delegatedScopes: [User.Read, CloudLicensing.Read, User-CloudLicensing.AssignLicenses]
       - clientId: 5a1d0000-c0de-4a99-a000-0000000000c2
         displayName: Cloud reader

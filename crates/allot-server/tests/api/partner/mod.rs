@@ -46,7 +46,7 @@ pub(crate) async fn pc_token(app: &TestApp) -> String {
 }
 
 /// A Partner Center request with extra headers.
-async fn pc(
+pub(crate) async fn pc(
     app: &TestApp,
     method: Method,
     path: &str,

@@ -1,0 +1,355 @@
+//! The audit log: records of license-relevant changes, appended inside the transaction of the
+//! change they record (so a change and its record commit or vanish together), and read back as
+//! Graph's `directoryAudit` resources. A user's license change writes Entra's pair: "Change user
+//! license" (licenses changed) and "Update user", whose modified properties carry
+//! `AssignedLicense`, `AssignedPlan` and `LicenseAssignmentDetail` before and after.
+
+use allot_core::catalog::TenantCatalog;
+use allot_core::ids::{AppId, Source, TenantId, UserId};
+use allot_core::licensing::{self, Assignment};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use sqlx::AssertSqlSafe;
+use uuid::Uuid;
+
+use crate::db::Tx;
+use crate::dbid::DbId;
+use crate::error::StoreError;
+use crate::{on_db, on_tx};
+
+/// Who made a change, and through which surface ("Microsoft Graph", "Partner Center", ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// The signed-in user (delegated calls); `None` for app-only calls.
+    pub user: Option<UserId>,
+    /// The calling app.
+    pub app: Option<AppId>,
+    pub surface: &'static str,
+}
+
+/// One record, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AuditRow {
+    pub id: String,
+    pub activity_at: DateTime<Utc>,
+    pub category: String,
+    pub activity: String,
+    pub operation_type: String,
+    pub result: String,
+    pub result_reason: String,
+    #[sqlx(try_from = "DbId")]
+    pub correlation_id: Uuid,
+    pub logged_by_service: String,
+    pub initiated_by: String,
+    pub target_resources: String,
+    pub additional: String,
+}
+
+/// The columns of [`AuditRow`], with the table aliased `a`.
+pub const AUDIT_COLS: &str = "a.id, a.activity_at, a.category, a.activity, a.operation_type, a.result, \
+     a.result_reason, a.correlation_id, a.logged_by_service, a.initiated_by, a.target_resources, a.additional";
+
+/// What a record says happened to what.
+struct Event<'a> {
+    category: &'static str,
+    activity: &'static str,
+    operation_type: &'static str,
+    target: Target<'a>,
+    modified: Vec<Value>,
+}
+
+/// A user a record is about.
+struct Target<'a> {
+    id: Uuid,
+    display_name: &'a str,
+    upn: &'a str,
+}
+
+/// `initiatedBy`, and the initiator's user id, UPN and app id for the filter columns.
+async fn initiator(
+    tx: &mut Tx,
+    actor: &Actor,
+) -> Result<(Value, Option<Uuid>, Option<String>, Option<Uuid>), StoreError> {
+    let app = match actor.app {
+        Some(a) => on_tx!(tx, |c| sqlx::query_scalar::<_, String>(
+            "SELECT display_name FROM apps WHERE client_id = $1"
+        )
+        .bind(DbId(a.as_uuid()))
+        .fetch_optional(c)
+        .await)?,
+        None => None,
+    };
+    if let Some(u) = actor.user {
+        let user = on_tx!(tx, |c| sqlx::query_as::<_, (String, String)>(
+            "SELECT upn, display_name FROM users WHERE id = $1"
+        )
+        .bind(DbId::from(u))
+        .fetch_optional(c)
+        .await)?;
+        let (upn, name) = user.unwrap_or_default();
+        let v = json!({
+            "app": null,
+            "user": {
+                "id": u.to_string(),
+                "displayName": name,
+                "userPrincipalName": upn,
+                "ipAddress": null,
+                "userType": null,
+                "homeTenantId": null,
+                "homeTenantName": null,
+            },
+        });
+        return Ok((
+            v,
+            Some(u.as_uuid()),
+            Some(upn.to_lowercase()),
+            actor.app.map(|a| a.as_uuid()),
+        ));
+    }
+    let v = json!({
+        "user": null,
+        "app": {
+            "appId": actor.app.map(|a| a.to_string()),
+            "displayName": app.clone(),
+            "servicePrincipalId": null,
+            "servicePrincipalName": app,
+        },
+    });
+    Ok((v, None, None, actor.app.map(|a| a.as_uuid())))
+}
+
+/// Appends the records of one change (they share a correlation id).
+async fn append(
+    tx: &mut Tx,
+    tenant: TenantId,
+    actor: &Actor,
+    events: &[Event<'_>],
+) -> Result<(), StoreError> {
+    let (initiated_by, user_id, upn, app_id) = initiator(tx, actor).await?;
+    let correlation = Uuid::new_v4();
+    let at = crate::now();
+    let additional = json!([{"key": "Surface", "value": actor.surface}]).to_string();
+    for e in events {
+        let id = format!("Directory_{}", Uuid::new_v4());
+        let target = json!([{
+            "id": e.target.id.to_string(),
+            "displayName": e.target.display_name,
+            "type": "User",
+            "userPrincipalName": e.target.upn,
+            "groupType": null,
+            "modifiedProperties": e.modified,
+        }]);
+        on_tx!(tx, |c| {
+            sqlx::query(
+            "INSERT INTO directory_audits (id, tenant_id, activity_at, category, activity, operation_type, result, \
+             result_reason, correlation_id, logged_by_service, initiator_user_id, initiator_upn, initiator_app_id, \
+             initiated_by, target_resources, additional) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'success', '', $7, 'Core Directory', $8, $9, $10, $11, $12, $13)"
+        )
+        .bind(&id)
+        .bind(DbId::from(tenant))
+        .bind(at)
+        .bind(e.category)
+        .bind(e.activity)
+        .bind(e.operation_type)
+        .bind(DbId(correlation))
+        .bind(user_id.map(DbId))
+        .bind(upn.clone())
+        .bind(app_id.map(DbId))
+        .bind(initiated_by.to_string())
+        .bind(target.to_string())
+        .bind(&additional)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+        })?;
+        on_tx!(tx, |c| {
+            sqlx::query(
+            "INSERT INTO directory_audit_targets (audit_id, tenant_id, target_id, display_name) VALUES ($1, $2, $3, $4)"
+        )
+        .bind(&id)
+        .bind(DbId::from(tenant))
+        .bind(DbId(e.target.id))
+        .bind(e.target.display_name)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+        })?;
+    }
+    Ok(())
+}
+
+/// `AssignedLicense`: the licenses held, as Entra lists them.
+fn assigned_license(catalog: &TenantCatalog, held: &[Assignment]) -> Value {
+    let list: Vec<Value> = licensing::effective_licenses(held)
+        .iter()
+        .map(|l| {
+            json!({
+                "SkuName": catalog.sku(l.sku).map(|s| s.part_number.clone()),
+                "SkuId": l.sku.to_string(),
+                "DisabledPlans": l.disabled_plans.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Value::Array(list)
+}
+
+/// `AssignedPlan`: the plans of the licenses held, enabled or not.
+fn assigned_plan(catalog: &TenantCatalog, held: &[Assignment]) -> Value {
+    let mut list = Vec::new();
+    for l in licensing::effective_licenses(held) {
+        let Some(sku) = catalog.sku(l.sku) else {
+            continue;
+        };
+        for p in &sku.plans {
+            let status = if l.disabled_plans.contains(&p.id) {
+                "Deleted"
+            } else {
+                "Enabled"
+            };
+            list.push(
+                json!({"ServicePlanId": p.id.to_string(), "Service": p.name, "CapabilityStatus": status}),
+            );
+        }
+    }
+    Value::Array(list)
+}
+
+/// `LicenseAssignmentDetail`: every assignment, direct or inherited, with its state.
+fn assignment_detail(held: &[Assignment]) -> Value {
+    Value::Array(
+        held.iter()
+            .map(|a| {
+                json!({
+                    "SkuId": a.sku.to_string(),
+                    "AssignedByGroup": match a.source {
+                        Source::Direct => None,
+                        Source::Group(g) => Some(g.to_string()),
+                    },
+                    "State": a.state.as_str(),
+                    "Error": a.error.as_str(),
+                })
+            })
+            .collect(),
+    )
+}
+
+fn modified(name: &str, old: &Value, new: &Value) -> Value {
+    json!({"displayName": name, "oldValue": old.to_string(), "newValue": new.to_string()})
+}
+
+/// Records a change of `user`'s licenses (`before` the change; the rows after are read here):
+/// "Change user license" and "Update user" with the old and new license properties.
+pub(crate) async fn user_license_change(
+    tx: &mut Tx,
+    tenant: TenantId,
+    actor: &Actor,
+    user: UserId,
+    before: &[Assignment],
+) -> Result<(), StoreError> {
+    let after = crate::ledger::assignments_in_tx(tx, user).await?;
+    let catalog = crate::ledger::tenant_rules(tx, tenant).await?.catalog;
+    let (upn, name) = on_tx!(tx, |c| sqlx::query_as::<_, (String, String)>(
+        "SELECT upn, display_name FROM users WHERE id = $1"
+    )
+    .bind(DbId::from(user))
+    .fetch_one(c)
+    .await)?;
+    let target = || Target {
+        id: user.as_uuid(),
+        display_name: &name,
+        upn: &upn,
+    };
+    let props = [
+        (
+            "AssignedLicense",
+            assigned_license(&catalog, before),
+            assigned_license(&catalog, &after),
+        ),
+        (
+            "AssignedPlan",
+            assigned_plan(&catalog, before),
+            assigned_plan(&catalog, &after),
+        ),
+        (
+            "LicenseAssignmentDetail",
+            assignment_detail(before),
+            assignment_detail(&after),
+        ),
+    ];
+    let mut changed: Vec<Value> = props.iter().map(|(n, o, a)| modified(n, o, a)).collect();
+    changed.push(json!({
+        "displayName": "Included Updated Properties",
+        "oldValue": null,
+        "newValue": "\"AssignedLicense, AssignedPlan, LicenseAssignmentDetail\"",
+    }));
+    let events = [
+        Event {
+            category: "UserManagement",
+            activity: "Change user license",
+            operation_type: "Update",
+            target: target(),
+            modified: Vec::new(),
+        },
+        Event {
+            category: "UserManagement",
+            activity: "Update user",
+            operation_type: "Update",
+            target: target(),
+            modified: changed,
+        },
+    ];
+    append(tx, tenant, actor, &events).await
+}
+
+impl crate::store::Store {
+    /// One page of the tenant's audit records, newest first, matching `filter` (a validated
+    /// condition on `allot_odata::schema::DIRECTORY_AUDITS`), after the record `after` (its time
+    /// and id).
+    pub async fn audit_page(
+        &self,
+        tenant: TenantId,
+        filter: Option<&allot_odata::validate::Cond>,
+        after: Option<(DateTime<Utc>, String)>,
+        limit: i64,
+    ) -> Result<Vec<AuditRow>, StoreError> {
+        let (and, params, n) = crate::sql::odata_where(self.db().backend(), filter, 2);
+        let (after_sql, n) = if after.is_some() {
+            (
+                format!(
+                    " AND (a.activity_at < ${n} OR (a.activity_at = ${n} AND a.id < ${}))",
+                    n + 1
+                ),
+                n + 2,
+            )
+        } else {
+            (String::new(), n)
+        };
+        let sql = format!(
+            "SELECT {AUDIT_COLS} FROM directory_audits a WHERE a.tenant_id = $1{and}{after_sql} \
+             ORDER BY a.activity_at DESC, a.id DESC LIMIT ${n}"
+        );
+        Ok(on_db!(self.db(), |p| {
+            let mut q = crate::bind_odata!(
+                sqlx::query_as::<_, AuditRow>(AssertSqlSafe(sql)).bind(DbId::from(tenant)),
+                &params
+            );
+            if let Some((t, id)) = &after {
+                q = q.bind(*t).bind(id.clone());
+            }
+            q.bind(limit).fetch_all(p).await
+        })?)
+    }
+
+    /// One audit record of the tenant.
+    pub async fn audit_record(&self, tenant: TenantId, id: &str) -> Result<Option<AuditRow>, StoreError> {
+        let sql = format!("SELECT {AUDIT_COLS} FROM directory_audits a WHERE a.tenant_id = $1 AND a.id = $2");
+        Ok(on_db!(self.db(), |p| sqlx::query_as::<_, AuditRow>(
+            AssertSqlSafe(sql)
+        )
+        .bind(DbId::from(tenant))
+        .bind(id)
+        .fetch_optional(p)
+        .await)?)
+    }
+}
