@@ -68,31 +68,43 @@ impl Operations {
         self.committed(tenant, g).await
     }
 
+    /// A new user (Graph `POST /users`, Partner Center), with its "Add user" record.
+    pub async fn create_user(&self, actor: &Actor, user: &User) -> Result<(), StoreError> {
+        self.store.create_user(actor, user).await
+    }
+
     /// A new group with its first members (`members@odata.bind` on create), all or nothing.
-    pub async fn create_group(&self, group: &Group, members: &[MemberRef]) -> Result<(), StoreError> {
-        self.store.create_group(group, members).await?;
+    pub async fn create_group(
+        &self,
+        actor: &Actor,
+        group: &Group,
+        members: &[MemberRef],
+    ) -> Result<(), StoreError> {
+        self.store.create_group(actor, group, members).await?;
         self.committed(group.tenant_id, ()).await
     }
 
     /// New members of a group (`members/$ref`, `members@odata.bind` on update), all or none.
     pub async fn add_members(
         &self,
+        actor: &Actor,
         tenant: TenantId,
         group: GroupId,
         members: &[MemberRef],
     ) -> Result<(), StoreError> {
-        self.store.add_members(tenant, group, members).await?;
+        self.store.add_members(actor, tenant, group, members).await?;
         self.committed(tenant, ()).await
     }
 
     /// One member out of a group (`members/{id}/$ref`).
     pub async fn remove_member(
         &self,
+        actor: &Actor,
         tenant: TenantId,
         group: GroupId,
         member: Uuid,
     ) -> Result<(), StoreError> {
-        self.store.remove_member(tenant, group, member).await?;
+        self.store.remove_member(actor, tenant, group, member).await?;
         self.committed(tenant, ()).await
     }
 
@@ -103,15 +115,20 @@ impl Operations {
     }
 
     /// A user's soft delete (Graph and Partner Center): its units go back to the pools.
-    pub async fn delete_user(&self, tenant: TenantId, user: UserId) -> Result<(), StoreError> {
-        self.store.delete_user(tenant, user).await?;
+    pub async fn delete_user(&self, actor: &Actor, tenant: TenantId, user: UserId) -> Result<(), StoreError> {
+        self.store.delete_user(actor, tenant, user).await?;
         self.committed(tenant, ()).await
     }
 
     /// A deleted user back, with its memberships and its direct licenses (over the free units if
     /// need be, as Entra restores them).
-    pub async fn restore_user(&self, tenant: TenantId, user: UserId) -> Result<User, StoreError> {
-        let restored = self.store.restore_user(tenant, user).await?;
+    pub async fn restore_user(
+        &self,
+        actor: &Actor,
+        tenant: TenantId,
+        user: UserId,
+    ) -> Result<User, StoreError> {
+        let restored = self.store.restore_user(actor, tenant, user).await?;
         self.committed(tenant, restored).await
     }
 

@@ -5,7 +5,7 @@
 //! `AssignedLicense`, `AssignedPlan` and `LicenseAssignmentDetail` before and after.
 
 use allot_core::catalog::TenantCatalog;
-use allot_core::ids::{AppId, Source, TenantId, UserId};
+use allot_core::ids::{AppId, GroupId, Source, TenantId, UserId};
 use allot_core::licensing::{self, Assignment};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -15,6 +15,7 @@ use uuid::Uuid;
 use crate::db::Tx;
 use crate::dbid::DbId;
 use crate::error::StoreError;
+use crate::records::MemberRef;
 use crate::{on_db, on_tx};
 
 /// Who made a change, and through which surface ("Microsoft Graph", "Partner Center", ...).
@@ -50,19 +51,76 @@ pub const AUDIT_COLS: &str = "a.id, a.activity_at, a.category, a.activity, a.ope
      a.result_reason, a.correlation_id, a.logged_by_service, a.initiated_by, a.target_resources, a.additional";
 
 /// What a record says happened to what.
-struct Event<'a> {
+struct Event {
     category: &'static str,
     activity: &'static str,
     operation_type: &'static str,
-    target: Target<'a>,
+    targets: Vec<Target>,
+}
+
+/// An object a record is about (a user or a group), with what changed on it.
+pub(crate) struct Target {
+    id: Uuid,
+    kind: &'static str,
+    display_name: String,
+    upn: Option<String>,
     modified: Vec<Value>,
 }
 
-/// A user a record is about.
-struct Target<'a> {
-    id: Uuid,
-    display_name: &'a str,
-    upn: &'a str,
+impl Target {
+    fn json(&self) -> Value {
+        json!({
+            "id": self.id.to_string(),
+            "displayName": self.display_name,
+            "type": self.kind,
+            "userPrincipalName": self.upn,
+            "groupType": null,
+            "modifiedProperties": self.modified,
+        })
+    }
+}
+
+/// A user as a target: its name and UPN read in the transaction.
+async fn user_target(tx: &mut Tx, user: Uuid) -> Result<Target, StoreError> {
+    let row = on_tx!(tx, |c| sqlx::query_as::<_, (String, String)>(
+        "SELECT upn, display_name FROM users WHERE id = $1"
+    )
+    .bind(DbId(user))
+    .fetch_optional(c)
+    .await)?;
+    let (upn, name) = row.unwrap_or_default();
+    Ok(Target {
+        id: user,
+        kind: "User",
+        display_name: name,
+        upn: Some(upn),
+        modified: Vec::new(),
+    })
+}
+
+/// A group as a target.
+async fn group_target(tx: &mut Tx, group: Uuid) -> Result<Target, StoreError> {
+    let name = on_tx!(tx, |c| sqlx::query_scalar::<_, String>(
+        "SELECT display_name FROM groups WHERE id = $1"
+    )
+    .bind(DbId(group))
+    .fetch_optional(c)
+    .await)?;
+    Ok(Target {
+        id: group,
+        kind: "Group",
+        display_name: name.unwrap_or_default(),
+        upn: None,
+        modified: Vec::new(),
+    })
+}
+
+/// A directory object as a target, whichever kind it is.
+async fn member_target(tx: &mut Tx, member: MemberRef) -> Result<Target, StoreError> {
+    match member {
+        MemberRef::User(u) => user_target(tx, u.as_uuid()).await,
+        MemberRef::Group(g) => group_target(tx, g.as_uuid()).await,
+    }
 }
 
 /// `initiatedBy`, and the initiator's user id, UPN and app id for the filter columns.
@@ -119,26 +177,14 @@ async fn initiator(
 }
 
 /// Appends the records of one change (they share a correlation id).
-async fn append(
-    tx: &mut Tx,
-    tenant: TenantId,
-    actor: &Actor,
-    events: &[Event<'_>],
-) -> Result<(), StoreError> {
+async fn append(tx: &mut Tx, tenant: TenantId, actor: &Actor, events: &[Event]) -> Result<(), StoreError> {
     let (initiated_by, user_id, upn, app_id) = initiator(tx, actor).await?;
     let correlation = Uuid::new_v4();
     let at = crate::now();
     let additional = json!([{"key": "Surface", "value": actor.surface}]).to_string();
     for e in events {
         let id = format!("Directory_{}", Uuid::new_v4());
-        let target = json!([{
-            "id": e.target.id.to_string(),
-            "displayName": e.target.display_name,
-            "type": "User",
-            "userPrincipalName": e.target.upn,
-            "groupType": null,
-            "modifiedProperties": e.modified,
-        }]);
+        let targets = Value::Array(e.targets.iter().map(Target::json).collect());
         on_tx!(tx, |c| {
             sqlx::query(
             "INSERT INTO directory_audits (id, tenant_id, activity_at, category, activity, operation_type, result, \
@@ -157,24 +203,27 @@ async fn append(
         .bind(upn.clone())
         .bind(app_id.map(DbId))
         .bind(initiated_by.to_string())
-        .bind(target.to_string())
+        .bind(targets.to_string())
         .bind(&additional)
         .execute(c)
         .await
         .map(|r| r.rows_affected())
         })?;
-        on_tx!(tx, |c| {
-            sqlx::query(
-            "INSERT INTO directory_audit_targets (audit_id, tenant_id, target_id, display_name) VALUES ($1, $2, $3, $4)"
-        )
-        .bind(&id)
-        .bind(DbId::from(tenant))
-        .bind(DbId(e.target.id))
-        .bind(e.target.display_name)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected())
-        })?;
+        for t in &e.targets {
+            on_tx!(tx, |c| {
+                sqlx::query(
+                "INSERT INTO directory_audit_targets (audit_id, tenant_id, target_id, display_name) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (audit_id, target_id) DO NOTHING"
+            )
+            .bind(&id)
+            .bind(DbId::from(tenant))
+            .bind(DbId(t.id))
+            .bind(&t.display_name)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+            })?;
+        }
     }
     Ok(())
 }
@@ -247,19 +296,19 @@ pub(crate) async fn user_license_change(
     user: UserId,
     before: &[Assignment],
 ) -> Result<(), StoreError> {
+    let events = license_events(tx, tenant, user, before).await?;
+    append(tx, tenant, actor, &events).await
+}
+
+/// The pair of records of a change of `user`'s licenses.
+async fn license_events(
+    tx: &mut Tx,
+    tenant: TenantId,
+    user: UserId,
+    before: &[Assignment],
+) -> Result<Vec<Event>, StoreError> {
     let after = crate::ledger::assignments_in_tx(tx, user).await?;
     let catalog = crate::ledger::tenant_rules(tx, tenant).await?.catalog;
-    let (upn, name) = on_tx!(tx, |c| sqlx::query_as::<_, (String, String)>(
-        "SELECT upn, display_name FROM users WHERE id = $1"
-    )
-    .bind(DbId::from(user))
-    .fetch_one(c)
-    .await)?;
-    let target = || Target {
-        id: user.as_uuid(),
-        display_name: &name,
-        upn: &upn,
-    };
     let props = [
         (
             "AssignedLicense",
@@ -283,22 +332,95 @@ pub(crate) async fn user_license_change(
         "oldValue": null,
         "newValue": "\"AssignedLicense, AssignedPlan, LicenseAssignmentDetail\"",
     }));
-    let events = [
+    let plain = user_target(tx, user.as_uuid()).await?;
+    let mut updated = user_target(tx, user.as_uuid()).await?;
+    updated.modified = changed;
+    Ok(vec![
         Event {
             category: "UserManagement",
             activity: "Change user license",
             operation_type: "Update",
-            target: target(),
-            modified: Vec::new(),
+            targets: vec![plain],
         },
         Event {
             category: "UserManagement",
             activity: "Update user",
             operation_type: "Update",
-            target: target(),
-            modified: changed,
+            targets: vec![updated],
         },
+    ])
+}
+
+/// "Add user", "Delete user" or "Restore user" (`activity`), with `operation_type`; a restore
+/// also records the licenses it brought back (from none).
+pub(crate) async fn user_lifecycle(
+    tx: &mut Tx,
+    tenant: TenantId,
+    actor: &Actor,
+    user: UserId,
+    activity: &'static str,
+    operation_type: &'static str,
+    target: Option<Target>,
+) -> Result<(), StoreError> {
+    let target = match target {
+        Some(t) => t,
+        None => user_target(tx, user.as_uuid()).await?,
+    };
+    let mut events = vec![Event {
+        category: "UserManagement",
+        activity,
+        operation_type,
+        targets: vec![target],
+    }];
+    if activity == "Restore user" && !crate::ledger::assignments_in_tx(tx, user).await?.is_empty() {
+        events.extend(license_events(tx, tenant, user, &[]).await?);
+    }
+    append(tx, tenant, actor, &events).await
+}
+
+/// The target of a user about to be deleted (read while its row still exists).
+pub(crate) async fn user_before_delete(tx: &mut Tx, user: UserId) -> Result<Target, StoreError> {
+    user_target(tx, user.as_uuid()).await
+}
+
+/// "Add member to group" / "Remove member from group": the member (with the group's id and
+/// name as its modified properties) and the group.
+pub(crate) async fn membership(
+    tx: &mut Tx,
+    tenant: TenantId,
+    actor: &Actor,
+    group: GroupId,
+    member: MemberRef,
+    added: bool,
+) -> Result<(), StoreError> {
+    let g = group_target(tx, group.as_uuid()).await?;
+    let mut m = member_target(tx, member).await?;
+    // The group's id and name move from nothing to the member (added) or back (removed).
+    let values = |v: String| -> (Value, Value) {
+        let quoted = json!(format!("\"{v}\""));
+        if added {
+            (Value::Null, quoted)
+        } else {
+            (quoted, Value::Null)
+        }
+    };
+    let (id_old, id_new) = values(group.to_string());
+    let (name_old, name_new) = values(g.display_name.clone());
+    m.modified = vec![
+        json!({"displayName": "Group.ObjectID", "oldValue": id_old, "newValue": id_new}),
+        json!({"displayName": "Group.DisplayName", "oldValue": name_old, "newValue": name_new}),
     ];
+    let (activity, operation_type) = if added {
+        ("Add member to group", "Assign")
+    } else {
+        ("Remove member from group", "Unassign")
+    };
+    let events = [Event {
+        category: "GroupManagement",
+        activity,
+        operation_type,
+        targets: vec![m, g],
+    }];
     append(tx, tenant, actor, &events).await
 }
 

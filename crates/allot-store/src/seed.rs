@@ -299,7 +299,8 @@ impl Store {
                 if self.is_member(tid, id, uid.as_uuid()).await? {
                     report.unchanged += 1;
                 } else {
-                    self.add_members(tid, id, &[MemberRef::User(uid)]).await?;
+                    self.add_members_as(None, tid, id, &[MemberRef::User(uid)])
+                        .await?;
                     report.created += 1;
                 }
             }

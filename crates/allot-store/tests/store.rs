@@ -377,12 +377,17 @@ dual_backend_test!(deleting_a_user_frees_its_units_and_memberships, |db| {
     let file = TenantFile::parse(SMALL).unwrap();
     let team = file.tenants[0].group_id(&file.tenants[0].groups[0]);
     assert!(db.store.is_member(tenant, team, ann.as_uuid()).await.unwrap());
-    db.store.delete_user(tenant, ann).await.unwrap();
+    db.store
+        .delete_user(&allot_store::testkit::TEST_ACTOR, tenant, ann)
+        .await
+        .unwrap();
     assert_eq!(consumed(&db.store, tenant, E3).await, 0);
     assert!(!db.store.is_member(tenant, team, ann.as_uuid()).await.unwrap());
     assert!(db.store.user(tenant, ann).await.unwrap().is_none());
     assert!(matches!(
-        db.store.delete_user(tenant, ann).await,
+        db.store
+            .delete_user(&allot_store::testkit::TEST_ACTOR, tenant, ann)
+            .await,
         Err(StoreError::NotFound)
     ));
 });
@@ -440,20 +445,35 @@ dual_backend_test!(groups_and_membership, |db| {
     };
     db.store.insert_group(&g).await.unwrap();
     db.store
-        .add_members(tenant, g.id, &[MemberRef::User(ann), MemberRef::User(cy)])
+        .add_members(
+            &allot_store::testkit::TEST_ACTOR,
+            tenant,
+            g.id,
+            &[MemberRef::User(ann), MemberRef::User(cy)],
+        )
         .await
         .unwrap();
     // All or nothing: bob is new but ann is already there.
     let err = db
         .store
-        .add_members(tenant, g.id, &[MemberRef::User(bob), MemberRef::User(ann)])
+        .add_members(
+            &allot_store::testkit::TEST_ACTOR,
+            tenant,
+            g.id,
+            &[MemberRef::User(bob), MemberRef::User(ann)],
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)));
     assert!(!db.store.is_member(tenant, g.id, bob.as_uuid()).await.unwrap());
     let err = db
         .store
-        .add_members(tenant, g.id, &[MemberRef::User(UserId::new())])
+        .add_members(
+            &allot_store::testkit::TEST_ACTOR,
+            tenant,
+            g.id,
+            &[MemberRef::User(UserId::new())],
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::NotFound));
@@ -465,9 +485,14 @@ dual_backend_test!(groups_and_membership, |db| {
         .await
         .unwrap();
     assert_eq!(of.len(), 2);
-    db.store.remove_member(tenant, g.id, ann.as_uuid()).await.unwrap();
+    db.store
+        .remove_member(&allot_store::testkit::TEST_ACTOR, tenant, g.id, ann.as_uuid())
+        .await
+        .unwrap();
     assert!(matches!(
-        db.store.remove_member(tenant, g.id, ann.as_uuid()).await,
+        db.store
+            .remove_member(&allot_store::testkit::TEST_ACTOR, tenant, g.id, ann.as_uuid())
+            .await,
         Err(StoreError::NotFound)
     ));
     let renamed = db
@@ -524,7 +549,10 @@ dual_backend_test!(subscription_units_aggregate_per_sku, |db| {
 
 dual_backend_test!(reset_restores_the_seed, |db| {
     let (tenant, ann, _, _) = seeded(&db.store).await;
-    db.store.delete_user(tenant, ann).await.unwrap();
+    db.store
+        .delete_user(&allot_store::testkit::TEST_ACTOR, tenant, ann)
+        .await
+        .unwrap();
     db.store
         .insert_user(&new_user(tenant, "extra@fabrikam.example", None))
         .await
@@ -644,7 +672,9 @@ dual_backend_test!(
         );
         assert_eq!(consumed(s, tenant, E3).await, 2);
         // Deleting Cy frees the unit: the seat job gives it to Bob.
-        s.delete_user(tenant, cy).await.unwrap();
+        s.delete_user(&allot_store::testkit::TEST_ACTOR, tenant, cy)
+            .await
+            .unwrap();
         drain(s).await;
         assert!(view::<WaitingView>(s, tenant, ViewScope::Tenant).await.is_empty());
         assert_eq!(consumed(s, tenant, E3).await, 2);

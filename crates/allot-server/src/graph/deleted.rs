@@ -212,7 +212,15 @@ pub async fn restore(
     match find(&state, tenant, &raw).await? {
         Deleted::User(d) => {
             perm::USERS_DELETE.check(&auth.0.caller)?;
-            let user = match state.operations.restore_user(tenant, d.user.id).await {
+            let user = match state
+                .operations
+                .restore_user(
+                    &crate::operations::actor(&auth.0, crate::operations::GRAPH),
+                    tenant,
+                    d.user.id,
+                )
+                .await
+            {
                 Ok(u) => u,
                 Err(StoreError::Conflict(_)) => {
                     return Err(GraphError::bad_request(

@@ -304,7 +304,15 @@ pub async fn create_group(
         assigned_licenses: Vec::new(),
         created_at: allot_store::now(),
     };
-    match state.operations.create_group(&g, &members).await {
+    match state
+        .operations
+        .create_group(
+            &crate::operations::actor(&auth.0, crate::operations::GRAPH),
+            &g,
+            &members,
+        )
+        .await
+    {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => return Err(already_member()),
         Err(StoreError::NotFound) => return Err(GraphError::resource_not_found("members@odata.bind")),
@@ -350,7 +358,16 @@ pub async fn update_group(
         None => Vec::new(),
     };
     if !members.is_empty() {
-        match state.operations.add_members(tenant, g.id, &members).await {
+        match state
+            .operations
+            .add_members(
+                &crate::operations::actor(&auth.0, crate::operations::GRAPH),
+                tenant,
+                g.id,
+                &members,
+            )
+            .await
+        {
             Ok(()) => {}
             Err(StoreError::Conflict(_)) => return Err(already_member()),
             Err(e) => return Err(e.into()),
@@ -489,7 +506,16 @@ pub async fn add_member_ref(
     if member.uuid() == g.id.as_uuid() {
         return Err(GraphError::bad_request("A group cannot be a member of itself."));
     }
-    match state.operations.add_members(tenant, g.id, &[member]).await {
+    match state
+        .operations
+        .add_members(
+            &crate::operations::actor(&auth.0, crate::operations::GRAPH),
+            tenant,
+            g.id,
+            &[member],
+        )
+        .await
+    {
         Ok(()) => Ok(no_content()),
         Err(StoreError::Conflict(_)) => Err(already_member()),
         Err(StoreError::NotFound) => Err(GraphError::resource_not_found(&member.uuid().to_string())),
@@ -511,7 +537,12 @@ pub async fn remove_member_ref(
         allot_core::ids::parse_guid(&member).map_err(|_| GraphError::invalid_object_id(&member))?;
     state
         .operations
-        .remove_member(auth.0.tenant, g.id, mid)
+        .remove_member(
+            &crate::operations::actor(&auth.0, crate::operations::GRAPH),
+            auth.0.tenant,
+            g.id,
+            mid,
+        )
         .await
         .or_not_found(&member)?;
     Ok(no_content())

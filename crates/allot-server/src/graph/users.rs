@@ -316,7 +316,14 @@ pub async fn create_user(
         phone_number: None,
         created_at: allot_store::now(),
     };
-    match state.store.insert_user(&user).await {
+    match state
+        .operations
+        .create_user(
+            &crate::operations::actor(&auth.0, crate::operations::GRAPH),
+            &user,
+        )
+        .await
+    {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => return Err(upn_taken()),
         Err(e) => return Err(e.into()),
@@ -407,7 +414,11 @@ pub async fn delete_user(
     // Freed units may seat waiting members (cloudLicensing waiting room).
     state
         .operations
-        .delete_user(auth.0.tenant, user.id)
+        .delete_user(
+            &crate::operations::actor(&auth.0, crate::operations::GRAPH),
+            auth.0.tenant,
+            user.id,
+        )
         .await
         .or_not_found(&id)?;
     Ok(no_content())

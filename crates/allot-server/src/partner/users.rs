@@ -368,7 +368,14 @@ pub async fn create_user(
         phone_number: body::string(&b, "phoneNumber")?,
         created_at: allot_store::now(),
     };
-    match state.store.insert_user(&user).await {
+    match state
+        .operations
+        .create_user(
+            &crate::operations::actor(&caller.0, crate::operations::PARTNER_CENTER),
+            &user,
+        )
+        .await
+    {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => return Err(upn_taken()),
         Err(e) => return Err(e.into()),
@@ -438,7 +445,15 @@ pub async fn patch_user(
         if !Operation::RestoreUser.allowed_by(c.relationship.roles_of(user)) {
             return Err(PcError::role_denied());
         }
-        let restored = match state.operations.restore_user(tenant, id).await {
+        let restored = match state
+            .operations
+            .restore_user(
+                &crate::operations::actor(&caller.0, crate::operations::PARTNER_CENTER),
+                tenant,
+                id,
+            )
+            .await
+        {
             Ok(u) => u,
             Err(StoreError::NotFound) => return Err(PcError::user_not_found(&uid)),
             Err(StoreError::Conflict(_)) => return Err(upn_taken()),
@@ -522,7 +537,15 @@ pub async fn delete_user(
         .customer(&state, &cid, Operation::DeleteUser, Area::Directory)
         .await?;
     let u = resolve_user(&state, c.tenant.id, &uid).await?;
-    match state.operations.delete_user(c.tenant.id, u.id).await {
+    match state
+        .operations
+        .delete_user(
+            &crate::operations::actor(&caller.0, crate::operations::PARTNER_CENTER),
+            c.tenant.id,
+            u.id,
+        )
+        .await
+    {
         Ok(()) => {}
         Err(StoreError::NotFound) => return Err(PcError::user_not_found(&uid)),
         Err(e) => return Err(e.into()),

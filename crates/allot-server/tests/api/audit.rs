@@ -8,6 +8,15 @@ use crate::e2e;
 use crate::helpers::*;
 use crate::partner::{customers_path, pc, pc_token};
 
+/// The license records about `user` (not its "Add user"), newest first.
+async fn licensing(app: &TestApp, user: &str) -> Vec<Value> {
+    about(app, user)
+        .await
+        .into_iter()
+        .filter(|r| r["activityDisplayName"] != "Add user")
+        .collect()
+}
+
 /// The records about `user`, newest first.
 async fn about(app: &TestApp, user: &str) -> Vec<Value> {
     app.collect_all(
@@ -33,7 +42,7 @@ e2e!(license_changes_leave_entras_pair_of_records_once, |app| {
     app.post(&format!("/v1.0/users/{user}/assignLicense"), add.clone())
         .await
         .ok();
-    let records = about(&app, &user).await;
+    let records = licensing(&app, &user).await;
     assert_eq!(records.len(), 2, "{records:#?}");
     let update = records
         .iter()
@@ -83,7 +92,7 @@ e2e!(license_changes_leave_entras_pair_of_records_once, |app| {
     app.post(&format!("/v1.0/users/{nowhere}/assignLicense"), add.clone())
         .await
         .graph_error(400, "Request_BadRequest");
-    assert_eq!(about(&app, &nowhere).await, Vec::<Value>::new());
+    assert_eq!(licensing(&app, &nowhere).await, Vec::<Value>::new());
 
     // Partner Center: the partner's user is the initiator.
     let token = pc_token(&app).await;
@@ -97,7 +106,7 @@ e2e!(license_changes_leave_entras_pair_of_records_once, |app| {
     )
     .await;
     assert_eq!(r.status, 201, "{}", r.text);
-    let records = about(&app, &user).await;
+    let records = licensing(&app, &user).await;
     assert_eq!(records.len(), 4, "{records:#?}");
     let newest = &records[0];
     assert_eq!(
@@ -137,8 +146,8 @@ e2e!(license_changes_leave_entras_pair_of_records_once, |app| {
             &app.token,
         )
         .await;
-    assert_eq!((paged.len(), pages), (4, 4));
-    assert_eq!(paged, records);
+    assert_eq!((paged.len(), pages), (5, 5));
+    assert_eq!(paged, about(&app, &user).await);
     let by_user = app
         .get("/v1.0/auditLogs/directoryAudits?$filter=initiatedBy/user/userPrincipalName eq 'admin@partner.example'")
         .await
@@ -169,4 +178,94 @@ e2e!(license_changes_leave_entras_pair_of_records_once, |app| {
         .get("/v1.0/auditLogs/directoryAudits")
         .await
         .graph_error(403, "Authorization_RequestDenied");
+});
+
+e2e!(users_and_memberships_are_recorded_as_entra_names_them, |app| {
+    let user = app.create_user("lifecycle", Some("US")).await;
+    let group = app
+        .post(
+            "/v1.0/groups",
+            json!({"displayName": "Audited", "mailEnabled": false, "mailNickname": "audited",
+                   "securityEnabled": true}),
+        )
+        .await
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = app
+        .post(
+            &format!("/v1.0/groups/{group}/members/$ref"),
+            json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{user}")}),
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    app.send(
+        Method::DELETE,
+        &format!("/v1.0/groups/{group}/members/{user}/$ref"),
+        Some(&app.token),
+        None,
+    )
+    .await;
+    app.post(
+        &format!("/v1.0/users/{user}/assignLicense"),
+        json!({"addLicenses": [{"skuId": EMS, "disabledPlans": []}], "removeLicenses": []}),
+    )
+    .await
+    .ok();
+    assert_eq!(app.delete(&format!("/v1.0/users/{user}")).await.status, 204);
+    app.post(&format!("/v1.0/directory/deletedItems/{user}/restore"), json!({}))
+        .await
+        .ok();
+
+    let mut activities: Vec<String> = about(&app, &user)
+        .await
+        .iter()
+        .rev()
+        .map(|r| r["activityDisplayName"].as_str().unwrap().to_owned())
+        .collect();
+    // Records of one change share a timestamp: compare each change's set.
+    activities[3..5].sort();
+    activities[6..9].sort();
+    assert_eq!(
+        activities,
+        [
+            "Add user",
+            "Add member to group",
+            "Remove member from group",
+            "Change user license",
+            "Update user",
+            "Delete user",
+            "Change user license",
+            "Restore user",
+            "Update user",
+        ],
+    );
+    let added = app
+        .get("/v1.0/auditLogs/directoryAudits?$filter=activityDisplayName eq 'Add member to group'")
+        .await
+        .ok();
+    let rec = added["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["targetResources"][0]["id"] == user)
+        .unwrap()
+        .clone();
+    assert_eq!(rec["category"], "GroupManagement");
+    assert_eq!(rec["operationType"], "Assign");
+    assert_eq!(rec["targetResources"][1]["id"], group);
+    assert_eq!(rec["targetResources"][1]["type"], "Group");
+    let id = &rec["targetResources"][0]["modifiedProperties"][0];
+    assert_eq!(id["displayName"], "Group.ObjectID");
+    assert_eq!(id["newValue"], format!("\"{group}\""));
+    // The group's own filter finds it too.
+    let of_group = app
+        .collect_all(
+            &format!("/v1.0/auditLogs/directoryAudits?$filter=targetResources/any(t:t/id eq '{group}')"),
+            &app.token,
+        )
+        .await
+        .0;
+    assert_eq!(of_group.len(), 2);
 });

@@ -72,7 +72,12 @@ impl Store {
 
     /// Brings a deleted user back with its memberships and, where units and the licensing rules
     /// allow, its direct licenses. `NotFound` past the window; `Conflict` when its UPN was taken.
-    pub async fn restore_user(&self, tenant: TenantId, id: UserId) -> Result<User, StoreError> {
+    pub async fn restore_user(
+        &self,
+        actor: &crate::audit::Actor,
+        tenant: TenantId,
+        id: UserId,
+    ) -> Result<User, StoreError> {
         retry(|| async {
             let mut tx = self.db.begin().await?;
             lock_kept(&mut tx, "deleted_users", tenant, id.as_uuid()).await?;
@@ -175,6 +180,7 @@ impl Store {
                     Err(e) => return Err(e),
                 }
             }
+            crate::audit::user_lifecycle(&mut tx, tenant, actor, id, "Restore user", "Update", None).await?;
             tx.commit().await?;
             Ok(user.clone())
         })

@@ -7,6 +7,7 @@ use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
 use super::retry;
+use crate::audit::{self, Actor};
 use crate::db::Tx;
 use crate::dbid::DbId;
 use crate::dbid::NIL;
@@ -20,7 +21,7 @@ impl Store {
     // ---- groups and membership ---------------------------------------------------------------
 
     pub async fn insert_group(&self, g: &Group) -> Result<(), StoreError> {
-        self.create_group(g, &[]).await
+        self.create_group_as(None, g, &[]).await
     }
 
     pub async fn group(&self, tenant: TenantId, id: GroupId) -> Result<Option<Group>, StoreError> {
@@ -105,6 +106,18 @@ impl Store {
     /// one does not exist in the tenant.
     pub async fn add_members(
         &self,
+        actor: &Actor,
+        tenant: TenantId,
+        group: GroupId,
+        members: &[MemberRef],
+    ) -> Result<(), StoreError> {
+        self.add_members_as(Some(actor), tenant, group, members).await
+    }
+
+    /// As [`Store::add_members`]; without an actor (tenant files) nothing is recorded.
+    pub(crate) async fn add_members_as(
+        &self,
+        actor: Option<&Actor>,
         tenant: TenantId,
         group: GroupId,
         members: &[MemberRef],
@@ -113,6 +126,11 @@ impl Store {
             let mut tx = self.db.begin().await?;
             lock_group(&mut tx, tenant, group).await?;
             add_members_in_tx(&mut tx, tenant, group, members).await?;
+            if let Some(actor) = actor {
+                for m in members {
+                    audit::membership(&mut tx, tenant, actor, group, *m, true).await?;
+                }
+            }
             tx.commit().await
         })
         .await
@@ -123,6 +141,7 @@ impl Store {
     /// licensing job on it sees the membership either before or after, never half-way.
     pub async fn remove_member(
         &self,
+        actor: &Actor,
         tenant: TenantId,
         group: GroupId,
         member: Uuid,
@@ -141,6 +160,9 @@ impl Store {
             .ok_or(StoreError::NotFound)?;
             lock_member(&mut tx, tenant, member_ref(member, &kind)).await?;
             let done = end_memberships(&mut tx, tenant, Ending::One(group, member)).await?;
+            if done > 0 {
+                audit::membership(&mut tx, tenant, actor, group, member_ref(member, &kind), false).await?;
+            }
             if done == 0 {
                 return Err(StoreError::NotFound);
             }
@@ -277,11 +299,31 @@ impl Store {
 
     /// Creates a group with its first members in one transaction (`members@odata.bind`): if one
     /// member is refused, the group is not created either.
-    pub async fn create_group(&self, g: &Group, members: &[MemberRef]) -> Result<(), StoreError> {
+    pub async fn create_group(
+        &self,
+        actor: &Actor,
+        g: &Group,
+        members: &[MemberRef],
+    ) -> Result<(), StoreError> {
+        self.create_group_as(Some(actor), g, members).await
+    }
+
+    /// As [`Store::create_group`]; without an actor (tenant files, tests) nothing is recorded.
+    async fn create_group_as(
+        &self,
+        actor: Option<&Actor>,
+        g: &Group,
+        members: &[MemberRef],
+    ) -> Result<(), StoreError> {
         retry(|| async {
             let mut tx = self.db.begin().await?;
             insert_group_in_tx(&mut tx, g).await?;
             add_members_in_tx(&mut tx, g.tenant_id, g.id, members).await?;
+            if let Some(actor) = actor {
+                for m in members {
+                    audit::membership(&mut tx, g.tenant_id, actor, g.id, *m, true).await?;
+                }
+            }
             tx.commit().await
         })
         .await

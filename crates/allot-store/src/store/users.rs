@@ -5,6 +5,7 @@ use allot_odata::validate::Cond;
 use sqlx::AssertSqlSafe;
 
 use super::retry;
+use crate::audit::{self, Actor};
 use crate::db::Tx;
 use crate::dbid::DbId;
 use crate::error::StoreError;
@@ -58,6 +59,34 @@ impl Store {
         .await
         .map(|r| r.rows_affected()))?;
         Ok(())
+    }
+
+    /// Creates a user (Graph `POST /users`, Partner Center) with its "Add user" audit record, in
+    /// one transaction. [`Store::insert_user`] (tenant files, tests) records nothing.
+    pub async fn create_user(&self, actor: &Actor, u: &User) -> Result<(), StoreError> {
+        let sql = format!(
+            "INSERT INTO users (id, tenant_id, upn, upn_lower, display_name, given_name, surname, mail_nickname, mail, \
+             job_title, usage_location, account_enabled, password_hash, directory_roles, immutable_id, phone_number, \
+             version, created_at, change_mark) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 0, $17, {})",
+            crate::sql::change_mark(self.db.backend())
+        );
+        retry(|| async {
+            let mut tx = self.db.begin().await?;
+            on_tx!(&mut tx, |c| bind_user_fields!(
+                sqlx::query(AssertSqlSafe(sql.clone()))
+                    .bind(DbId::from(u.id))
+                    .bind(DbId::from(u.tenant_id)),
+                u
+            )
+            .bind(u.created_at)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+            audit::user_lifecycle(&mut tx, u.tenant_id, actor, u.id, "Add user", "Add", None).await?;
+            tx.commit().await
+        })
+        .await
     }
 
     pub async fn user(&self, tenant: TenantId, id: UserId) -> Result<Option<User>, StoreError> {
@@ -180,10 +209,11 @@ impl Store {
 
     /// Deletes a user: its units go back to the pools, its memberships and assignments go, and
     /// the user waits 30 days in `deleted_users` with what it had, ready for a restore.
-    pub async fn delete_user(&self, tenant: TenantId, id: UserId) -> Result<(), StoreError> {
+    pub async fn delete_user(&self, actor: &Actor, tenant: TenantId, id: UserId) -> Result<(), StoreError> {
         retry(|| async {
             let mut tx = self.db.begin().await?;
             lock_user(&mut tx, tenant, id).await?;
+            let target = audit::user_before_delete(&mut tx, id).await?;
             let held = assignments_in_tx(&mut tx, id).await?;
             super::deleted::keep_deleted_user(&mut tx, tenant, id, &held).await?;
             for sku in licensing::held_skus(&held) {
@@ -203,6 +233,7 @@ impl Store {
                     .await
                     .map(|r| r.rows_affected()))?;
             }
+            audit::user_lifecycle(&mut tx, tenant, actor, id, "Delete user", "Delete", Some(target)).await?;
             tx.commit().await
         })
         .await
