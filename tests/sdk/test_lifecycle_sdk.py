@@ -13,6 +13,9 @@ import uuid
 import httpx
 import pytest
 from kiota_abstractions.base_request_configuration import RequestConfiguration
+from msgraph.generated.audit_logs.directory_audits.directory_audits_request_builder import (
+    DirectoryAuditsRequestBuilder,
+)
 from msgraph.generated.models.assigned_license import AssignedLicense
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.models.user import User
@@ -184,3 +187,29 @@ async def test_page_iterator_over_orderby_display_name_while_users_are_added(
     assert {u.id for u in before} <= set(seen), "a user present from the start was skipped"
     assert names == sorted(names, key=lambda n: (n.casefold(), n)) or names == sorted(names)
     assert len(added) == 6
+
+
+@pytest.mark.asyncio
+async def test_audit_log_filtered_to_one_user(graph: Graph) -> None:
+    """The audit records of one user's license change, read with the SDK's filter."""
+    user = await create_user(graph, "audit", usage_location="US")
+    assert user.id is not None
+    await assign(graph, user.id, add=[AssignedLicense(sku_id=EMS, disabled_plans=[])], remove=[])
+    query = DirectoryAuditsRequestBuilder.DirectoryAuditsRequestBuilderGetQueryParameters(
+        filter=f"targetResources/any(t:t/id eq '{user.id}')"
+    )
+    page = await graph.client.audit_logs.directory_audits.get(
+        RequestConfiguration(query_parameters=query)
+    )
+    assert page is not None and page.value is not None
+    names = sorted(r.activity_display_name or "" for r in page.value)
+    assert names == ["Add user", "Change user license", "Update user"], names
+    update = next(r for r in page.value if r.activity_display_name == "Update user")
+    assert update.initiated_by is not None and update.initiated_by.app is not None
+    assert update.initiated_by.app.app_id == CLIENT_ID
+    assert update.target_resources is not None
+    props = {
+        p.display_name: p for p in update.target_resources[0].modified_properties or []
+    }
+    assert props["AssignedLicense"].old_value == "[]"
+    assert str(EMS) in (props["AssignedLicense"].new_value or "")
