@@ -60,11 +60,15 @@ impl Operations {
     /// A group's licenses (Graph `group: assignLicense`): the members follow through the worker.
     pub async fn change_group_licenses(
         &self,
+        actor: &Actor,
         tenant: TenantId,
         group: GroupId,
         change: &LicenseChange,
     ) -> Result<Group, StoreError> {
-        let g = self.store.assign_group_licenses(tenant, group, change).await?;
+        let g = self
+            .store
+            .assign_group_licenses_by(actor, tenant, group, change)
+            .await?;
         self.committed(tenant, g).await
     }
 

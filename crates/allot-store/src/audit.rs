@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::db::Tx;
 use crate::dbid::DbId;
 use crate::error::StoreError;
-use crate::records::MemberRef;
+use crate::records::{Group, GroupLicense, MemberRef};
 use crate::{on_db, on_tx};
 
 /// Who made a change, and through which surface ("Microsoft Graph", "Partner Center", ...).
@@ -420,6 +420,47 @@ pub(crate) async fn membership(
         activity,
         operation_type,
         targets: vec![m, g],
+    }];
+    append(tx, tenant, actor, &events).await
+}
+
+/// `AssignedLicense` of a group: its license assignments.
+fn group_licenses(catalog: &TenantCatalog, licenses: &[GroupLicense]) -> Value {
+    Value::Array(
+        licenses
+            .iter()
+            .map(|l| {
+                json!({
+                    "SkuName": catalog.sku(l.sku_id).map(|s| s.part_number.clone()),
+                    "SkuId": l.sku_id.to_string(),
+                    "DisabledPlans": l.disabled_plans.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                })
+            })
+            .collect(),
+    )
+}
+
+/// "Change group license": the group's licenses before and after (its members follow through
+/// the licensing worker).
+pub(crate) async fn group_license_change(
+    tx: &mut Tx,
+    tenant: TenantId,
+    actor: &Actor,
+    group: &Group,
+    before: &[GroupLicense],
+) -> Result<(), StoreError> {
+    let catalog = crate::ledger::tenant_rules(tx, tenant).await?.catalog;
+    let mut target = group_target(tx, group.id.as_uuid()).await?;
+    target.modified = vec![modified(
+        "AssignedLicense",
+        &group_licenses(&catalog, before),
+        &group_licenses(&catalog, &group.assigned_licenses),
+    )];
+    let events = [Event {
+        category: "GroupManagement",
+        activity: "Change group license",
+        operation_type: "Update",
+        targets: vec![target],
     }];
     append(tx, tenant, actor, &events).await
 }

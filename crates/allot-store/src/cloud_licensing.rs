@@ -98,7 +98,8 @@ impl Store {
                 }
                 MemberRef::Group(group) => {
                     let check = |g: &Group| exists_check(g.assigned_licenses.iter().any(|l| l.sku_id == sku));
-                    assign_group_licenses_in_tx(&mut tx, tenant, group, &change, &check).await?;
+                    let (g, before) = assign_group_licenses_in_tx(&mut tx, tenant, group, &change, &check).await?;
+                    crate::audit::group_license_change(&mut tx, tenant, actor, &g, &before).await?;
                 }
             }
             if let CloudWrite::Create { allotment, .. } = write {

@@ -346,9 +346,35 @@ impl Store {
         group: GroupId,
         change: &LicenseChange,
     ) -> Result<Group, StoreError> {
+        self.assign_group_licenses_as(None, tenant, group, change).await
+    }
+
+    /// As [`Store::assign_group_licenses`], with the "Change group license" audit record.
+    pub async fn assign_group_licenses_by(
+        &self,
+        actor: &crate::audit::Actor,
+        tenant: TenantId,
+        group: GroupId,
+        change: &LicenseChange,
+    ) -> Result<Group, StoreError> {
+        self.assign_group_licenses_as(Some(actor), tenant, group, change)
+            .await
+    }
+
+    async fn assign_group_licenses_as(
+        &self,
+        actor: Option<&crate::audit::Actor>,
+        tenant: TenantId,
+        group: GroupId,
+        change: &LicenseChange,
+    ) -> Result<Group, StoreError> {
         retry(|| async {
             let mut tx = self.db().begin().await?;
-            let g = assign_group_licenses_in_tx(&mut tx, tenant, group, change, &|_| Ok(())).await?;
+            let (g, before) =
+                assign_group_licenses_in_tx(&mut tx, tenant, group, change, &|_| Ok(())).await?;
+            if let Some(actor) = actor {
+                crate::audit::group_license_change(&mut tx, tenant, actor, &g, &before).await?;
+            }
             tx.commit().await?;
             Ok(g)
         })
@@ -391,7 +417,7 @@ pub(crate) async fn assign_group_licenses_in_tx(
     group: GroupId,
     change: &LicenseChange,
     check: &(dyn Fn(&Group) -> Result<(), StoreError> + Sync),
-) -> Result<Group, StoreError> {
+) -> Result<(Group, Vec<GroupLicense>), StoreError> {
     let row = on_tx!(tx, |c| sqlx::query_as::<_, Group>(AssertSqlSafe(format!(
         "UPDATE groups SET processing_version = processing_version + 1 WHERE tenant_id = $1 AND id = $2 RETURNING {GROUP_COLS}"
     )))
@@ -401,6 +427,7 @@ pub(crate) async fn assign_group_licenses_in_tx(
     .await)?
     .ok_or(StoreError::NotFound)?;
     let mut g = row;
+    let before = g.assigned_licenses.clone();
     check(&g)?;
     if !g.security_enabled {
         return Err(StoreError::GroupLicense(
@@ -443,7 +470,7 @@ pub(crate) async fn assign_group_licenses_in_tx(
         forget_allotment(tx, group.as_uuid(), *sku).await?;
     }
     enqueue(tx, tenant, JobKind::Group(group), version).await?;
-    Ok(g)
+    Ok((g, before))
 }
 
 /// One step of a group job: the next chunk of members in membership order, then the former

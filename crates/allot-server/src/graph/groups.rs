@@ -566,7 +566,12 @@ pub async fn assign_license(
     let g = resolve_group(&state, tenant.id, &id).await?;
     let g = state
         .operations
-        .change_group_licenses(tenant.id, g.id, &change)
+        .change_group_licenses(
+            &crate::operations::actor(&auth.0, crate::operations::GRAPH),
+            tenant.id,
+            g.id,
+            &change,
+        )
         .await
         .or_not_found(&id)?;
     let mut resp = json_response(

@@ -269,3 +269,42 @@ e2e!(users_and_memberships_are_recorded_as_entra_names_them, |app| {
         .0;
     assert_eq!(of_group.len(), 2);
 });
+
+e2e!(group_license_changes_are_recorded_on_the_group, |app| {
+    let group = app
+        .post(
+            "/v1.0/groups",
+            json!({"displayName": "Licensed", "mailEnabled": false, "mailNickname": "licensed",
+                   "securityEnabled": true}),
+        )
+        .await
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = app
+        .post(
+            &format!("/v1.0/groups/{group}/assignLicense"),
+            json!({"addLicenses": [{"skuId": EMS, "disabledPlans": []}], "removeLicenses": []}),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let records = about(&app, &group).await;
+    assert_eq!(records.len(), 1, "{records:#?}");
+    let r = &records[0];
+    assert_eq!(r["activityDisplayName"], "Change group license");
+    assert_eq!(r["category"], "GroupManagement");
+    assert_eq!(r["targetResources"][0]["type"], "Group");
+    let p = &r["targetResources"][0]["modifiedProperties"][0];
+    assert_eq!(p["displayName"], "AssignedLicense");
+    assert_eq!(p["oldValue"], "[]");
+    let new: Value = serde_json::from_str(p["newValue"].as_str().unwrap()).unwrap();
+    assert_eq!(new[0]["SkuName"], "EMS");
+    // A refused group change (an unknown SKU) leaves nothing more.
+    app.post(
+        &format!("/v1.0/groups/{group}/assignLicense"),
+        json!({"addLicenses": [{"skuId": "00000000-0000-0000-0000-0000000000aa", "disabledPlans": []}], "removeLicenses": []}),
+    )
+    .await;
+    assert_eq!(about(&app, &group).await.len(), 1);
+});
