@@ -175,8 +175,13 @@ impl Application {
         let worker = if self.state.config.no_worker {
             tokio::spawn(async {})
         } else {
-            tokio::spawn(std::sync::Arc::clone(&self.state.worker).run(stop_rx))
+            tokio::spawn(std::sync::Arc::clone(&self.state.worker).run(stop_rx.clone()))
         };
+        let retention = tokio::spawn(keep_audit_retention(
+            self.state.store.clone(),
+            self.state.config.audit_retention_days,
+            stop_rx.clone(),
+        ));
         let bounds = crate::serve::Bounds::of(&self.state.config);
         let app = router(self.state);
         let plain = crate::serve::Listener {
@@ -186,6 +191,7 @@ impl Application {
         let served = crate::serve::serve(plain, self.https, app, bounds, shutdown).await;
         let _ = stop_tx.send(true);
         let _ = tokio::time::timeout(std::time::Duration::from_secs(30), worker).await;
+        retention.abort();
         served
     }
 
@@ -235,6 +241,22 @@ pub(crate) fn restrict(path: &std::path::Path) {
 
 #[cfg(not(unix))]
 pub(crate) fn restrict(_: &std::path::Path) {}
+
+/// Purges audit records older than `days`, at start and then every ten minutes, until `stop`.
+async fn keep_audit_retention(store: Store, days: u32, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        let before = allot_store::now() - chrono::TimeDelta::days(i64::from(days));
+        match store.purge_audits(before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "audit records past their retention deleted"),
+            Err(e) => tracing::warn!(error = %e, "audit retention purge failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(std::time::Duration::from_secs(600)) => {},
+            _ = stop.changed() => return,
+        }
+    }
+}
 
 /// Runs only the licensing worker on `store` until Ctrl-C or SIGTERM (`allot serve --worker-only`).
 pub async fn run_worker_only(store: Store) -> anyhow::Result<()> {

@@ -134,6 +134,9 @@ pub struct ServeArgs {
     /// Seconds an expensive request waits for its turn before a 429 with Retry-After.
     #[arg(long, env = "ALLOT_EXPENSIVE_WAIT", default_value_t = crate::config::DEFAULT_EXPENSIVE_WAIT.as_secs())]
     pub expensive_wait: u64,
+    /// Days audit records are kept (`auditLogs/directoryAudits`); older ones are purged.
+    #[arg(long, env = "ALLOT_AUDIT_RETENTION_DAYS", default_value_t = crate::config::DEFAULT_AUDIT_RETENTION_DAYS)]
+    pub audit_retention_days: u32,
     /// Seconds a shutdown (SIGTERM, Ctrl-C) waits for requests in flight.
     #[arg(long, env = "ALLOT_SHUTDOWN_TIMEOUT", default_value_t = crate::config::DEFAULT_SHUTDOWN_TIMEOUT.as_secs())]
     pub shutdown_timeout: u64,
@@ -241,6 +244,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         expensive_per_caller: a.expensive_per_caller.max(1),
         expensive_total: a.expensive_total.max(1),
         expensive_wait: std::time::Duration::from_secs(a.expensive_wait.max(1)),
+        audit_retention_days: a.audit_retention_days.max(1),
         tls: tls_settings(
             &a.tls_cert,
             &a.tls_key,

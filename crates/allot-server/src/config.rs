@@ -54,6 +54,8 @@ pub struct Config {
     pub expensive_total: usize,
     /// How long an expensive request waits for its turn before a 429.
     pub expensive_wait: Duration,
+    /// Days audit records are kept.
+    pub audit_retention_days: u32,
     /// An HTTPS listener beside the HTTP one (`--tls`).
     pub tls: Option<TlsSettings>,
 }
@@ -81,6 +83,8 @@ pub const DEFAULT_EXPENSIVE_PER_CALLER: usize = 2;
 /// Half of SQLite's eight pooled connections: cheap reads always find one free.
 pub const DEFAULT_EXPENSIVE_TOTAL: usize = 4;
 pub const DEFAULT_EXPENSIVE_WAIT: Duration = Duration::from_secs(10);
+/// Entra keeps directory audit records 30 days (with a P1 or P2 licence).
+pub const DEFAULT_AUDIT_RETENTION_DAYS: u32 = 30;
 
 impl Config {
     /// The database URL in effect.
@@ -161,6 +165,7 @@ impl Config {
             expensive_per_caller: DEFAULT_EXPENSIVE_PER_CALLER,
             expensive_total: DEFAULT_EXPENSIVE_TOTAL,
             expensive_wait: DEFAULT_EXPENSIVE_WAIT,
+            audit_retention_days: DEFAULT_AUDIT_RETENTION_DAYS,
             tls: None,
         }
     }

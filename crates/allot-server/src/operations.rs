@@ -190,7 +190,12 @@ impl Operations {
 
     /// A subscription's units (admin API): raised units seat waiting members.
     pub async fn update_subscription(&self, sub: &Subscription) -> Result<(), StoreError> {
-        self.store.upsert_subscription(sub).await?;
+        let admin = Actor {
+            user: None,
+            app: None,
+            surface: ADMIN_API,
+        };
+        self.store.upsert_subscription_by(&admin, sub).await?;
         self.committed(sub.tenant_id, ()).await
     }
 }
@@ -199,6 +204,7 @@ impl Operations {
 pub const GRAPH: &str = "Microsoft Graph";
 pub const PARTNER_CENTER: &str = "Partner Center";
 pub const CLOUD_LICENSING: &str = "Microsoft Graph (beta cloudLicensing)";
+pub const ADMIN_API: &str = "Allot admin API";
 
 /// Who is making a change through `surface`, for the audit log: the signed-in user of a
 /// delegated token, and the calling app.

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::db::Tx;
 use crate::dbid::DbId;
 use crate::error::StoreError;
-use crate::records::{Group, GroupLicense, MemberRef};
+use crate::records::{Group, GroupLicense, MemberRef, Subscription};
 use crate::{on_db, on_tx};
 
 /// Who made a change, and through which surface ("Microsoft Graph", "Partner Center", ...).
@@ -164,6 +164,8 @@ async fn initiator(
             actor.app.map(|a| a.as_uuid()),
         ));
     }
+    // Without an app (the admin API, the licensing worker) the surface names the initiator.
+    let app = app.or_else(|| actor.app.is_none().then(|| actor.surface.to_owned()));
     let v = json!({
         "user": null,
         "app": {
@@ -465,6 +467,46 @@ pub(crate) async fn group_license_change(
     append(tx, tenant, actor, &events).await
 }
 
+/// "Update subscription" (inferred name): a subscription's unit counts before (none: created)
+/// and after.
+pub(crate) async fn subscription_change(
+    tx: &mut Tx,
+    actor: &Actor,
+    sub: &Subscription,
+    before: Option<(i64, i64, i64, i64)>,
+) -> Result<(), StoreError> {
+    let catalog = crate::ledger::tenant_rules(tx, sub.tenant_id).await?.catalog;
+    let name = catalog
+        .sku(sub.sku_id)
+        .map_or_else(|| sub.sku_id.to_string(), |k| k.part_number.clone());
+    let after = [sub.enabled, sub.warning, sub.suspended, sub.locked_out];
+    let before = before.map(|b| [b.0, b.1, b.2, b.3]);
+    let modified = ["EnabledUnits", "WarningUnits", "SuspendedUnits", "LockedOutUnits"]
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            json!({
+                "displayName": n,
+                "oldValue": before.map(|b| b[i].to_string()),
+                "newValue": after[i].to_string(),
+            })
+        })
+        .collect();
+    let events = [Event {
+        category: "DirectoryManagement",
+        activity: "Update subscription",
+        operation_type: if before.is_some() { "Update" } else { "Add" },
+        targets: vec![Target {
+            id: sub.id.as_uuid(),
+            kind: "Subscription",
+            display_name: name,
+            upn: None,
+            modified,
+        }],
+    }];
+    append(tx, sub.tenant_id, actor, &events).await
+}
+
 impl crate::store::Store {
     /// One page of the tenant's audit records, newest first, matching `filter` (a validated
     /// condition on `allot_odata::schema::DIRECTORY_AUDITS`), after the record `after` (its time
@@ -514,5 +556,25 @@ impl crate::store::Store {
         .bind(id)
         .fetch_optional(p)
         .await)?)
+    }
+
+    /// Deletes the audit records older than `before` (retention); how many went.
+    pub async fn purge_audits(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        on_db!(self.db(), |p| {
+            sqlx::query(
+            "DELETE FROM directory_audit_targets WHERE audit_id IN (SELECT id FROM directory_audits WHERE activity_at < $1)"
+        )
+        .bind(before)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected())
+        })?;
+        Ok(on_db!(self.db(), |p| sqlx::query(
+            "DELETE FROM directory_audits WHERE activity_at < $1"
+        )
+        .bind(before)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?)
     }
 }

@@ -568,6 +568,24 @@ impl Store {
 
     /// Creates or replaces a subscription (its unit counts), and the SKU's pool if it is new.
     pub async fn upsert_subscription(&self, s: &Subscription) -> Result<(), StoreError> {
+        self.upsert_subscription_as(None, s).await
+    }
+
+    /// As [`Store::upsert_subscription`], with an "Update subscription" audit record of the
+    /// units before and after.
+    pub async fn upsert_subscription_by(
+        &self,
+        actor: &crate::audit::Actor,
+        s: &Subscription,
+    ) -> Result<(), StoreError> {
+        self.upsert_subscription_as(Some(actor), s).await
+    }
+
+    async fn upsert_subscription_as(
+        &self,
+        actor: Option<&crate::audit::Actor>,
+        s: &Subscription,
+    ) -> Result<(), StoreError> {
         retry(|| async {
             let mut tx = self.db.begin().await?;
             on_tx!(&mut tx, |c| sqlx::query(
@@ -579,6 +597,12 @@ impl Store {
             .await.map(|r| r.rows_affected()))?;
             // Taking the pool row's lock orders this change against concurrent assignments.
             lock_pool(&mut tx, s.tenant_id, s.sku_id).await?;
+            let before = on_tx!(&mut tx, |c| sqlx::query_as::<_, (i64, i64, i64, i64)>(
+                "SELECT enabled, warning, suspended, locked_out FROM subscriptions WHERE id = $1"
+            )
+            .bind(DbId::from(s.id))
+            .fetch_optional(c)
+            .await)?;
             on_tx!(&mut tx, |c| sqlx::query(
                 "INSERT INTO subscriptions (id, tenant_id, sku_id, enabled, warning, suspended, locked_out, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
@@ -597,6 +621,9 @@ impl Store {
             .await.map(|r| r.rows_affected()))?;
             // Units raised: the waiting room may be seated.
             seat_if_waiting(&mut tx, s.tenant_id, s.sku_id).await?;
+            if let Some(actor) = actor {
+                crate::audit::subscription_change(&mut tx, actor, s, before).await?;
+            }
             tx.commit().await
         })
         .await

@@ -308,3 +308,59 @@ e2e!(group_license_changes_are_recorded_on_the_group, |app| {
     .await;
     assert_eq!(about(&app, &group).await.len(), 1);
 });
+
+e2e!(records_past_the_retention_are_purged, |app| {
+    let user = app.create_user("retained", Some("US")).await;
+    assert_eq!(about(&app, &user).await.len(), 1);
+    let aged = app
+        .db
+        .execute("UPDATE directory_audits SET activity_at = '2000-01-01T00:00:00Z'")
+        .await
+        .unwrap();
+    assert!(aged >= 1);
+    let fresh = app.create_user("fresh", Some("US")).await;
+    let cutoff =
+        allot_store::now() - chrono::TimeDelta::days(i64::from(app.state.config.audit_retention_days));
+    assert_eq!(app.state.config.audit_retention_days, 30);
+    let purged = app.state.store.purge_audits(cutoff).await.unwrap();
+    assert_eq!(purged, aged);
+    assert_eq!(about(&app, &user).await, Vec::<Value>::new());
+    assert_eq!(about(&app, &fresh).await.len(), 1);
+});
+
+e2e!(unit_changes_are_recorded_on_the_subscription, |app| {
+    let subs = app
+        .admin(Method::GET, "/_allot/tenants/contoso.example/subscriptions", None)
+        .await
+        .ok();
+    let pbi = subs["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["skuId"] == PBI)
+        .unwrap()
+        .clone();
+    let sid = pbi["id"].as_str().unwrap().to_owned();
+    let r = app
+        .admin(
+            Method::PATCH,
+            &format!("/_allot/tenants/contoso.example/subscriptions/{sid}"),
+            Some(r#"{"enabled": 7}"#.into()),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let records = about(&app, &sid).await;
+    assert_eq!(records.len(), 1, "{records:#?}");
+    let r = &records[0];
+    assert_eq!(r["activityDisplayName"], "Update subscription");
+    assert_eq!(r["initiatedBy"]["app"]["displayName"], "Allot admin API");
+    let t = &r["targetResources"][0];
+    assert_eq!(
+        (t["type"].clone(), t["displayName"].clone()),
+        (json!("Subscription"), json!("POWER_BI_PRO"))
+    );
+    assert_eq!(
+        t["modifiedProperties"][0],
+        json!({"displayName": "EnabledUnits", "oldValue": pbi["enabled"].to_string(), "newValue": "7"})
+    );
+});
