@@ -507,6 +507,43 @@ pub(crate) async fn subscription_change(
     append(tx, sub.tenant_id, actor, &events).await
 }
 
+/// The initiator of what group-based licensing does on its own, as Entra names it.
+pub const GROUP_LICENSING: &str = "Microsoft Azure AD Group-Based Licensing";
+
+/// "Group license processing completed" (inferred name): a group's licenses are applied to all
+/// its members, with how many members hold them and how many are in error. Initiated by
+/// group-based licensing itself; recorded in the transaction that marks the group complete.
+pub(crate) async fn group_processed(tx: &mut Tx, tenant: TenantId, group: GroupId) -> Result<(), StoreError> {
+    let sql = format!(
+        "SELECT COUNT(DISTINCT a.user_id) FILTER (WHERE {}), COUNT(DISTINCT a.user_id) FILTER (WHERE {}) \
+         FROM license_assignments a WHERE a.source_group_id = $1",
+        allot_core::sql_holds_license!("a"),
+        allot_core::sql_in_error!("a"),
+    );
+    let (holding, in_error) = on_tx!(tx, |c| sqlx::query_as::<_, (i64, i64)>(AssertSqlSafe(sql))
+        .bind(DbId::from(group))
+        .fetch_one(c)
+        .await)?;
+    let mut target = group_target(tx, group.as_uuid()).await?;
+    target.modified = vec![
+        json!({"displayName": "LicenseProcessingState", "oldValue": null, "newValue": "\"ProcessingComplete\""}),
+        json!({"displayName": "MembersWithLicenses", "oldValue": null, "newValue": holding.to_string()}),
+        json!({"displayName": "MembersWithLicenseErrors", "oldValue": null, "newValue": in_error.to_string()}),
+    ];
+    let actor = Actor {
+        user: None,
+        app: None,
+        surface: GROUP_LICENSING,
+    };
+    let events = [Event {
+        category: "GroupManagement",
+        activity: "Group license processing completed",
+        operation_type: "Update",
+        targets: vec![target],
+    }];
+    append(tx, tenant, &actor, &events).await
+}
+
 impl crate::store::Store {
     /// One page of the tenant's audit records, newest first, matching `filter` (a validated
     /// condition on `allot_odata::schema::DIRECTORY_AUDITS`), after the record `after` (its time

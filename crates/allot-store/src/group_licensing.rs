@@ -573,7 +573,7 @@ async fn finish_job(tx: &mut Tx, job: &Job) -> Result<(), StoreError> {
         .await
         .map(|r| r.rows_affected()))?;
     if let JobKind::Group(g) = job.kind {
-        on_tx!(tx, |c| sqlx::query(
+        let completed = on_tx!(tx, |c| sqlx::query(
             "UPDATE groups SET processing_state = $2 WHERE id = $1 AND processing_version <= $3 \
              AND NOT EXISTS (SELECT 1 FROM jobs WHERE target_id = $1 AND kind = 'group')"
         )
@@ -583,6 +583,9 @@ async fn finish_job(tx: &mut Tx, job: &Job) -> Result<(), StoreError> {
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?;
+        if completed > 0 {
+            crate::audit::group_processed(tx, job.tenant, g).await?;
+        }
     }
     Ok(())
 }

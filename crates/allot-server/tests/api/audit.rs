@@ -289,7 +289,13 @@ e2e!(group_license_changes_are_recorded_on_the_group, |app| {
         )
         .await;
     assert_eq!(r.status, 202, "{}", r.text);
-    let records = about(&app, &group).await;
+    let changes = |records: Vec<Value>| -> Vec<Value> {
+        records
+            .into_iter()
+            .filter(|r| r["activityDisplayName"] == "Change group license")
+            .collect()
+    };
+    let records = changes(about(&app, &group).await);
     assert_eq!(records.len(), 1, "{records:#?}");
     let r = &records[0];
     assert_eq!(r["activityDisplayName"], "Change group license");
@@ -306,7 +312,29 @@ e2e!(group_license_changes_are_recorded_on_the_group, |app| {
         json!({"addLicenses": [{"skuId": "00000000-0000-0000-0000-0000000000aa", "disabledPlans": []}], "removeLicenses": []}),
     )
     .await;
-    assert_eq!(about(&app, &group).await.len(), 1);
+    assert_eq!(changes(about(&app, &group).await).len(), 1);
+    // Group-based licensing records when it has applied the group's licenses to its members.
+    let mut done = Vec::new();
+    for _ in 0..200 {
+        done = about(&app, &group)
+            .await
+            .into_iter()
+            .filter(|r| r["activityDisplayName"] == "Group license processing completed")
+            .collect();
+        if !done.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(done.len(), 1, "{done:#?}");
+    assert_eq!(
+        done[0]["initiatedBy"]["app"]["displayName"],
+        "Microsoft Azure AD Group-Based Licensing"
+    );
+    assert_eq!(
+        done[0]["targetResources"][0]["modifiedProperties"][1]["newValue"],
+        "0"
+    );
 });
 
 e2e!(records_past_the_retention_are_purged, |app| {
