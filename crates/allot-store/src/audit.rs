@@ -59,6 +59,7 @@ struct Event {
 }
 
 /// An object a record is about (a user or a group), with what changed on it.
+#[derive(Clone)]
 pub(crate) struct Target {
     id: Uuid,
     kind: &'static str,
@@ -184,49 +185,65 @@ async fn append(tx: &mut Tx, tenant: TenantId, actor: &Actor, events: &[Event]) 
     let correlation = Uuid::new_v4();
     let at = crate::now();
     let additional = json!([{"key": "Surface", "value": actor.surface}]).to_string();
+    // All the records in one statement and all their targets in another (a JSON array each).
+    // (`WHERE 1 = 1`: SQLite reads `ON CONFLICT` after `SELECT ... FROM` as a join's `ON`
+    // otherwise.)
+    let backend = tx.backend();
+    let mut records = Vec::with_capacity(events.len());
+    let mut targets = Vec::new();
     for e in events {
         let id = format!("Directory_{}", Uuid::new_v4());
-        let targets = Value::Array(e.targets.iter().map(Target::json).collect());
-        on_tx!(tx, |c| {
-            sqlx::query(
-            "INSERT INTO directory_audits (id, tenant_id, activity_at, category, activity, operation_type, result, \
-             result_reason, correlation_id, logged_by_service, initiator_user_id, initiator_upn, initiator_app_id, \
-             initiated_by, target_resources, additional) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'success', '', $7, 'Core Directory', $8, $9, $10, $11, $12, $13)"
-        )
-        .bind(&id)
+        for t in &e.targets {
+            targets.push(json!({"a": id, "t": t.id.to_string(), "n": t.display_name}));
+        }
+        records.push(json!({
+            "id": id,
+            "c": e.category,
+            "v": e.activity,
+            "o": e.operation_type,
+            "r": Value::Array(e.targets.iter().map(Target::json).collect()).to_string(),
+        }));
+    }
+    let f = |k: &str| crate::sql::json_field(backend, k, "text");
+    let sql = format!(
+        "INSERT INTO directory_audits (id, tenant_id, activity_at, category, activity, operation_type, result, \
+         result_reason, correlation_id, logged_by_service, initiator_user_id, initiator_upn, initiator_app_id, \
+         initiated_by, target_resources, additional) \
+         SELECT {}, $2, $3, {}, {}, {}, 'success', '', $4, 'Core Directory', $5, $6, $7, $8, {}, $9 FROM {}",
+        f("id"),
+        f("c"),
+        f("v"),
+        f("o"),
+        f("r"),
+        crate::sql::json_rows(backend, 1)
+    );
+    on_tx!(tx, |c| sqlx::query(AssertSqlSafe(sql))
+        .bind(Value::Array(records.clone()).to_string())
         .bind(DbId::from(tenant))
         .bind(at)
-        .bind(e.category)
-        .bind(e.activity)
-        .bind(e.operation_type)
         .bind(DbId(correlation))
         .bind(user_id.map(DbId))
         .bind(upn.clone())
         .bind(app_id.map(DbId))
         .bind(initiated_by.to_string())
-        .bind(targets.to_string())
         .bind(&additional)
         .execute(c)
         .await
-        .map(|r| r.rows_affected())
-        })?;
-        for t in &e.targets {
-            on_tx!(tx, |c| {
-                sqlx::query(
-                "INSERT INTO directory_audit_targets (audit_id, tenant_id, target_id, display_name) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (audit_id, target_id) DO NOTHING"
-            )
-            .bind(&id)
-            .bind(DbId::from(tenant))
-            .bind(DbId(t.id))
-            .bind(&t.display_name)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected())
-            })?;
-        }
-    }
+        .map(|r| r.rows_affected()))?;
+    let sql = format!(
+        "INSERT INTO directory_audit_targets (audit_id, tenant_id, target_id, display_name) \
+         SELECT {}, $2, {}, {} FROM {} WHERE 1 = 1 ON CONFLICT (audit_id, target_id) DO NOTHING",
+        f("a"),
+        crate::sql::json_field(backend, "t", "uuid"),
+        f("n"),
+        crate::sql::json_rows(backend, 1)
+    );
+    on_tx!(tx, |c| sqlx::query(AssertSqlSafe(sql))
+        .bind(Value::Array(targets.clone()).to_string())
+        .bind(DbId::from(tenant))
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -296,31 +313,30 @@ pub(crate) async fn user_license_change(
     tenant: TenantId,
     actor: &Actor,
     user: UserId,
-    before: &[Assignment],
+    changed: &crate::ledger::Changed,
 ) -> Result<(), StoreError> {
-    let events = license_events(tx, tenant, user, before).await?;
+    let events = license_events(tx, &changed.catalog, user, &changed.before).await?;
     append(tx, tenant, actor, &events).await
 }
 
 /// The pair of records of a change of `user`'s licenses.
 async fn license_events(
     tx: &mut Tx,
-    tenant: TenantId,
+    catalog: &TenantCatalog,
     user: UserId,
     before: &[Assignment],
 ) -> Result<Vec<Event>, StoreError> {
     let after = crate::ledger::assignments_in_tx(tx, user).await?;
-    let catalog = crate::ledger::tenant_rules(tx, tenant).await?.catalog;
     let props = [
         (
             "AssignedLicense",
-            assigned_license(&catalog, before),
-            assigned_license(&catalog, &after),
+            assigned_license(catalog, before),
+            assigned_license(catalog, &after),
         ),
         (
             "AssignedPlan",
-            assigned_plan(&catalog, before),
-            assigned_plan(&catalog, &after),
+            assigned_plan(catalog, before),
+            assigned_plan(catalog, &after),
         ),
         (
             "LicenseAssignmentDetail",
@@ -335,8 +351,10 @@ async fn license_events(
         "newValue": "\"AssignedLicense, AssignedPlan, LicenseAssignmentDetail\"",
     }));
     let plain = user_target(tx, user.as_uuid()).await?;
-    let mut updated = user_target(tx, user.as_uuid()).await?;
-    updated.modified = changed;
+    let updated = Target {
+        modified: changed,
+        ..plain.clone()
+    };
     Ok(vec![
         Event {
             category: "UserManagement",
@@ -375,7 +393,8 @@ pub(crate) async fn user_lifecycle(
         targets: vec![target],
     }];
     if activity == "Restore user" && !crate::ledger::assignments_in_tx(tx, user).await?.is_empty() {
-        events.extend(license_events(tx, tenant, user, &[]).await?);
+        let catalog = crate::ledger::tenant_rules(tx, tenant).await?.catalog;
+        events.extend(license_events(tx, &catalog, user, &[]).await?);
     }
     append(tx, tenant, actor, &events).await
 }

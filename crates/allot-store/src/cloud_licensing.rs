@@ -93,8 +93,8 @@ impl Store {
                     .fetch_one(c)
                     .await)?;
                     exists_check(n > 0)?;
-                    let before = direct_change_in_tx(&mut tx, tenant, user, &change, Units::Enabled).await?;
-                    crate::audit::user_license_change(&mut tx, tenant, actor, user, &before).await?;
+                    let changed = direct_change_in_tx(&mut tx, tenant, user, &change, Units::Enabled).await?;
+                    crate::audit::user_license_change(&mut tx, tenant, actor, user, &changed).await?;
                 }
                 MemberRef::Group(group) => {
                     let check = |g: &Group| exists_check(g.assigned_licenses.iter().any(|l| l.sku_id == sku));

@@ -62,6 +62,13 @@ pub(crate) enum Units {
     Overdraw,
 }
 
+/// What a direct change saw: the user's assignments before it, and the tenant's catalog (for
+/// the audit record, without reading it twice).
+pub(crate) struct Changed {
+    pub before: Vec<Assignment>,
+    pub catalog: TenantCatalog,
+}
+
 /// A direct license change (`assignLicense`, `licenseupdates`, a cloudLicensing user assignment,
 /// each license a restore brings back), inside the caller's transaction: locks the user, plans
 /// the change with core's rules, takes and frees units in SKU order, writes the rows. A refusal
@@ -72,7 +79,7 @@ pub(crate) async fn direct_change_in_tx(
     user: UserId,
     change: &LicenseChange,
     units: Units,
-) -> Result<Vec<Assignment>, StoreError> {
+) -> Result<Changed, StoreError> {
     let usage_location = lock_user(tx, tenant, user).await?;
     let rules = tenant_rules(tx, tenant).await?;
     let current = assignments_in_tx(tx, user).await?;
@@ -123,7 +130,10 @@ pub(crate) async fn direct_change_in_tx(
         )
         .await?;
     }
-    Ok(current)
+    Ok(Changed {
+        before: current,
+        catalog: rules.catalog,
+    })
 }
 
 /// The tenant's catalog (the built-in one with the tenant's extension) from its stored document.

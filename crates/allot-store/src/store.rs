@@ -837,8 +837,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         retry(|| async {
             let mut tx = self.db.begin().await?;
-            let before = direct_change_in_tx(&mut tx, tenant, user, change, Units::Enabled).await?;
-            crate::audit::user_license_change(&mut tx, tenant, actor, user, &before).await?;
+            let changed = direct_change_in_tx(&mut tx, tenant, user, change, Units::Enabled).await?;
+            crate::audit::user_license_change(&mut tx, tenant, actor, user, &changed).await?;
             tx.commit().await
         })
         .await
