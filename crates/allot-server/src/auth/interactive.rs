@@ -144,7 +144,7 @@ async fn auth_request(
     })?;
     let (tenant, app) = tenant_and_app(state, tenant_key, &client_id).await?;
     let redirect_uri = field(pairs, "redirect_uri").unwrap_or_default();
-    if !app.redirect_uris.contains(&redirect_uri) {
+    if !redirect_allowed(&app.redirect_uris, &redirect_uri) {
         return Err(OAuthError::bad(
             "invalid_request",
             50011,
@@ -621,4 +621,49 @@ pub(super) async fn redeem_device(
         ));
     }
     signed_in_token(state, app, &grant, pairs, scope).await
+}
+
+/// Whether `requested` is one of the app's redirect URIs. As Entra does for loopback redirect
+/// URIs (RFC 8252 §7.3, §8.3), a registered `http://localhost`, `http://127.0.0.1` or
+/// `http://[::1]` URI matches whatever port the request names: native apps and local consoles
+/// listen on a port chosen at run time.
+fn redirect_allowed(registered: &[String], requested: &str) -> bool {
+    if registered.iter().any(|r| r == requested) {
+        return true;
+    }
+    let Ok(asked) = requested.parse::<axum::http::Uri>() else {
+        return false;
+    };
+    let loopback = |u: &axum::http::Uri| {
+        u.scheme_str() == Some("http") && matches!(u.host(), Some("localhost" | "127.0.0.1" | "[::1]"))
+    };
+    if !loopback(&asked) {
+        return false;
+    }
+    registered
+        .iter()
+        .filter_map(|r| r.parse::<axum::http::Uri>().ok())
+        .any(|r| loopback(&r) && r.host() == asked.host() && r.path_and_query() == asked.path_and_query())
+}
+
+#[cfg(test)]
+mod redirect_tests {
+    use super::redirect_allowed;
+
+    #[test]
+    fn loopback_redirects_match_any_port_and_nothing_else_does() {
+        let reg = vec![
+            "http://localhost:8400/callback".to_owned(),
+            "https://app.example/cb".to_owned(),
+        ];
+        assert!(redirect_allowed(&reg, "http://localhost:8400/callback"));
+        assert!(redirect_allowed(&reg, "http://localhost:53111/callback"));
+        assert!(redirect_allowed(&reg, "http://localhost/callback"));
+        assert!(!redirect_allowed(&reg, "http://localhost:53111/other"));
+        assert!(!redirect_allowed(&reg, "http://127.0.0.1:53111/callback"));
+        assert!(!redirect_allowed(&reg, "https://localhost:53111/callback"));
+        assert!(redirect_allowed(&reg, "https://app.example/cb"));
+        assert!(!redirect_allowed(&reg, "https://app.example:8443/cb"));
+        assert!(!redirect_allowed(&reg, "http://evil.example:8400/callback"));
+    }
 }

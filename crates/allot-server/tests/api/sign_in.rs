@@ -168,6 +168,29 @@ e2e!(authorization_code_with_pkce_signs_a_user_in_once, |app| {
     .await;
     assert_eq!(page.status, 400);
     assert!(page.text.contains("AADSTS50011"), "{}", page.text);
+    // A loopback redirect URI matches on any port (Entra's localhost exception), not on another
+    // path.
+    for (uri, status) in [
+        ("http://localhost:53111/callback", 200),
+        ("http://localhost:53111/elsewhere", 400),
+    ] {
+        let page = read(
+            browser()
+                .get(app.url(&format!("/{T}/oauth2/v2.0/authorize")))
+                .query(&[
+                    ("client_id", NATIVE),
+                    ("response_type", "code"),
+                    ("redirect_uri", uri),
+                    ("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
+                    ("code_challenge_method", "S256"),
+                ])
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(page.status, status, "{uri}: {}", page.text);
+    }
     // HTML in a parameter is shown as text.
     let page = read(
         browser()
