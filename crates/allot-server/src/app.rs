@@ -340,6 +340,7 @@ fn routes(state: &AppState) -> Router<AppState> {
         .nest("/v1", crate::partner::router(state.clone()))
         .merge(auth::oauth::router())
         .merge(crate::ops::router())
+        .merge(crate::console::router())
         .nest("/_allot", admin::router())
 }
 

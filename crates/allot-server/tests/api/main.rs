@@ -11,6 +11,7 @@ mod batch;
 mod cli;
 mod cloud_licensing;
 mod connections;
+mod console;
 mod crash;
 mod deleted;
 mod delta;
