@@ -47,16 +47,35 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-test("a person signs in through Allot's page and sees every product's seat gauge", async () => {
+/** A new tab signed in to the console as `upn` (a demo tenant user) through Allot's sign-in page. */
+async function signedIn(upn) {
   const page = await browser.newPage();
   await page.goto(`${base}/console`);
   await page.getByLabel("Tenant (domain or id)").fill("contoso.example");
   await page.getByRole("button", { name: "Sign in" }).click();
   // Allot's own sign-in page.
-  await page.getByLabel("Email or user name").fill("admin@contoso.example");
+  await page.getByLabel("Email or user name").fill(upn);
   await page.getByLabel("Password").fill("allot-demo-password");
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByRole("heading", { name: "Products" }).waitFor();
+  return page;
+}
+
+async function pbiUsed(page) {
+  await page.getByRole("button", { name: "Products" }).click();
+  const meter = page.locator('li[data-sku="POWER_BI_PRO"] [role="meter"]');
+  await meter.waitFor();
+  return Number(await meter.getAttribute("aria-valuenow"));
+}
+
+/** Opens Products and waits until the POWER_BI_PRO gauge reads `n` seats used. */
+async function pbiReads(page, n) {
+  await page.getByRole("button", { name: "Products" }).click();
+  await page.locator(`li[data-sku="POWER_BI_PRO"] [role="meter"][aria-valuenow="${n}"]`).waitFor({ timeout: 5000 });
+}
+
+test("a person signs in through Allot's page and sees every product's seat gauge", async () => {
+  const page = await signedIn("admin@contoso.example");
   assert.match(await page.locator("#who").innerText(), /admin@contoso\.example/);
   const e3 = page.locator('li[data-sku="ENTERPRISEPACK"]');
   await e3.waitFor();
@@ -85,5 +104,47 @@ test("a person signs in through Allot's page and sees every product's seat gauge
   // Signing out leaves the sign-in form; a wrong password stays on Allot's page.
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.getByLabel("Tenant (domain or id)").waitFor();
+  await page.close();
+});
+
+test("a License Administrator assigns and removes a license; a refusal says why", async () => {
+  const page = await signedIn("licenses@contoso.example");
+  const before = await pbiUsed(page);
+  await page.getByRole("button", { name: "Users" }).click();
+  await page.getByLabel("Search users by name or user principal name").fill("Adele");
+  await page.getByRole("button", { name: "Search" }).click();
+  const row = page.locator('tr[data-upn="adelev@contoso.example"]');
+  await row.waitFor();
+  await row.getByLabel("Product to assign to Adele Vance").selectOption({ label: "POWER_BI_PRO" });
+  await row.getByRole("button", { name: "Assign the chosen product to Adele Vance" }).click();
+  await page.locator('tr[data-upn="adelev@contoso.example"] .lic', { hasText: "POWER_BI_PRO" }).waitFor();
+  await page.screenshot({ path: join(artifacts, "console-users.png"), fullPage: true });
+  await pbiReads(page, before + 1);
+  // A refused change (Office 365 E1 beside the E3 Adele holds) shows the API's reason on the
+  // row and changes nothing.
+  await page.getByRole("button", { name: "Users" }).click();
+  const again = page.locator('tr[data-upn="adelev@contoso.example"]');
+  await again.locator(".lic", { hasText: "ENTERPRISEPACK" }).waitFor();
+  await again.getByLabel("Product to assign to Adele Vance").selectOption({ label: "STANDARDPACK" });
+  await again.getByRole("button", { name: "Assign the chosen product to Adele Vance" }).click();
+  const refusal = again.locator(".row-status");
+  await refusal.filter({ hasText: /\S/ }).waitFor();
+  assert.doesNotMatch(await refusal.innerText(), /^Request_BadRequest/);
+  assert.equal(await again.locator(".lic", { hasText: "STANDARDPACK" }).count(), 0);
+  // Remove what was assigned.
+  await page.getByRole("button", { name: "Remove POWER_BI_PRO from Adele Vance" }).click();
+  await page.locator('tr[data-upn="adelev@contoso.example"] .lic', { hasText: "POWER_BI_PRO" }).waitFor({ state: "detached" });
+  await pbiReads(page, before);
+  await page.close();
+});
+
+test("a Global Reader reads users and licenses but finds no control that changes them", async () => {
+  const page = await signedIn("reader@contoso.example");
+  await page.getByRole("button", { name: "Users" }).click();
+  await page.getByLabel("Search users by name or user principal name").fill("Adele");
+  await page.getByRole("button", { name: "Search" }).click();
+  await page.locator('tr[data-upn="adelev@contoso.example"]').waitFor();
+  assert.equal(await page.getByRole("button", { name: /^Assign|^Remove/ }).count(), 0);
+  assert.equal(await page.getByRole("combobox").count(), 0);
   await page.close();
 });

@@ -48,9 +48,11 @@ async function redeem(code, state) {
   sessionStorage.setItem("allot.session", JSON.stringify({ token: v.access_token, tenant: saved.tenant }));
 }
 
-async function graph(path) {
+async function graph(path, method = "GET", body = undefined) {
   const s = JSON.parse(sessionStorage.getItem("allot.session"));
-  const r = await fetch(`/v1.0${path}`, { headers: { authorization: `Bearer ${s.token}` } });
+  const headers = { authorization: `Bearer ${s.token}` };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const r = await fetch(`/v1.0${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const v = await r.json();
   if (r.status === 401) {
     sessionStorage.removeItem("allot.session");
@@ -86,13 +88,111 @@ function card(sku) {
   return li;
 }
 
+let skus = [];
+
 async function showProducts() {
   status("Loading products…");
   const v = await graph("/subscribedSkus");
+  skus = v.value;
   const list = $("sku-list");
   list.replaceChildren(...v.value.map(card));
-  $("products").hidden = false;
   status("");
+}
+
+// Roles whose holders may change licenses (template ids, as the token's `wids` carries them):
+// Global Administrator, License Administrator, User Administrator, Directory Writers.
+const LICENSE_WRITERS = [
+  "62e90394-69f5-4237-9190-012177145e10", "4d6ac14f-3453-41d0-bef9-a3e0c569773a",
+  "fe930be7-5e62-47db-91af-98c3a49a38b1", "9360feb5-f418-4baa-8175-e2a00bac4301",
+];
+
+function mayChangeLicenses() {
+  const s = JSON.parse(sessionStorage.getItem("allot.session"));
+  const claims = JSON.parse(atob(s.token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+  return (claims.wids || []).some((w) => LICENSE_WRITERS.includes(w.toLowerCase()));
+}
+
+function partNumber(skuId) {
+  const s = skus.find((k) => k.skuId === skuId);
+  return s ? s.skuPartNumber : skuId;
+}
+
+function userRow(u, writer) {
+  const tr = document.createElement("tr");
+  tr.dataset.upn = u.userPrincipalName;
+  const who = document.createElement("td");
+  who.innerHTML = "<strong></strong><br><span class=upn></span>";
+  who.querySelector("strong").textContent = u.displayName;
+  who.querySelector(".upn").textContent = u.userPrincipalName;
+  const lic = document.createElement("td");
+  const note = document.createElement("span");
+  note.className = "row-status";
+  note.setAttribute("role", "status");
+  for (const l of u.assignedLicenses) {
+    const chip = document.createElement("span");
+    chip.className = "lic";
+    chip.textContent = partNumber(l.skuId);
+    if (writer) {
+      const rm = document.createElement("button");
+      rm.type = "button";
+      rm.textContent = "Remove";
+      rm.setAttribute("aria-label", `Remove ${partNumber(l.skuId)} from ${u.displayName}`);
+      rm.addEventListener("click", () => change(u, { addLicenses: [], removeLicenses: [l.skuId] }, note));
+      chip.append(rm);
+    }
+    lic.append(chip);
+  }
+  if (!u.assignedLicenses.length) lic.append("none");
+  lic.append(note);
+  tr.append(who, lic);
+  if (writer) {
+    const act = document.createElement("td");
+    const pick = document.createElement("select");
+    pick.setAttribute("aria-label", `Product to assign to ${u.displayName}`);
+    for (const k of skus) pick.append(new Option(k.skuPartNumber, k.skuId));
+    const go = document.createElement("button");
+    go.type = "button";
+    go.textContent = "Assign";
+    go.setAttribute("aria-label", `Assign the chosen product to ${u.displayName}`);
+    go.addEventListener("click", () =>
+      change(u, { addLicenses: [{ skuId: pick.value, disabledPlans: [] }], removeLicenses: [] }, note));
+    act.append(pick, " ", go);
+    tr.append(act);
+  }
+  return tr;
+}
+
+async function change(u, body, note) {
+  note.textContent = "";
+  try {
+    await graph(`/users/${u.id}/assignLicense`, "POST", body);
+    await searchUsers();
+    status(`Licenses of ${u.displayName} changed.`);
+  } catch (e) {
+    // The API's own message: why the change was refused, in plain words.
+    note.textContent = e.message.replace(/^[A-Za-z_]+: /, "");
+  }
+}
+
+let lastQuery = "";
+
+async function searchUsers() {
+  const q = lastQuery.replace(/'/g, "''");
+  const filter = q ? `&$filter=startswith(displayName,'${q}') or startswith(userPrincipalName,'${q}')` : "";
+  const v = await graph(`/users?$select=id,displayName,userPrincipalName,assignedLicenses&$top=50${filter}`);
+  const writer = mayChangeLicenses();
+  $("change-col").hidden = !writer;
+  $("user-table").querySelector("tbody").replaceChildren(...v.value.map((u) => userRow(u, writer)));
+  $("user-table").hidden = false;
+}
+
+function show(page) {
+  for (const p of ["products", "users"]) $(p).hidden = p !== page;
+  for (const b of document.querySelectorAll("#tabs button")) {
+    if (b.dataset.page === page) b.setAttribute("aria-current", "page");
+    else b.removeAttribute("aria-current");
+  }
+  if (page === "products") showProducts().catch((e) => status(e.message));
 }
 
 async function main() {
@@ -109,7 +209,9 @@ async function main() {
     const me = await graph("/me?$select=displayName,userPrincipalName");
     $("who").textContent = `${me.displayName} (${me.userPrincipalName})`;
     $("sign-out").hidden = false;
+    $("tabs").hidden = false;
     await showProducts();
+    $("products").hidden = false;
   } catch (e) {
     $("sign-in").hidden = false;
     status(e.message);
@@ -121,6 +223,14 @@ $("sign-in-form").addEventListener("submit", (ev) => {
   const tenant = $("tenant").value.trim();
   localStorage.setItem("allot.tenant", tenant);
   signIn(tenant).catch((e) => status(e.message));
+});
+for (const b of document.querySelectorAll("#tabs button")) {
+  b.addEventListener("click", () => show(b.dataset.page));
+}
+$("user-search").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  lastQuery = $("user-query").value.trim();
+  searchUsers().catch((e) => status(e.message));
 });
 $("sign-out").addEventListener("click", () => {
   sessionStorage.removeItem("allot.session");
