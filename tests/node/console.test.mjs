@@ -148,3 +148,55 @@ test("a Global Reader reads users and licenses but finds no control that changes
   assert.equal(await page.getByRole("combobox").count(), 0);
   await page.close();
 });
+
+test("members a group cannot license are listed with the reason, and clear once units are added", async () => {
+  // A group license with no free unit: its two new members are in error (CountViolation).
+  const tokenRes = await fetch(`${base}/contoso.example/oauth2/v2.0/token`, {
+    method: "POST",
+    body: new URLSearchParams({ grant_type: "client_credentials", client_id: "5a1d0000-c0de-4a99-a000-00000000a001",
+      client_secret: "allot-demo-secret", scope: "https://graph.microsoft.com/.default" }),
+  });
+  const app = (await tokenRes.json()).access_token;
+  const api = async (path, method = "GET", body) => {
+    const r = await fetch(`${base}/v1.0${path}`, { method, headers: { authorization: `Bearer ${app}`, "content-type": "application/json" },
+      body: body && JSON.stringify(body) });
+    return r.status === 204 ? null : r.json();
+  };
+  const admin = (path, method = "GET", body) => fetch(`${base}/_allot/tenants/contoso.example${path}`, {
+    method, headers: { "x-allot-admin-key": adminKey }, body: body && JSON.stringify(body) }).then((r) => r.json());
+  const skus = await api("/subscribedSkus");
+  const pbi = skus.value.find((s) => s.skuPartNumber === "POWER_BI_PRO");
+  const sub = (await admin("/subscriptions")).value.find((s) => s.skuId === pbi.skuId);
+  await admin(`/subscriptions/${sub.id}`, "PATCH", { enabled: pbi.consumedUnits });
+  const ids = [];
+  for (const nick of ["waitone", "waittwo"]) {
+    const u = await api("/users", "POST", { accountEnabled: true, displayName: `Waiting ${nick}`, mailNickname: nick,
+      userPrincipalName: `${nick}@contoso.example`, usageLocation: "US", passwordProfile: { password: "Pw-waiting-1" } });
+    ids.push(u.id);
+  }
+  const g = await api("/groups", "POST", { displayName: "Overflow", mailEnabled: false, mailNickname: "overflow",
+    securityEnabled: true, "members@odata.bind": ids.map((i) => `https://graph.microsoft.com/v1.0/directoryObjects/${i}`) });
+  await api(`/groups/${g.id}/assignLicense`, "POST", { addLicenses: [{ skuId: pbi.skuId, disabledPlans: [] }], removeLicenses: [] });
+  for (let i = 0; i < 200; i++) {
+    const s = await api(`/groups/${g.id}?$select=licenseProcessingState`);
+    if (s.licenseProcessingState.state === "ProcessingComplete") break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+
+  const page = await signedIn("admin@contoso.example");
+  await page.getByRole("button", { name: "Errors" }).click();
+  const block = page.locator('.group-errors[data-group="Overflow"]');
+  await block.waitFor();
+  const one = block.locator('li[data-upn="waitone@contoso.example"]');
+  assert.match(await one.innerText(), /cannot get POWER_BI_PRO: there are not enough free licenses/);
+  assert.match(await one.innerText(), /Fix: add units/);
+  assert.equal(await block.locator("li").count(), 2);
+  await page.screenshot({ path: join(artifacts, "console-errors.png"), fullPage: true });
+  // Units added; the member reprocessed is licensed and leaves the list.
+  await admin(`/subscriptions/${sub.id}`, "PATCH", { enabled: pbi.consumedUnits + 2 });
+  await one.getByRole("button", { name: "Reprocess Waiting waitone" }).click();
+  await one.waitFor({ state: "detached" });
+  const held = await api(`/users/${ids[0]}/licenseDetails`);
+  assert.deepEqual(held.value.map((d) => d.skuPartNumber), ["POWER_BI_PRO"]);
+  await page.close();
+});

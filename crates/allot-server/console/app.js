@@ -186,13 +186,71 @@ async function searchUsers() {
   $("user-table").hidden = false;
 }
 
+// What each license assignment error means, and what fixes it.
+const REASONS = {
+  CountViolation: ["there are not enough free licenses", "add units to the subscription or free some, then reprocess"],
+  MutuallyExclusiveViolation: ["the user holds a product that conflicts with it", "remove the conflicting license or disable the conflicting plan, then reprocess"],
+  DependencyViolation: ["a service plan it needs is not enabled for the user", "assign or enable the plan it depends on, then reprocess"],
+  ProhibitedInUsageLocationViolation: ["the product is not available in the user's usage location", "change the user's usage location, then reprocess"],
+  UniquenessViolation: ["the user already has a service plan that must be unique", "remove the duplicate plan, then reprocess"],
+  Other: ["the assignment failed", "reprocess; if it keeps failing, look at the user's license states"],
+};
+
+async function showErrors() {
+  status("Looking for members in error…");
+  const groups = await graph("/groups?$filter=hasMembersWithLicenseErrors eq true&$select=id,displayName");
+  const writer = mayChangeLicenses();
+  const blocks = [];
+  for (const g of groups.value) {
+    const div = document.createElement("div");
+    div.className = "group-errors";
+    div.dataset.group = g.displayName;
+    const h = document.createElement("h3");
+    h.textContent = g.displayName;
+    const ul = document.createElement("ul");
+    const members = await graph(`/groups/${g.id}/membersWithLicenseErrors?$select=id,displayName,userPrincipalName,licenseAssignmentStates`);
+    for (const m of members.value) {
+      for (const st of m.licenseAssignmentStates.filter((x) => x.assignedByGroup === g.id && x.error !== "None")) {
+        const [why, fix] = REASONS[st.error] || REASONS.Other;
+        const li = document.createElement("li");
+        li.dataset.upn = m.userPrincipalName;
+        li.innerHTML = "<strong></strong> cannot get <span class=sku></span>: <span class=reason></span>. <span class=fix></span> ";
+        li.querySelector("strong").textContent = m.displayName;
+        li.querySelector(".sku").textContent = partNumber(st.skuId);
+        li.querySelector(".reason").textContent = why;
+        li.querySelector(".fix").textContent = `Fix: ${fix}.`;
+        if (writer) {
+          const b = document.createElement("button");
+          b.type = "button";
+          b.textContent = "Reprocess";
+          b.setAttribute("aria-label", `Reprocess ${m.displayName}`);
+          b.addEventListener("click", async () => {
+            try {
+              await graph(`/users/${m.id}/reprocessLicenseAssignment`, "POST", {});
+              status(`${m.displayName} reprocessed.`);
+              await showErrors();
+            } catch (e) { status(e.message); }
+          });
+          li.append(b);
+        }
+        ul.append(li);
+      }
+    }
+    div.append(h, ul);
+    blocks.push(div);
+  }
+  $("error-groups").replaceChildren(...blocks);
+  status(blocks.length ? "" : "No member is in error.");
+}
+
 function show(page) {
-  for (const p of ["products", "users"]) $(p).hidden = p !== page;
+  for (const p of ["products", "users", "errors"]) $(p).hidden = p !== page;
   for (const b of document.querySelectorAll("#tabs button")) {
     if (b.dataset.page === page) b.setAttribute("aria-current", "page");
     else b.removeAttribute("aria-current");
   }
   if (page === "products") showProducts().catch((e) => status(e.message));
+  if (page === "errors") showErrors().catch((e) => status(e.message));
 }
 
 async function main() {

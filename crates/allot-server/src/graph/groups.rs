@@ -618,12 +618,15 @@ pub async fn list_members_with_license_errors(
         },
     )
     .await?;
-    let values = page
-        .iter()
-        .map(|u| {
-            let mut o = render::user_json(u, select.as_deref(), None);
-            o.insert("@odata.type".into(), json!("#microsoft.graph.user"));
-            Value::Object(o)
+    // License properties (`licenseAssignmentStates`: why each member is in error) when selected.
+    let values = super::users::users_json(&state, auth.0.tenant, &page, select.as_deref())
+        .await?
+        .into_iter()
+        .map(|mut v| {
+            if let Value::Object(o) = &mut v {
+                o.insert("@odata.type".into(), json!("#microsoft.graph.user"));
+            }
+            v
         })
         .collect();
     let context = ODataQuery::collection_context(version, "users", select.as_deref());

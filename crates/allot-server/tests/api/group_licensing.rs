@@ -594,6 +594,20 @@ e2e!(conflicts_become_error_states_not_failed_requests, |app| {
         .ok();
     assert_eq!(errs["value"].as_array().unwrap().len(), 1);
     assert_eq!(errs["value"][0]["userPrincipalName"], "christiec@contoso.example");
+    // With $select, the member's license states say why (what the console shows).
+    let errs = app
+        .get(&format!(
+            "/v1.0/groups/{g}/membersWithLicenseErrors?$select=id,licenseAssignmentStates"
+        ))
+        .await
+        .ok();
+    let states = errs["value"][0]["licenseAssignmentStates"].as_array().unwrap();
+    assert!(
+        states
+            .iter()
+            .any(|s| s["assignedByGroup"] == g && s["error"] == "MutuallyExclusiveViolation"),
+        "{errs}"
+    );
 });
 
 e2e!(adding_a_member_licenses_it_and_manual_mode_waits, |app| {
