@@ -200,3 +200,40 @@ test("members a group cannot license are listed with the reason, and clear once 
   assert.deepEqual(held.value.map((d) => d.skuPartNumber), ["POWER_BI_PRO"]);
   await page.close();
 });
+
+test("groups show their licenses, processing state and member count", async () => {
+  // Marketing gets EMS through the API (the demo tenant's groups license nothing at first).
+  const tokenRes = await fetch(`${base}/contoso.example/oauth2/v2.0/token`, {
+    method: "POST",
+    body: new URLSearchParams({ grant_type: "client_credentials", client_id: "5a1d0000-c0de-4a99-a000-00000000a001",
+      client_secret: "allot-demo-secret", scope: "https://graph.microsoft.com/.default" }),
+  });
+  const app = (await tokenRes.json()).access_token;
+  const get = async (path, headers = {}) => fetch(`${base}/v1.0${path}`, { headers: { authorization: `Bearer ${app}`, ...headers } });
+  const marketing = (await (await get("/groups?$filter=displayName eq 'Marketing'")).json()).value[0];
+  const skus = (await (await get("/subscribedSkus")).json()).value;
+  const ems = skus.find((k) => k.skuPartNumber === "EMS");
+  const r = await fetch(`${base}/v1.0/groups/${marketing.id}/assignLicense`, {
+    method: "POST", headers: { authorization: `Bearer ${app}`, "content-type": "application/json" },
+    body: JSON.stringify({ addLicenses: [{ skuId: ems.skuId, disabledPlans: [] }], removeLicenses: [] }),
+  });
+  assert.equal(r.status, 202, await r.text());
+  for (let i = 0; i < 200; i++) {
+    const g = await (await get(`/groups/${marketing.id}?$select=licenseProcessingState`)).json();
+    if (g.licenseProcessingState.state === "ProcessingComplete") break;
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  const count = await (await get(`/groups/${marketing.id}/members/$count`, { consistencylevel: "eventual" })).text();
+
+  const page = await signedIn("reader@contoso.example");
+  await page.getByRole("button", { name: "Groups" }).click();
+  await page.getByLabel("Search groups by name").fill("Mark");
+  await page.getByRole("button", { name: "Search" }).click();
+  const row = page.locator('tr[data-group="Marketing"]');
+  await row.waitFor();
+  assert.equal(await row.locator(".lic").innerText(), "EMS");
+  assert.equal(await row.locator(".processing").innerText(), "ProcessingComplete");
+  assert.equal(await row.locator(".members").innerText(), count);
+  await page.screenshot({ path: join(artifacts, "console-groups.png"), fullPage: true });
+  await page.close();
+});

@@ -243,8 +243,50 @@ async function showErrors() {
   status(blocks.length ? "" : "No member is in error.");
 }
 
+/** A `/$count` (text) with `ConsistencyLevel: eventual`, as Graph requires for directory counts. */
+async function graphCount(path) {
+  const s = JSON.parse(sessionStorage.getItem("allot.session"));
+  const r = await fetch(`/v1.0${path}`, { headers: { authorization: `Bearer ${s.token}`, consistencylevel: "eventual" } });
+  if (!r.ok) throw new Error(`HTTP ${r.status}`);
+  return Number(await r.text());
+}
+
+let lastGroupQuery = "";
+
+async function searchGroups() {
+  const q = lastGroupQuery.replace(/'/g, "''");
+  const filter = q ? `&$filter=startswith(displayName,'${q}')` : "";
+  const v = await graph(`/groups?$select=id,displayName,assignedLicenses,licenseProcessingState&$top=50${filter}`);
+  const rows = [];
+  for (const g of v.value) {
+    const tr = document.createElement("tr");
+    tr.dataset.group = g.displayName;
+    const name = document.createElement("th");
+    name.scope = "row";
+    name.textContent = g.displayName;
+    const lic = document.createElement("td");
+    for (const l of g.assignedLicenses) {
+      const chip = document.createElement("span");
+      chip.className = "lic";
+      chip.textContent = partNumber(l.skuId);
+      lic.append(chip);
+    }
+    if (!g.assignedLicenses.length) lic.append("none");
+    const proc = document.createElement("td");
+    proc.className = "processing";
+    proc.textContent = g.licenseProcessingState ? g.licenseProcessingState.state : "—";
+    const members = document.createElement("td");
+    members.className = "members";
+    members.textContent = String(await graphCount(`/groups/${g.id}/members/$count`));
+    tr.append(name, lic, proc, members);
+    rows.push(tr);
+  }
+  $("group-table").querySelector("tbody").replaceChildren(...rows);
+  $("group-table").hidden = false;
+}
+
 function show(page) {
-  for (const p of ["products", "users", "errors"]) $(p).hidden = p !== page;
+  for (const p of ["products", "users", "groups", "errors"]) $(p).hidden = p !== page;
   for (const b of document.querySelectorAll("#tabs button")) {
     if (b.dataset.page === page) b.setAttribute("aria-current", "page");
     else b.removeAttribute("aria-current");
@@ -285,6 +327,11 @@ $("sign-in-form").addEventListener("submit", (ev) => {
 for (const b of document.querySelectorAll("#tabs button")) {
   b.addEventListener("click", () => show(b.dataset.page));
 }
+$("group-search").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  lastGroupQuery = $("group-query").value.trim();
+  searchGroups().catch((e) => status(e.message));
+});
 $("user-search").addEventListener("submit", (ev) => {
   ev.preventDefault();
   lastQuery = $("user-query").value.trim();
