@@ -237,3 +237,30 @@ test("groups show their licenses, processing state and member count", async () =
   await page.screenshot({ path: join(artifacts, "console-groups.png"), fullPage: true });
   await page.close();
 });
+
+test("the history lists the audit log's license changes, by who and on whom", async () => {
+  const page = await signedIn("admin@contoso.example");
+  // A change made in the console shows in the history with its initiator and target.
+  await page.getByRole("button", { name: "Users" }).click();
+  await page.getByLabel("Search users by name or user principal name").fill("Adele");
+  await page.getByRole("button", { name: "Search" }).click();
+  const row = page.locator('tr[data-upn="adelev@contoso.example"]');
+  await row.waitFor();
+  await row.getByLabel("Product to assign to Adele Vance").selectOption({ label: "FLOW_FREE" });
+  await row.getByRole("button", { name: "Assign the chosen product to Adele Vance" }).click();
+  await page.locator('tr[data-upn="adelev@contoso.example"] .lic', { hasText: "FLOW_FREE" }).waitFor();
+  await page.getByRole("button", { name: "History" }).click();
+  await page.getByLabel("Activity").selectOption("Change user license");
+  await page.getByRole("button", { name: "Show" }).click();
+  await page.locator('#history-table[data-activity="Change user license"]').waitFor();
+  const newest = page.locator("#history-table tbody tr").first();
+  assert.match(await newest.innerText(), /Change user license\s+admin@contoso\.example\s+adelev@contoso\.example/);
+  assert.equal(await page.locator('#history-table tr[data-activity="Update user"]').count(), 0);
+  await page.screenshot({ path: join(artifacts, "console-history.png"), fullPage: true });
+  // A License Administrator holds no audit reader role: the API's refusal is shown.
+  const other = await signedIn("licenses@contoso.example");
+  await other.getByRole("button", { name: "History" }).click();
+  await other.locator("#status").filter({ hasText: /Authorization_RequestDenied/ }).waitFor();
+  await other.close();
+  await page.close();
+});

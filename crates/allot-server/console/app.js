@@ -285,14 +285,43 @@ async function searchGroups() {
   $("group-table").hidden = false;
 }
 
+let historySeq = 0;
+
+async function showHistory() {
+  // Only the latest request draws the table (an earlier, slower one must not overwrite it).
+  const seq = ++historySeq;
+  const chosen = $("history-activity").value;
+  const activity = chosen.replace(/'/g, "''");
+  const filter = activity ? `&$filter=activityDisplayName eq '${activity}'` : "";
+  const v = await graph(`/auditLogs/directoryAudits?$top=50${filter}`);
+  if (seq !== historySeq) return;
+  const rows = v.value.map((r) => {
+    const tr = document.createElement("tr");
+    tr.dataset.activity = r.activityDisplayName;
+    const by = r.initiatedBy.user ? r.initiatedBy.user.userPrincipalName : (r.initiatedBy.app && r.initiatedBy.app.displayName);
+    const on = r.targetResources.map((t) => t.userPrincipalName || t.displayName).join(", ");
+    for (const text of [new Date(r.activityDateTime).toLocaleString(), r.activityDisplayName, by || "", on]) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      tr.append(td);
+    }
+    return tr;
+  });
+  $("history-table").querySelector("tbody").replaceChildren(...rows);
+  $("history-table").dataset.activity = chosen;
+  $("history-table").hidden = false;
+  status(rows.length ? "" : "Nothing recorded yet.");
+}
+
 function show(page) {
-  for (const p of ["products", "users", "groups", "errors"]) $(p).hidden = p !== page;
+  for (const p of ["products", "users", "groups", "errors", "history"]) $(p).hidden = p !== page;
   for (const b of document.querySelectorAll("#tabs button")) {
     if (b.dataset.page === page) b.setAttribute("aria-current", "page");
     else b.removeAttribute("aria-current");
   }
   if (page === "products") showProducts().catch((e) => status(e.message));
   if (page === "errors") showErrors().catch((e) => status(e.message));
+  if (page === "history") showHistory().catch((e) => status(e.message));
 }
 
 async function main() {
@@ -327,6 +356,10 @@ $("sign-in-form").addEventListener("submit", (ev) => {
 for (const b of document.querySelectorAll("#tabs button")) {
   b.addEventListener("click", () => show(b.dataset.page));
 }
+$("history-filter").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  showHistory().catch((e) => status(e.message));
+});
 $("group-search").addEventListener("submit", (ev) => {
   ev.preventDefault();
   lastGroupQuery = $("group-query").value.trim();
