@@ -210,14 +210,7 @@ pub(crate) async fn keep_deleted_user(
         .into_iter()
         .map(GroupId::from_uuid)
         .collect();
-    on_tx!(tx, |c| sqlx::query(
-        "DELETE FROM deleted_users WHERE id = $1 OR deleted_at < $2"
-    )
-    .bind(DbId::from(id))
-    .bind(now - RESTORE_WINDOW)
-    .execute(c)
-    .await
-    .map(|r| r.rows_affected()))?;
+    make_room(tx, "deleted_users", id.as_uuid(), now).await?;
     let sql = format!(
         "INSERT INTO deleted_users ({USER_COLS}, upn_lower, deleted_at, licenses, memberships, change_mark) \
          SELECT {USER_COLS}, upn_lower, $2, $3, $4, {} FROM users WHERE id = $1",
@@ -277,14 +270,7 @@ pub(crate) async fn keep_deleted_group(
         .collect();
     let parents = parent_groups(tx, tenant, id.as_uuid()).await?;
     let now = crate::now();
-    on_tx!(tx, |c| sqlx::query(
-        "DELETE FROM deleted_groups WHERE id = $1 OR deleted_at < $2"
-    )
-    .bind(DbId::from(id))
-    .bind(now - RESTORE_WINDOW)
-    .execute(c)
-    .await
-    .map(|r| r.rows_affected()))?;
+    make_room(tx, "deleted_groups", id.as_uuid(), now).await?;
     let sql = format!(
         "INSERT INTO deleted_groups ({GROUP_COLS}, deleted_at, members, member_of, change_mark) \
          SELECT {GROUP_COLS}, $2, $3, $4, {} FROM groups WHERE id = $1",
@@ -523,5 +509,23 @@ pub(crate) async fn tombstone(
     .execute(c)
     .await
     .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Clears the way for keeping `id` in `table`: its older row, if any, and every row past the
+/// restore window (the purge happens at the next deletion).
+async fn make_room(
+    tx: &mut crate::db::Tx,
+    table: &'static str,
+    id: Uuid,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), StoreError> {
+    let sql = format!("DELETE FROM {table} WHERE id = $1 OR deleted_at < $2");
+    on_tx!(tx, |c| sqlx::query(AssertSqlSafe(sql))
+        .bind(DbId(id))
+        .bind(now - RESTORE_WINDOW)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
     Ok(())
 }
