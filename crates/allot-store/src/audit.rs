@@ -543,11 +543,24 @@ pub(crate) async fn group_processed(tx: &mut Tx, tenant: TenantId, group: GroupI
         .bind(DbId::from(group))
         .fetch_one(c)
         .await)?;
+    // Every SKU's consumed units as this transaction leaves them: the console's consumption chart
+    // is anchored on these (per-member changes by group-based licensing are not recorded).
+    let pools = on_tx!(tx, |c| sqlx::query_as::<_, (DbId, i64)>(
+        "SELECT sku_id, consumed FROM sku_pools WHERE tenant_id = $1 ORDER BY sku_id"
+    )
+    .bind(DbId::from(tenant))
+    .fetch_all(c)
+    .await)?;
+    let consumed: Vec<Value> = pools
+        .iter()
+        .map(|(sku, n)| json!({"SkuId": sku.0.to_string(), "ConsumedUnits": n}))
+        .collect();
     let mut target = group_target(tx, group.as_uuid()).await?;
     target.modified = vec![
         json!({"displayName": "LicenseProcessingState", "oldValue": null, "newValue": "\"ProcessingComplete\""}),
         json!({"displayName": "MembersWithLicenses", "oldValue": null, "newValue": holding.to_string()}),
         json!({"displayName": "MembersWithLicenseErrors", "oldValue": null, "newValue": in_error.to_string()}),
+        json!({"displayName": "ConsumedUnits", "oldValue": null, "newValue": Value::Array(consumed).to_string()}),
     ];
     let actor = Actor {
         user: None,

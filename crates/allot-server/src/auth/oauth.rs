@@ -364,8 +364,9 @@ async fn issue(state: &AppState, tenant_key: &str, req: Request) -> Result<Value
         "refresh_token" => {
             // The secure application model: a partner app trades its refresh token for access
             // tokens of any resource it is granted (Graph or Partner Center). Allot's apps are
-            // confidential clients (each has a secret): the secret comes with every redemption.
-            client.authenticate(state, &app, &tenant).await?;
+            // confidential clients (each has a secret): the secret comes with every redemption. A
+            // public client (the console, a native app) redeems without one, as in Entra.
+            client.authenticate_unless_public(state, &app, &tenant).await?;
             let raw = get("refresh_token").ok_or_else(|| {
                 OAuthError::bad(
                     "invalid_request",

@@ -653,14 +653,19 @@ pub(crate) async fn directory_objects_json(
     let only = |props: &[&str]| -> Option<Vec<&str>> {
         select.map(|s| s.iter().copied().filter(|p| props.contains(p)).collect())
     };
+    // Users as `/users` renders them: license properties (`assignedLicenses`,
+    // `licenseAssignmentStates`) filled when selected.
+    let user_values = super::users::users_json(state, tenant.id, &users, only(USER_PROPS).as_deref()).await?;
     let mut values = Vec::with_capacity(refs.len());
     for m in refs {
         match m {
             MemberRef::User(u) => {
-                if let Some(user) = users.iter().find(|x| x.id == *u) {
-                    let mut o = render::user_json(user, only(USER_PROPS).as_deref(), None);
-                    o.insert("@odata.type".into(), json!("#microsoft.graph.user"));
-                    values.push(Value::Object(o));
+                if let Some(i) = users.iter().position(|x| x.id == *u) {
+                    let mut v = user_values[i].clone();
+                    if let Value::Object(o) = &mut v {
+                        o.insert("@odata.type".into(), json!("#microsoft.graph.user"));
+                    }
+                    values.push(v);
                 }
             }
             MemberRef::Group(gid) => {

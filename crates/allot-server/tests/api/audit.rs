@@ -335,6 +335,23 @@ e2e!(group_license_changes_are_recorded_on_the_group, |app| {
         done[0]["targetResources"][0]["modifiedProperties"][1]["newValue"],
         "0"
     );
+    // It carries every SKU's consumed units as it left them (the console's chart anchors on it),
+    // the same numbers subscribedSkus gives now that nothing else has changed.
+    let consumed = &done[0]["targetResources"][0]["modifiedProperties"][3];
+    assert_eq!(consumed["displayName"], "ConsumedUnits");
+    let consumed: Value = serde_json::from_str(consumed["newValue"].as_str().unwrap()).unwrap();
+    let skus = app.get("/v1.0/subscribedSkus").await.json()["value"].clone();
+    let skus = skus.as_array().unwrap();
+    assert_eq!(consumed.as_array().unwrap().len(), skus.len());
+    for sku in skus {
+        let c = consumed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["SkuId"] == sku["skuId"])
+            .unwrap();
+        assert_eq!(c["ConsumedUnits"], sku["consumedUnits"], "{sku}");
+    }
 });
 
 e2e!(records_past_the_retention_are_purged, |app| {

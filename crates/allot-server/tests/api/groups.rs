@@ -253,3 +253,35 @@ e2e!(members_page_and_count, |app| {
         .unwrap();
     assert_eq!(read(r).await.ok()["@odata.count"], 8);
 });
+
+e2e!(members_carry_their_license_properties_when_selected, |app| {
+    // Debra Berger holds ENTERPRISEPACK and POWER_BI_PRO directly (the demo tenant).
+    let sales = app.get("/v1.0/groups?$filter=displayName eq 'Sales'").await.ok()["value"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (all, _) = app
+        .collect_all(
+            &format!(
+                "/v1.0/groups/{sales}/members?$select=userPrincipalName,assignedLicenses,licenseAssignmentStates"
+            ),
+            &app.token,
+        )
+        .await;
+    let debra = all
+        .iter()
+        .find(|m| m["userPrincipalName"] == "debrab@contoso.example")
+        .unwrap();
+    let user = app
+        .get("/v1.0/users/debrab@contoso.example?$select=assignedLicenses,licenseAssignmentStates")
+        .await
+        .ok();
+    assert_eq!(
+        debra["licenseAssignmentStates"].as_array().unwrap().len(),
+        2,
+        "{debra}"
+    );
+    assert_eq!(debra["licenseAssignmentStates"], user["licenseAssignmentStates"]);
+    assert_eq!(debra["assignedLicenses"], user["assignedLicenses"]);
+    assert_eq!(debra["@odata.type"], "#microsoft.graph.user");
+});

@@ -137,6 +137,39 @@ e2e!(authorization_code_with_pkce_signs_a_user_in_once, |app| {
         .await
         .ok();
     assert_eq!(me["userPrincipalName"], "ann@signin.example");
+    // A public client redeems its refresh token without a secret (as MSAL's public clients and
+    // the console do); a wrong secret is still refused.
+    let refresh = v["refresh_token"].as_str().unwrap();
+    let again = app
+        .token_request(
+            T,
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", NATIVE),
+                ("refresh_token", refresh),
+                ("scope", "User.Read"),
+            ],
+        )
+        .await
+        .ok();
+    let me = app
+        .send(Method::GET, "/v1.0/me", again["access_token"].as_str(), None)
+        .await
+        .ok();
+    assert_eq!(me["userPrincipalName"], "ann@signin.example");
+    let wrong = app
+        .token_request(
+            T,
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", NATIVE),
+                ("client_secret", "not-the-secret"),
+                ("refresh_token", refresh),
+                ("scope", "User.Read"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status.as_u16(), 401, "{}", wrong.text);
 
     // The same code again: AADSTS54005.
     let r = redeem(&app, &code, verifier).await;
