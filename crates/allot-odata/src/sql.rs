@@ -93,7 +93,8 @@ pub fn key_values(keys: &[SortKey], dialect: Dialect) -> String {
 }
 
 /// Parameter `$n`, bound as text, read as a value of type `ty`.
-fn typed_param(ty: Type, dialect: Dialect, n: usize) -> String {
+#[must_use]
+pub fn typed_param(ty: Type, dialect: Dialect, n: usize) -> String {
     match (dialect, ty) {
         (Dialect::Sqlite, Type::Int) => format!("CAST(${n} AS INTEGER)"),
         (Dialect::Sqlite, _) => format!("${n}"),

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use crate::app::Application;
 use crate::config::Config;
 
+mod console;
 mod fairness;
 mod filter;
 mod load;
@@ -82,6 +83,15 @@ pub enum Scenario {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// Server time of each console page view (the requests its page module sends, in order) on
+    /// a tenant of this size, against the 300 ms budget of issue #19.
+    Console {
+        #[arg(long, default_value_t = 100_000)]
+        users: usize,
+        /// Views per page (the median is reported).
+        #[arg(long, default_value_t = 7)]
+        runs: usize,
+    },
     /// Group fan-out of one SKU: time from the 202 of `group: assignLicense` to
     /// `ProcessingComplete`, against the raw insert rate of the same rows.
     Fanout {
@@ -135,6 +145,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         } => reads(users, connections, Duration::from_secs(seconds)).await,
         Scenario::Assign { users, connections } => assign(users, connections).await,
         Scenario::Startup { users, groups } => startup(users, groups).await,
+        Scenario::Console { users, runs } => console::console(users, runs).await,
         Scenario::Filter {
             users,
             licensed,

@@ -138,3 +138,14 @@ macro_rules! bind_odata {
         q
     }};
 }
+
+/// The SKU ids a users `$filter` requires a user to hold: `assignedLicenses/any(x: x/skuId eq …)`
+/// (or `in (…)`) as the whole filter or one side of an `and`. A page of such a filter can be
+/// driven from the license index when few users hold them.
+pub(crate) fn required_skus(c: &allot_odata::validate::Cond) -> Option<Vec<Uuid>> {
+    use allot_odata::validate::Cond;
+    match c {
+        Cond::And(a, b) => required_skus(a).or_else(|| required_skus(b)),
+        other => other.any_guid_in(&allot_odata::schema::USER_ASSIGNED_LICENSES),
+    }
+}

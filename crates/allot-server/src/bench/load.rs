@@ -50,7 +50,7 @@ const BENCH_PARTNER: &str = "partner.bench.example";
 const BENCH_PARTNER_APP: &str = "be9c0000-0000-4000-8000-000000000002";
 
 /// An App+User Partner Center token of the bench partner's agent.
-async fn partner_token(base: &str) -> anyhow::Result<String> {
+pub(super) async fn partner_token(base: &str) -> anyhow::Result<String> {
     let token: Value = reqwest::Client::new()
         .post(format!("{base}/{BENCH_PARTNER}/oauth2/v2.0/token"))
         .form(&[

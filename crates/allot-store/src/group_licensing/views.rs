@@ -107,8 +107,10 @@ impl Store {
     ) -> Result<Vec<User>, StoreError> {
         let (and, params, n) = crate::sql::odata_where(self.db().backend(), filter, 4);
         let sql = format!(
-            "SELECT {USER_COLS} FROM users u WHERE u.tenant_id = $1 AND u.id > $2 AND EXISTS \
-             (SELECT 1 FROM license_assignments a WHERE a.user_id = u.id AND a.source_group_id = $3 AND {}){and} \
+            // Read from the group's rows in error (the partial index of migration 0013), not by
+            // probing every user of the tenant in id order.
+            "SELECT {USER_COLS} FROM users u WHERE u.tenant_id = $1 AND u.id IN \
+             (SELECT a.user_id FROM license_assignments a WHERE a.source_group_id = $3 AND a.user_id > $2 AND {}){and} \
              ORDER BY u.id LIMIT ${n}",
             allot_core::sql_in_error!("a")
         );
