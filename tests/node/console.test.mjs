@@ -485,3 +485,56 @@ test("the emulator controls change processing, throttling and units, and reset t
   assert.equal((await api2("/subscribedSkus")).value.find((k) => k.skuId === ems.skuId).prepaidUnits.enabled, ems.prepaidUnits.enabled);
   await page.close();
 });
+
+test("every control has a name, and a person signs in and changes a license with the keyboard alone", async () => {
+  const page = await browser.newPage();
+  await page.goto(`${base}/console/`);
+  // Sign in: the tenant field, then Enter; Allot's page: Tab between fields, Enter to submit.
+  await page.getByLabel("Tenant (domain or id)").focus();
+  await page.keyboard.press("Control+A");
+  await page.keyboard.type("contoso.example");
+  await page.keyboard.press("Enter");
+  await page.getByLabel("Email or user name").waitFor();
+  await page.getByLabel("Email or user name").focus();
+  await page.keyboard.type("licenses@contoso.example");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type("allot-demo-password");
+  await page.keyboard.press("Enter");
+  await page.getByRole("heading", { name: "Products" }).waitFor();
+  // Every page: each button, field and picker has an accessible name.
+  for (const tab of ["Products", "Users", "Groups", "Errors", "History", "Emulator"]) {
+    await page.getByRole("button", { name: tab, exact: true }).focus();
+    await page.keyboard.press("Enter");
+    await page.locator(`#tabs button[aria-current="page"]`, { hasText: tab }).waitFor();
+    const unnamed = await page.evaluate(() => [...document.querySelectorAll("main button, main input, main select, main summary")]
+      .filter((e) => e.offsetParent !== null)
+      .filter((e) => {
+        const labelled = e.labels && [...e.labels].some((l) => l.textContent.trim());
+        return !(e.getAttribute("aria-label") || labelled || e.textContent.trim());
+      })
+      .map((e) => e.outerHTML.slice(0, 80)));
+    assert.deepEqual(unnamed, [], tab);
+  }
+  // Users with the keyboard: search, pick a product, assign, all without the mouse.
+  await page.getByRole("button", { name: "Users", exact: true }).focus();
+  await page.keyboard.press("Enter");
+  await page.getByLabel("Search users by name or user principal name").focus();
+  await page.keyboard.type("Allan");
+  await page.keyboard.press("Enter");
+  const row = page.locator('tr[data-upn="alland@contoso.example"]');
+  await row.waitFor();
+  const name = (await row.locator("strong").innerText()).trim();
+  await row.getByLabel(`Product to assign to ${name}`).focus();
+  // Type-ahead on the focused picker chooses the product.
+  await page.keyboard.type("POWER_BI");
+  const picked = await row.getByLabel(`Product to assign to ${name}`).evaluate((s) => s.selectedOptions[0].textContent);
+  assert.equal(picked, "POWER_BI_PRO");
+  await row.getByRole("button", { name: `Assign the chosen product to ${name}` }).focus();
+  await page.keyboard.press("Enter");
+  await page.locator('tr[data-upn="alland@contoso.example"] .lic', { hasText: "POWER_BI_PRO" }).waitFor();
+  // And off again with the keyboard.
+  await page.getByRole("button", { name: `Remove POWER_BI_PRO from ${name}` }).focus();
+  await page.keyboard.press("Space");
+  await page.locator('tr[data-upn="alland@contoso.example"] .lic', { hasText: "POWER_BI_PRO" }).waitFor({ state: "detached" });
+  await page.close();
+});
