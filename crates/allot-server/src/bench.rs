@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use allot_core::ids::UserId;
 use allot_core::tenant_file::TenantFile;
-use allot_store::Store;
 use allot_store::group_licensing::ProcessingMode;
 use allot_store::records::User;
 use anyhow::bail;
@@ -43,6 +42,9 @@ pub enum Scenario {
         /// Seconds per measurement.
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+        /// An empty database to run on (default: a fresh SQLite file in a temporary directory).
+        #[arg(long)]
+        database_url: Option<String>,
     },
     /// Direct `assignLicense` with durable commits, against sequential single-row commits of the
     /// same rows.
@@ -51,6 +53,9 @@ pub enum Scenario {
         users: usize,
         #[arg(long, default_value_t = 16)]
         connections: usize,
+        /// An empty database to run on (default: a fresh SQLite file in a temporary directory).
+        #[arg(long)]
+        database_url: Option<String>,
     },
     /// Start-up time and peak RSS of `allot serve` on a tenant of this size.
     Startup {
@@ -91,6 +96,9 @@ pub enum Scenario {
         /// Views per page (the median is reported).
         #[arg(long, default_value_t = 7)]
         runs: usize,
+        /// An empty database to run on (default: a fresh SQLite file in a temporary directory).
+        #[arg(long)]
+        database_url: Option<String>,
     },
     /// Group fan-out of one SKU: time from the 202 of `group: assignLicense` to
     /// `ProcessingComplete`, against the raw insert rate of the same rows.
@@ -142,10 +150,27 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             users,
             connections,
             seconds,
-        } => reads(users, connections, Duration::from_secs(seconds)).await,
-        Scenario::Assign { users, connections } => assign(users, connections).await,
+            database_url,
+        } => {
+            reads(
+                users,
+                connections,
+                Duration::from_secs(seconds),
+                database_url.as_deref(),
+            )
+            .await
+        }
+        Scenario::Assign {
+            users,
+            connections,
+            database_url,
+        } => assign(users, connections, database_url.as_deref()).await,
         Scenario::Startup { users, groups } => startup(users, groups).await,
-        Scenario::Console { users, runs } => console::console(users, runs).await,
+        Scenario::Console {
+            users,
+            runs,
+            database_url,
+        } => console::console(users, runs, database_url.as_deref()).await,
         Scenario::Filter {
             users,
             licensed,
@@ -171,12 +196,7 @@ async fn fanout(members: usize, database_url: Option<String>) -> anyhow::Result<
     let scratch =
         Scratch(std::env::temp_dir().join(format!("allot-bench-{}", uuid::Uuid::new_v4().simple())));
     std::fs::create_dir_all(&scratch.0)?;
-    let url = database_url.unwrap_or_else(|| format!("sqlite://{}", scratch.0.join("allot.db").display()));
-    let store = Store::connect(&url).await?;
-    store.migrate().await?;
-    if !store.tenants().await?.is_empty() {
-        bail!("the benchmark needs an empty database ({url} has tenants)");
-    }
+    let (url, store) = load::fresh_store(&scratch, database_url.as_deref()).await?;
     println!("allot bench fanout: {members} members on {url}");
 
     // Ceiling: the raw rate of inserting the same rows in one transaction.

@@ -198,4 +198,16 @@ impl Store {
             .map(|r| r.rows_affected()))?;
         Ok(elapsed)
     }
+
+    /// PostgreSQL: gathers the planner's statistics now (`ANALYZE`), as autovacuum would some
+    /// time after a bulk load; nothing on SQLite. For benchmarks.
+    pub async fn analyze(&self) -> Result<(), StoreError> {
+        if self.db().backend() == crate::db::Backend::Postgres {
+            crate::on_db!(self.db(), |p| sqlx::query("ANALYZE")
+                .execute(p)
+                .await
+                .map(|r| r.rows_affected()))?;
+        }
+        Ok(())
+    }
 }

@@ -27,7 +27,7 @@ pub(super) async fn fairness(users: usize, noisy: usize, seconds: Duration) -> a
     let scratch =
         Scratch(std::env::temp_dir().join(format!("allot-bench-{}", uuid::Uuid::new_v4().simple())));
     std::fs::create_dir_all(&scratch.0)?;
-    let (url, store, _, _) = bench_tenant(&scratch, users, users).await?;
+    let (url, store, _, _) = bench_tenant(&scratch, users, users, None).await?;
     store.db().close().await;
     println!(
         "allot bench fairness: {users} users, {noisy} noisy connections looping `{NOISY}`, one quiet client on `{QUIET}`, {} s each",

@@ -22,7 +22,7 @@ pub(super) async fn filter(users: usize, licensed: usize, requests: usize) -> an
         Scratch(std::env::temp_dir().join(format!("allot-bench-{}", uuid::Uuid::new_v4().simple())));
     std::fs::create_dir_all(&scratch.0)?;
     let loading = Instant::now();
-    let (url, store, file, ids) = bench_tenant(&scratch, users, licensed).await?;
+    let (url, store, file, ids) = bench_tenant(&scratch, users, licensed, None).await?;
     // Every (users / licensed)-th user holds EMS, through the group, processed before measuring.
     let def = &file.tenants[0];
     let (tenant, group) = (def.tenant_id(), def.group_id(&def.groups[0]));

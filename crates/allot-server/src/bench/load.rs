@@ -14,16 +14,33 @@ use super::{BENCH_APP, BENCH_TENANT, EMS, Scratch, rate};
 use crate::app::Application;
 use crate::config::Config;
 
-/// A fresh SQLite database in a scratch directory with the bench tenant (EMS with `units` units)
-/// and `n` users (usage location US), loaded through the store.
+/// The database a scenario runs on, migrated: `database_url` (PostgreSQL, say; it must hold no
+/// tenant yet), or a fresh SQLite file in the scratch directory.
+pub(super) async fn fresh_store(
+    scratch: &Scratch,
+    database_url: Option<&str>,
+) -> anyhow::Result<(String, Store)> {
+    let url = database_url.map_or_else(
+        || format!("sqlite://{}", scratch.0.join("allot.db").display()),
+        str::to_owned,
+    );
+    let store = Store::connect(&url).await?;
+    store.migrate().await?;
+    if !store.tenants().await?.is_empty() {
+        bail!("the benchmark needs an empty database ({url} has tenants)");
+    }
+    Ok((url, store))
+}
+
+/// A fresh database ([`fresh_store`]) with the bench tenant (EMS with `units` units) and `n`
+/// users (usage location US), loaded through the store.
 pub(super) async fn bench_tenant(
     scratch: &Scratch,
     n: usize,
     units: usize,
+    database_url: Option<&str>,
 ) -> anyhow::Result<(String, Store, TenantFile, Vec<UserId>)> {
-    let url = format!("sqlite://{}", scratch.0.join("allot.db").display());
-    let store = Store::connect(&url).await?;
-    store.migrate().await?;
+    let (url, store) = fresh_store(scratch, database_url).await?;
     let file = TenantFile::parse(&format!(
         "tenants:\n  - displayName: Bench\n    defaultDomain: {BENCH_TENANT}\n    subscriptions: [{{sku: EMS, enabled: {units}}}]\n    apps:\n      - clientId: {BENCH_APP}\n        displayName: bench\n        clientSecret: bench\n        applicationPermissions: [Directory.ReadWrite.All, Organization.Read.All]\n    groups:\n      - displayName: Everyone\n  - displayName: Bench partner\n    defaultDomain: {BENCH_PARTNER}\n    apps:\n      - clientId: {BENCH_PARTNER_APP}\n        displayName: bench partner\n        clientSecret: bench\n        delegatedScopes: [user_impersonation]\n    users:\n      - userPrincipalName: agent@{BENCH_PARTNER}\n        displayName: Agent\n        password: bench\n    customers:\n      - tenant: {BENCH_TENANT}\n        roles: [License Administrator]\n"
     ))?;
@@ -261,11 +278,16 @@ mod bytes_body {
     pub struct Body(pub axum::body::Bytes);
 }
 
-pub(super) async fn reads(users: usize, connections: usize, seconds: Duration) -> anyhow::Result<()> {
+pub(super) async fn reads(
+    users: usize,
+    connections: usize,
+    seconds: Duration,
+    database_url: Option<&str>,
+) -> anyhow::Result<()> {
     let scratch =
         Scratch(std::env::temp_dir().join(format!("allot-bench-{}", uuid::Uuid::new_v4().simple())));
     std::fs::create_dir_all(&scratch.0)?;
-    let (url, store, file, ids) = bench_tenant(&scratch, users, users).await?;
+    let (url, store, file, ids) = bench_tenant(&scratch, users, users, database_url).await?;
     // License everyone through the group, processed before the measurement.
     let def = &file.tenants[0];
     let (tenant, group) = (def.tenant_id(), def.group_id(&def.groups[0]));
@@ -360,11 +382,15 @@ pub(super) async fn reads(users: usize, connections: usize, seconds: Duration) -
     Ok(())
 }
 
-pub(super) async fn assign(users: usize, connections: usize) -> anyhow::Result<()> {
+pub(super) async fn assign(
+    users: usize,
+    connections: usize,
+    database_url: Option<&str>,
+) -> anyhow::Result<()> {
     let scratch =
         Scratch(std::env::temp_dir().join(format!("allot-bench-{}", uuid::Uuid::new_v4().simple())));
     std::fs::create_dir_all(&scratch.0)?;
-    let (url, store, _file, ids) = bench_tenant(&scratch, users, users).await?;
+    let (url, store, _file, ids) = bench_tenant(&scratch, users, users, database_url).await?;
     let ceiling_time = store.bench_single_commits(users.min(20_000)).await?;
     let ceiling = rate(users.min(20_000), ceiling_time);
     store.db().close().await;
@@ -401,7 +427,7 @@ pub(super) async fn startup(users: usize, groups: usize) -> anyhow::Result<()> {
         Scratch(std::env::temp_dir().join(format!("allot-bench-{}", uuid::Uuid::new_v4().simple())));
     std::fs::create_dir_all(&scratch.0)?;
     let load_start = Instant::now();
-    let (url, store, file, ids) = bench_tenant(&scratch, users, users).await?;
+    let (url, store, file, ids) = bench_tenant(&scratch, users, users, None).await?;
     let tenant = file.tenants[0].tenant_id();
     let mut extra = String::from("tenants:\n");
     extra.push_str(&format!(
