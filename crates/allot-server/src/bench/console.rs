@@ -213,7 +213,7 @@ pub(super) async fn console(users: usize, runs: usize, database_url: Option<&str
     let by_product = enc(&format!("assignedLicenses/any(x:x/skuId eq {PBI})"));
     let batch: Vec<Value> = ids
         .iter()
-        .skip(1000)
+        .rev()
         .take(20)
         .enumerate()
         .map(|(n, id)| {
