@@ -304,6 +304,10 @@ pub(super) async fn reads(
     crate::worker::Worker::new(store.clone())
         .drain(None, true)
         .await?;
+    if std::env::var_os("ALLOT_BENCH_ANALYZE").is_some() {
+        // PostgreSQL plans from the statistics autovacuum gathers some time after a bulk load.
+        store.analyze().await?;
+    }
     store.db().close().await;
     println!(
         "allot bench reads: {users} licensed users, {connections} connections, {} s each",
