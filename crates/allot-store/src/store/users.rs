@@ -41,29 +41,16 @@ impl Store {
 
     /// Inserts a new user; `Conflict` when the UPN (case-insensitive) is taken in the tenant.
     pub async fn insert_user(&self, u: &User) -> Result<(), StoreError> {
-        let sql = format!(
-            "INSERT INTO users (id, tenant_id, upn, upn_lower, display_name, given_name, surname, mail_nickname, mail, \
-             job_title, usage_location, account_enabled, password_hash, directory_roles, immutable_id, phone_number, \
-             version, created_at, change_mark) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 0, $17, {})",
-            crate::sql::change_mark(self.db.backend())
-        );
-        on_db!(&self.db, |p| bind_user_fields!(
-            sqlx::query(AssertSqlSafe(sql.clone()))
-                .bind(DbId::from(u.id))
-                .bind(DbId::from(u.tenant_id)),
-            u
-        )
-        .bind(u.created_at)
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected()))?;
-        Ok(())
+        self.insert_user_as(None, u).await
     }
 
     /// Creates a user (Graph `POST /users`, Partner Center) with its "Add user" audit record, in
     /// one transaction. [`Store::insert_user`] (tenant files, tests) records nothing.
     pub async fn create_user(&self, actor: &Actor, u: &User) -> Result<(), StoreError> {
+        self.insert_user_as(Some(actor), u).await
+    }
+
+    async fn insert_user_as(&self, actor: Option<&Actor>, u: &User) -> Result<(), StoreError> {
         let sql = format!(
             "INSERT INTO users (id, tenant_id, upn, upn_lower, display_name, given_name, surname, mail_nickname, mail, \
              job_title, usage_location, account_enabled, password_hash, directory_roles, immutable_id, phone_number, \
@@ -83,7 +70,9 @@ impl Store {
             .execute(c)
             .await
             .map(|r| r.rows_affected()))?;
-            audit::user_lifecycle(&mut tx, u.tenant_id, actor, u.id, "Add user", "Add", None).await?;
+            if let Some(actor) = actor {
+                audit::user_lifecycle(&mut tx, u.tenant_id, actor, u.id, "Add user", "Add", None).await?;
+            }
             tx.commit().await
         })
         .await
