@@ -13,6 +13,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
 use crate::error::StoreError;
+use crate::writer::{Work, Writer};
 
 /// Which engine a [`Db`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,7 +24,8 @@ pub enum Backend {
 
 #[derive(Debug, Clone)]
 pub enum Db {
-    Sqlite(SqlitePool, Arc<tokio::sync::Mutex<()>>),
+    /// The readers' pool, and the one writer ([`crate::writer`]) with its own connection.
+    Sqlite(SqlitePool, Arc<Writer>),
     Postgres(PgPool),
 }
 
@@ -78,6 +80,20 @@ impl Tx {
             Self::Sqlite(t, _guard) => t.commit().await?,
             Self::Postgres(t) => t.commit().await?,
         }
+        Ok(())
+    }
+
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        match self {
+            Self::Sqlite(t, _guard) => t.rollback().await?,
+            Self::Postgres(t) => t.rollback().await?,
+        }
+        Ok(())
+    }
+
+    /// Runs fixed statements (savepoints) in the transaction.
+    pub(crate) async fn execute_raw(&mut self, sql: &'static str) -> Result<(), StoreError> {
+        on_tx!(self, |c| sqlx::raw_sql(sql).execute(c).await.map(|_| ()))?;
         Ok(())
     }
 }
@@ -135,9 +151,14 @@ impl Db {
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(30))
+            .connect_with(opts.clone())
+            .await?;
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
             .connect_with(opts)
             .await?;
-        Ok(Self::Sqlite(pool, Arc::new(tokio::sync::Mutex::new(()))))
+        Ok(Self::Sqlite(pool, Arc::new(Writer::start(writer)?)))
     }
 
     #[must_use]
@@ -169,15 +190,43 @@ impl Db {
 
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(match self {
-            Self::Sqlite(p, lock) => {
-                let guard = Arc::clone(lock).lock_owned().await;
-                Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?, guard)
-            }
+            Self::Sqlite(_, writer) => writer.begin().await?,
             Self::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
 
+    /// Runs `work` in a write transaction and commits it; `work`'s error rolls it back.
+    ///
+    /// On SQLite the change goes to the one writer, which applies concurrent changes several to a
+    /// commit, each in its own savepoint ([`crate::writer`]); the answer comes after that commit.
+    /// On PostgreSQL each change is a transaction of its own, retried from the start on a
+    /// serialization failure or deadlock, so `work` may run more than once there.
+    pub async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'t> Fn(&'t mut Tx) -> Work<'t, T> + Send + Sync + 'static,
+    {
+        match self {
+            Self::Sqlite(_, writer) => writer.write(work).await,
+            Self::Postgres(_) => {
+                crate::store::retry(|| async {
+                    let mut tx = self.begin().await?;
+                    let value = work(&mut tx).await?;
+                    tx.commit().await?;
+                    Ok(value)
+                })
+                .await
+            }
+        }
+    }
+
     pub async fn close(&self) {
-        on_db!(self, |p| p.close().await);
+        match self {
+            Self::Sqlite(p, writer) => {
+                p.close().await;
+                writer.close().await;
+            }
+            Self::Postgres(p) => p.close().await,
+        }
     }
 }

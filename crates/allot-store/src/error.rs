@@ -31,6 +31,10 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database: {0}")]
     Db(sqlx::Error),
+    /// The change ran but the transaction holding it did not commit (SQLite's group commit: the
+    /// batch's commit failed); nothing of it was applied.
+    #[error("not applied: {0}")]
+    Unapplied(String),
 }
 
 impl From<sqlx::Error> for StoreError {

@@ -17,6 +17,7 @@ mod sql;
 pub mod store;
 #[doc(hidden)]
 pub mod testkit;
+pub mod writer;
 
 pub use db::{Backend, Db};
 pub use error::StoreError;

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use allot_core::catalog::TenantCatalog;
@@ -420,14 +421,18 @@ impl Store {
         user: UserId,
         change: &LicenseChange,
     ) -> Result<(), StoreError> {
-        retry(|| async {
-            let mut tx = self.db.begin().await?;
-            let changed = direct_change_in_tx(&mut tx, tenant, user, change, Units::Enabled).await?;
-            if let Some(actor) = actor {
-                crate::audit::user_license_change(&mut tx, tenant, actor, user, &changed).await?;
-            }
-            tx.commit().await
-        })
-        .await
+        let (actor, change) = (actor.cloned(), Arc::new(change.clone()));
+        self.db
+            .write(move |tx| {
+                let (actor, change) = (actor.clone(), Arc::clone(&change));
+                Box::pin(async move {
+                    let changed = direct_change_in_tx(tx, tenant, user, &change, Units::Enabled).await?;
+                    if let Some(actor) = &actor {
+                        crate::audit::user_license_change(tx, tenant, actor, user, &changed).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .await
     }
 }

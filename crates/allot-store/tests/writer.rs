@@ -1,0 +1,159 @@
+//! Group commit (SQLite's one writer): concurrent changes share commits, and each stays
+//! all-or-nothing. The same tests run on PostgreSQL, where each change is its own transaction.
+
+use allot_core::ids::{SkuId, TenantId, UserId};
+use allot_core::licensing::{AddLicense, LicenseChange, LicenseError};
+use allot_core::tenant_file::TenantFile;
+use allot_store::records::User;
+use allot_store::{Backend, Store, StoreError, dual_backend_test};
+
+/// Entra ID P1 (`P1`) sorts before Office 365 E3 by id, so a change asking for both takes a P1
+/// unit first and is refused on E3 after it.
+const P1: &str = "078d2b04-f1bd-4111-bbd4-b4b1b354cef4";
+const E3: &str = "6fd2c87f-b296-42f0-b197-1e91e994b900";
+
+const TENANT: &str = r"
+tenants:
+  - displayName: Contoso
+    defaultDomain: contoso.example
+    subscriptions:
+      - sku: AAD_PREMIUM
+        enabled: 5
+      - sku: ENTERPRISEPACK
+        enabled: 1
+    users:
+      - userPrincipalName: full@contoso.example
+        displayName: Full
+        usageLocation: US
+        licenses: [{sku: ENTERPRISEPACK}]
+";
+
+fn sku(s: &str) -> SkuId {
+    SkuId::parse(s).unwrap()
+}
+
+fn asking(skus: &[&str]) -> LicenseChange {
+    LicenseChange {
+        add: skus
+            .iter()
+            .map(|s| AddLicense {
+                sku: sku(s),
+                disabled_plans: vec![],
+            })
+            .collect(),
+        remove: vec![],
+    }
+}
+
+async fn racers(store: &Store, tenant: TenantId, n: usize, prefix: &str) -> Vec<UserId> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let u = User::new(
+            tenant,
+            format!("{prefix}{i}@contoso.example"),
+            format!("{prefix}{i}"),
+            Some("US".into()),
+        );
+        store.insert_user(&u).await.unwrap();
+        ids.push(u.id);
+    }
+    ids
+}
+
+async fn consumed(store: &Store, tenant: TenantId, s: &str) -> i64 {
+    let units = store.sku_units(tenant).await.unwrap();
+    units
+        .into_iter()
+        .find(|u| u.sku_id == sku(s))
+        .map_or(0, |u| u.consumed)
+}
+
+dual_backend_test!(
+    a_change_refused_halfway_leaves_nothing_while_its_neighbours_commit,
+    |db| {
+        let file = TenantFile::parse(TENANT).unwrap();
+        db.store.apply_tenant_file(&file).await.unwrap();
+        let tenant = file.tenants[0].tenant_id();
+        // 8 users ask for P1 alone (5 units: 5 get one); 8 ask for P1 and E3 (E3 is full): each of
+        // those takes a P1 unit (while there is one), is refused on E3, and must give the P1 unit back.
+        let single = racers(&db.store, tenant, 8, "single").await;
+        let both = racers(&db.store, tenant, 8, "both").await;
+        let mut tasks = Vec::new();
+        for (i, (s, b)) in single.iter().zip(&both).enumerate() {
+            for (user, skus) in [(*s, vec![P1]), (*b, vec![P1, E3])] {
+                let store = db.store.clone();
+                tasks.push(tokio::spawn(async move {
+                    let r = store.assign_direct(tenant, user, &asking(&skus)).await;
+                    (i, skus.len(), user, r)
+                }));
+            }
+        }
+        let mut licensed = Vec::new();
+        for t in tasks {
+            let (_, asked, user, r) = t.await.unwrap();
+            match r {
+                Ok(()) => {
+                    assert_eq!(asked, 1, "a change asking for the full E3 was applied");
+                    licensed.push(user);
+                }
+                Err(StoreError::License(LicenseError::NoFreeUnits(s))) => {
+                    // A change asking for P1 alone can only be refused on P1 (once it is full).
+                    assert!(asked == 2 || s == sku(P1), "{s}");
+                }
+                Err(e) => panic!("unexpected {e}"),
+            }
+        }
+        // What the answers said is what was committed, read back through another connection.
+        assert_eq!(licensed.len(), 5);
+        assert_eq!(consumed(&db.store, tenant, P1).await, 5);
+        assert_eq!(consumed(&db.store, tenant, E3).await, 1);
+        for user in single.iter().chain(&both) {
+            let held = db.store.assignments(tenant, *user).await.unwrap().len();
+            assert_eq!(held, usize::from(licensed.contains(user)), "{user}");
+        }
+        assert!(db.store.check().await.unwrap().ok());
+    }
+);
+
+dual_backend_test!(an_answer_comes_after_the_commit_that_holds_it, |db| {
+    let file = TenantFile::parse(TENANT).unwrap();
+    db.store.apply_tenant_file(&file).await.unwrap();
+    let tenant = file.tenants[0].tenant_id();
+    let users = racers(&db.store, tenant, 5, "reader").await;
+    let mut tasks = Vec::new();
+    for user in users {
+        let store = db.store.clone();
+        tasks.push(tokio::spawn(async move {
+            store.assign_direct(tenant, user, &asking(&[P1])).await.unwrap();
+            // Read at once through the readers' pool: the change is there.
+            store.assignments(tenant, user).await.unwrap().len()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 1);
+    }
+});
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_in_a_change_fails_its_batch_and_not_the_writer() {
+    let db = allot_store::testkit::TestDb::fresh(Backend::Sqlite)
+        .await
+        .unwrap()
+        .unwrap();
+    let file = TenantFile::parse(TENANT).unwrap();
+    db.store.apply_tenant_file(&file).await.unwrap();
+    let tenant = file.tenants[0].tenant_id();
+    let panicked: Result<(), StoreError> = db
+        .store
+        .db()
+        .write(|_tx| Box::pin(async { panic!("a bug in a change") }))
+        .await;
+    assert!(matches!(panicked, Err(StoreError::Unapplied(_))), "{panicked:?}");
+    // The writer goes on: the next change commits.
+    let user = racers(&db.store, tenant, 1, "after").await[0];
+    db.store
+        .assign_direct(tenant, user, &asking(&[P1]))
+        .await
+        .unwrap();
+    assert_eq!(consumed(&db.store, tenant, P1).await, 1);
+}
