@@ -158,7 +158,7 @@ impl Db {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(opts)
             .await?;
-        Ok(Self::Sqlite(pool, Arc::new(Writer::start(writer)?)))
+        Ok(Self::Sqlite(pool, Arc::new(Writer::start(writer))))
     }
 
     #[must_use]
