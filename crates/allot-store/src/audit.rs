@@ -315,7 +315,14 @@ pub(crate) async fn user_license_change(
     user: UserId,
     changed: &crate::ledger::Changed,
 ) -> Result<(), StoreError> {
-    let events = license_events(tx, &changed.catalog, user, &changed.before).await?;
+    let plain = Target {
+        id: user.as_uuid(),
+        kind: "User",
+        display_name: changed.user.display_name.clone(),
+        upn: Some(changed.user.upn.clone()),
+        modified: Vec::new(),
+    };
+    let events = license_events(tx, &changed.rules.catalog, user, &changed.before, plain).await?;
     append(tx, tenant, actor, &events).await
 }
 
@@ -325,6 +332,7 @@ async fn license_events(
     catalog: &TenantCatalog,
     user: UserId,
     before: &[Assignment],
+    plain: Target,
 ) -> Result<Vec<Event>, StoreError> {
     let after = crate::ledger::assignments_in_tx(tx, user).await?;
     let props = [
@@ -350,7 +358,6 @@ async fn license_events(
         "oldValue": null,
         "newValue": "\"AssignedLicense, AssignedPlan, LicenseAssignmentDetail\"",
     }));
-    let plain = user_target(tx, user.as_uuid()).await?;
     let updated = Target {
         modified: changed,
         ..plain.clone()
@@ -393,8 +400,9 @@ pub(crate) async fn user_lifecycle(
         targets: vec![target],
     }];
     if activity == "Restore user" && !crate::ledger::assignments_in_tx(tx, user).await?.is_empty() {
-        let catalog = crate::ledger::tenant_rules(tx, tenant).await?.catalog;
-        events.extend(license_events(tx, &catalog, user, &[]).await?);
+        let rules = crate::ledger::tenant_rules(tx, tenant).await?;
+        let plain = user_target(tx, user.as_uuid()).await?;
+        events.extend(license_events(tx, &rules.catalog, user, &[], plain).await?);
     }
     append(tx, tenant, actor, &events).await
 }
@@ -470,12 +478,13 @@ pub(crate) async fn group_license_change(
     group: &Group,
     before: &[GroupLicense],
 ) -> Result<(), StoreError> {
-    let catalog = crate::ledger::tenant_rules(tx, tenant).await?.catalog;
+    let rules = crate::ledger::tenant_rules(tx, tenant).await?;
+    let catalog = &rules.catalog;
     let mut target = group_target(tx, group.id.as_uuid()).await?;
     target.modified = vec![modified(
         "AssignedLicense",
-        &group_licenses(&catalog, before),
-        &group_licenses(&catalog, &group.assigned_licenses),
+        &group_licenses(catalog, before),
+        &group_licenses(catalog, &group.assigned_licenses),
     )];
     let events = [Event {
         category: "GroupManagement",
@@ -494,7 +503,8 @@ pub(crate) async fn subscription_change(
     sub: &Subscription,
     before: Option<(i64, i64, i64, i64)>,
 ) -> Result<(), StoreError> {
-    let catalog = crate::ledger::tenant_rules(tx, sub.tenant_id).await?.catalog;
+    let rules = crate::ledger::tenant_rules(tx, sub.tenant_id).await?;
+    let catalog = &rules.catalog;
     let name = catalog
         .sku(sub.sku_id)
         .map_or_else(|| sub.sku_id.to_string(), |k| k.part_number.clone());

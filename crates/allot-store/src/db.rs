@@ -13,6 +13,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
 use crate::error::StoreError;
+use crate::ledger::RulesCache;
 use crate::writer::{Work, Writer};
 
 /// Which engine a [`Db`] talks to.
@@ -26,7 +27,8 @@ pub enum Backend {
 pub enum Db {
     /// The readers' pool, and the one writer ([`crate::writer`]) with its own connection.
     Sqlite(SqlitePool, Arc<Writer>),
-    Postgres(PgPool),
+    /// The pool, and this node's copies of tenants' rules ([`crate::ledger::RulesCache`]).
+    Postgres(PgPool, Arc<RulesCache>),
 }
 
 /// Runs `$body` with `$pool` bound to the concrete pool of whichever backend `$db` is.
@@ -35,7 +37,7 @@ macro_rules! on_db {
     ($db:expr, |$pool:ident| $body:expr) => {
         match $db {
             $crate::db::Db::Sqlite($pool, _) => $body,
-            $crate::db::Db::Postgres($pool) => $body,
+            $crate::db::Db::Postgres($pool, _) => $body,
         }
     };
 }
@@ -45,11 +47,11 @@ macro_rules! on_db {
 macro_rules! on_tx {
     ($tx:expr, |$conn:ident| $body:expr) => {
         match $tx {
-            $crate::db::Tx::Sqlite(t, _) => {
+            $crate::db::Tx::Sqlite(t, ..) => {
                 let $conn = &mut **t;
                 $body
             }
-            $crate::db::Tx::Postgres(t) => {
+            $crate::db::Tx::Postgres(t, _) => {
                 let $conn = &mut **t;
                 $body
             }
@@ -62,8 +64,12 @@ macro_rules! on_tx {
 pub enum Tx {
     /// The guard serialises this process's SQLite writers in Allot itself, so they queue on an
     /// async mutex instead of in SQLite's busy handler, which sleeps in steps of up to 100 ms.
-    Sqlite(Transaction<'static, Sqlite>, tokio::sync::OwnedMutexGuard<()>),
-    Postgres(Transaction<'static, Postgres>),
+    Sqlite(
+        Transaction<'static, Sqlite>,
+        tokio::sync::OwnedMutexGuard<()>,
+        Arc<RulesCache>,
+    ),
+    Postgres(Transaction<'static, Postgres>, Arc<RulesCache>),
 }
 
 impl Tx {
@@ -71,22 +77,29 @@ impl Tx {
     pub const fn backend(&self) -> Backend {
         match self {
             Self::Sqlite(..) => Backend::Sqlite,
-            Self::Postgres(_) => Backend::Postgres,
+            Self::Postgres(..) => Backend::Postgres,
+        }
+    }
+
+    /// This node's copies of tenants' rules.
+    pub(crate) fn rules(&self) -> &RulesCache {
+        match self {
+            Self::Sqlite(_, _, r) | Self::Postgres(_, r) => r,
         }
     }
 
     pub async fn commit(self) -> Result<(), StoreError> {
         match self {
-            Self::Sqlite(t, _guard) => t.commit().await?,
-            Self::Postgres(t) => t.commit().await?,
+            Self::Sqlite(t, ..) => t.commit().await?,
+            Self::Postgres(t, _) => t.commit().await?,
         }
         Ok(())
     }
 
     pub async fn rollback(self) -> Result<(), StoreError> {
         match self {
-            Self::Sqlite(t, _guard) => t.rollback().await?,
-            Self::Postgres(t) => t.rollback().await?,
+            Self::Sqlite(t, ..) => t.rollback().await?,
+            Self::Postgres(t, _) => t.rollback().await?,
         }
         Ok(())
     }
@@ -120,7 +133,7 @@ impl Db {
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(opts)
                 .await?;
-            Ok(Self::Postgres(pool))
+            Ok(Self::Postgres(pool, Arc::default()))
         } else {
             Err(StoreError::Config(format!(
                 "unsupported database URL '{url}': use sqlite://PATH or postgres://USER@HOST/DB"
@@ -165,7 +178,7 @@ impl Db {
     pub const fn backend(&self) -> Backend {
         match self {
             Self::Sqlite(..) => Backend::Sqlite,
-            Self::Postgres(_) => Backend::Postgres,
+            Self::Postgres(..) => Backend::Postgres,
         }
     }
 
@@ -173,7 +186,7 @@ impl Db {
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self {
             Self::Sqlite(p, _) => SQLITE_MIGRATIONS.run(p).await,
-            Self::Postgres(p) => POSTGRES_MIGRATIONS.run(p).await,
+            Self::Postgres(p, _) => POSTGRES_MIGRATIONS.run(p).await,
         }
         .map_err(|e| StoreError::Migration(e.to_string()))
     }
@@ -191,7 +204,7 @@ impl Db {
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(match self {
             Self::Sqlite(_, writer) => writer.begin().await?,
-            Self::Postgres(p) => Tx::Postgres(p.begin().await?),
+            Self::Postgres(p, rules) => Tx::Postgres(p.begin().await?, Arc::clone(rules)),
         })
     }
 
@@ -208,7 +221,7 @@ impl Db {
     {
         match self {
             Self::Sqlite(_, writer) => writer.write(work).await,
-            Self::Postgres(_) => {
+            Self::Postgres(..) => {
                 crate::store::retry(|| async {
                     let mut tx = self.begin().await?;
                     let value = work(&mut tx).await?;
@@ -226,7 +239,7 @@ impl Db {
                 p.close().await;
                 writer.close().await;
             }
-            Self::Postgres(p) => p.close().await,
+            Self::Postgres(p, _) => p.close().await,
         }
     }
 }

@@ -6,7 +6,8 @@
 //!
 //! Lock order, everywhere: group rows, then user rows, then pool rows in SKU order.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 
 use allot_core::catalog::{CatalogExtension, TenantCatalog};
 use allot_core::ids::{GroupId, SkuId, Source, SubscriptionId, TenantId, UserId};
@@ -29,28 +30,73 @@ pub(crate) struct TenantRules {
     pub country: String,
 }
 
-/// Reads the tenant's rules inside the transaction.
-pub(crate) async fn tenant_rules(tx: &mut Tx, tenant: TenantId) -> Result<TenantRules, StoreError> {
-    let (doc, country) = on_tx!(tx, |c| sqlx::query_as::<_, (String, String)>(
-        "SELECT catalog_doc, country FROM tenants WHERE id = $1"
+/// This node's copies of tenants' rules, each with the stamp (`tenants.rules_version`, migration
+/// 0014) it was read at. A copy is used only when the stamp read inside the change's own
+/// transaction is the same, so no node plans a change with rules another node has changed; the
+/// direct path reads the stamp in the statement that locks the user, and so pays no statement for
+/// the rules at all.
+#[derive(Default)]
+pub struct RulesCache(Mutex<HashMap<TenantId, (i64, Arc<TenantRules>)>>);
+
+impl std::fmt::Debug for RulesCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RulesCache")
+    }
+}
+
+impl RulesCache {
+    fn get(&self, tenant: TenantId, stamp: i64) -> Option<Arc<TenantRules>> {
+        let copies = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        copies
+            .get(&tenant)
+            .filter(|(at, _)| *at == stamp)
+            .map(|(_, rules)| Arc::clone(rules))
+    }
+
+    fn put(&self, tenant: TenantId, stamp: i64, rules: &Arc<TenantRules>) {
+        let mut copies = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        copies.insert(tenant, (stamp, Arc::clone(rules)));
+    }
+}
+
+/// Reads the tenant's rules inside the transaction: the stamp, then this node's copy if it is
+/// current, or the rules themselves.
+pub(crate) async fn tenant_rules(tx: &mut Tx, tenant: TenantId) -> Result<Arc<TenantRules>, StoreError> {
+    let stamp = on_tx!(tx, |c| sqlx::query_scalar::<_, i64>(
+        "SELECT rules_version FROM tenants WHERE id = $1"
     )
     .bind(DbId::from(tenant))
     .fetch_one(c)
     .await)?;
-    let subscribed = on_tx!(tx, |c| sqlx::query_scalar::<_, DbId>(
-        "SELECT DISTINCT sku_id FROM subscriptions WHERE tenant_id = $1"
+    rules_at(tx, tenant, stamp).await
+}
+
+/// The tenant's rules as of `stamp`: this node's copy if it was read at that stamp, else read
+/// (catalog, country, stamp and subscribed SKUs in one statement, so they agree) and kept.
+async fn rules_at(tx: &mut Tx, tenant: TenantId, stamp: i64) -> Result<Arc<TenantRules>, StoreError> {
+    if let Some(rules) = tx.rules().get(tenant, stamp) {
+        return Ok(rules);
+    }
+    let rows = on_tx!(tx, |c| sqlx::query_as::<_, (String, String, i64, Option<DbId>)>(
+        "SELECT t.catalog_doc, t.country, t.rules_version, s.sku_id FROM tenants t \
+         LEFT JOIN (SELECT DISTINCT tenant_id, sku_id FROM subscriptions) s ON s.tenant_id = t.id \
+         WHERE t.id = $1"
     )
     .bind(DbId::from(tenant))
     .fetch_all(c)
-    .await)?
-    .into_iter()
-    .map(|d| SkuId::from_uuid(d.0))
-    .collect();
-    Ok(TenantRules {
-        catalog: catalog_from_doc(&doc)?,
-        subscribed,
-        country,
-    })
+    .await)?;
+    let (doc, country, read_at, _) = rows.first().ok_or(StoreError::NotFound)?;
+    let rules = Arc::new(TenantRules {
+        catalog: catalog_from_doc(doc)?,
+        subscribed: rows
+            .iter()
+            .filter_map(|r| r.3)
+            .map(|d| SkuId::from_uuid(d.0))
+            .collect(),
+        country: country.clone(),
+    });
+    tx.rules().put(tenant, *read_at, &rules);
+    Ok(rules)
 }
 
 /// Whether a change may take units beyond the enabled ones.
@@ -62,11 +108,18 @@ pub(crate) enum Units {
     Overdraw,
 }
 
-/// What a direct change saw: the user's assignments before it, and the tenant's catalog (for
-/// the audit record, without reading it twice).
+/// What a direct change saw: the user's assignments before it, the tenant's rules (for the audit
+/// record's catalog, without reading them twice) and the user as locked.
 pub(crate) struct Changed {
     pub before: Vec<Assignment>,
-    pub catalog: TenantCatalog,
+    pub rules: Arc<TenantRules>,
+    pub user: LockedUser,
+}
+
+/// The names of a user as its lock returned them.
+pub(crate) struct LockedUser {
+    pub upn: String,
+    pub display_name: String,
 }
 
 /// A direct license change (`assignLicense`, `licenseupdates`, a cloudLicensing user assignment,
@@ -80,8 +133,22 @@ pub(crate) async fn direct_change_in_tx(
     change: &LicenseChange,
     units: Units,
 ) -> Result<Changed, StoreError> {
-    let usage_location = lock_user(tx, tenant, user).await?;
-    let rules = tenant_rules(tx, tenant).await?;
+    // The user's lock, its names for the audit record and the tenant's rules stamp: one statement.
+    let sql = format!(
+        "UPDATE users SET version = version + 1, change_mark = {} WHERE tenant_id = $1 AND id = $2 \
+         RETURNING usage_location, upn, display_name, (SELECT rules_version FROM tenants WHERE id = $1)",
+        crate::sql::change_mark(tx.backend())
+    );
+    let (usage_location, upn, display_name, stamp) = on_tx!(tx, |c| sqlx::query_as::<
+        _,
+        (Option<String>, String, String, i64),
+    >(AssertSqlSafe(sql))
+    .bind(DbId::from(tenant))
+    .bind(DbId::from(user))
+    .fetch_optional(c)
+    .await)?
+    .ok_or(StoreError::NotFound)?;
+    let rules = rules_at(tx, tenant, stamp).await?;
     let current = assignments_in_tx(tx, user).await?;
     let ctx = UserContext {
         catalog: &rules.catalog,
@@ -132,7 +199,8 @@ pub(crate) async fn direct_change_in_tx(
     }
     Ok(Changed {
         before: current,
-        catalog: rules.catalog,
+        rules,
+        user: LockedUser { upn, display_name },
     })
 }
 

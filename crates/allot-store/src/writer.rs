@@ -28,6 +28,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard, mpsc, oneshot};
 
 use crate::db::Tx;
 use crate::error::StoreError;
+use crate::ledger::RulesCache;
 
 /// The work of one change against the open transaction.
 pub type Work<'t, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 't>>;
@@ -41,6 +42,8 @@ pub struct Writer {
     pool: SqlitePool,
     /// Held for the whole of a batch, and by every [`crate::Db::begin`] transaction.
     lock: Arc<Mutex<()>>,
+    /// This node's copies of tenants' rules, handed to every transaction.
+    rules: Arc<RulesCache>,
     queue: mpsc::UnboundedSender<Box<dyn Change>>,
 }
 
@@ -55,14 +58,20 @@ impl Writer {
         let lock = Arc::new(Mutex::new(()));
         let (queue, changes) = mpsc::unbounded_channel();
         let (batch_pool, batch_lock) = (pool.clone(), Arc::clone(&lock));
-        tokio::spawn(run(batch_pool, batch_lock, changes));
-        Self { pool, lock, queue }
+        let rules = Arc::<RulesCache>::default();
+        tokio::spawn(run(batch_pool, batch_lock, Arc::clone(&rules), changes));
+        Self {
+            pool,
+            lock,
+            rules,
+            queue,
+        }
     }
 
     /// The writer's connection with its lock, for a transaction of the caller's own.
     pub(crate) async fn begin(&self) -> Result<Tx, StoreError> {
         let guard = Arc::clone(&self.lock).lock_owned().await;
-        begin(&self.pool, guard).await
+        begin(&self.pool, guard, &self.rules).await
     }
 
     /// Applies `work` in the next batch and answers once that batch has committed.
@@ -85,8 +94,16 @@ impl Writer {
     }
 }
 
-async fn begin(pool: &SqlitePool, guard: OwnedMutexGuard<()>) -> Result<Tx, StoreError> {
-    Ok(Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?, guard))
+async fn begin(
+    pool: &SqlitePool,
+    guard: OwnedMutexGuard<()>,
+    rules: &Arc<RulesCache>,
+) -> Result<Tx, StoreError> {
+    Ok(Tx::Sqlite(
+        pool.begin_with("BEGIN IMMEDIATE").await?,
+        guard,
+        Arc::clone(rules),
+    ))
 }
 
 /// A change waiting for the writer, its result type erased.
@@ -133,13 +150,18 @@ where
     }
 }
 
-async fn run(pool: SqlitePool, lock: Arc<Mutex<()>>, mut queue: mpsc::UnboundedReceiver<Box<dyn Change>>) {
+async fn run(
+    pool: SqlitePool,
+    lock: Arc<Mutex<()>>,
+    rules: Arc<RulesCache>,
+    mut queue: mpsc::UnboundedReceiver<Box<dyn Change>>,
+) {
     let mut waiting = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut waiting, MAX_BATCH).await > 0 {
         let batch = std::mem::take(&mut waiting);
         // A panic in a change fails its batch (its callers are answered with an error, nothing of
         // it is committed) and not the writer.
-        let applied = tokio::spawn(apply(pool.clone(), Arc::clone(&lock), batch)).await;
+        let applied = tokio::spawn(apply(pool.clone(), Arc::clone(&lock), Arc::clone(&rules), batch)).await;
         if let Err(e) = applied {
             tracing::error!(error = %e, "a batch of the SQLite writer panicked; none of it was committed");
         }
@@ -147,9 +169,9 @@ async fn run(pool: SqlitePool, lock: Arc<Mutex<()>>, mut queue: mpsc::UnboundedR
 }
 
 /// One batch: a savepoint per change, one commit, then the answers.
-async fn apply(pool: SqlitePool, lock: Arc<Mutex<()>>, batch: Vec<Box<dyn Change>>) {
+async fn apply(pool: SqlitePool, lock: Arc<Mutex<()>>, rules: Arc<RulesCache>, batch: Vec<Box<dyn Change>>) {
     let guard = lock.lock_owned().await;
-    let mut tx = match begin(&pool, guard).await {
+    let mut tx = match begin(&pool, guard, &rules).await {
         Ok(tx) => tx,
         Err(e) => {
             for change in batch {

@@ -1,16 +1,18 @@
 //! Group commit (SQLite's one writer): concurrent changes share commits, and each stays
 //! all-or-nothing. The same tests run on PostgreSQL, where each change is its own transaction.
 
-use allot_core::ids::{SkuId, TenantId, UserId};
+use allot_core::ids::{SkuId, SubscriptionId, TenantId, UserId};
 use allot_core::licensing::{AddLicense, LicenseChange, LicenseError};
 use allot_core::tenant_file::TenantFile;
-use allot_store::records::User;
+use allot_store::records::{Subscription, User};
 use allot_store::{Backend, Store, StoreError, dual_backend_test};
 
 /// Entra ID P1 (`P1`) sorts before Office 365 E3 by id, so a change asking for both takes a P1
 /// unit first and is refused on E3 after it.
 const P1: &str = "078d2b04-f1bd-4111-bbd4-b4b1b354cef4";
 const E3: &str = "6fd2c87f-b296-42f0-b197-1e91e994b900";
+/// Enterprise Mobility + Security E3, which the tenant does not subscribe to at first.
+const EMS: &str = "efccb6f7-5641-4e0e-bd10-b4976e1bf68e";
 
 const TENANT: &str = r"
 tenants:
@@ -157,3 +159,37 @@ async fn a_panic_in_a_change_fails_its_batch_and_not_the_writer() {
         .unwrap();
     assert_eq!(consumed(&db.store, tenant, P1).await, 1);
 }
+
+dual_backend_test!(a_node_never_plans_with_rules_another_node_changed, |db| {
+    let file = TenantFile::parse(TENANT).unwrap();
+    db.store.apply_tenant_file(&file).await.unwrap();
+    let tenant = file.tenants[0].tenant_id();
+    // Two nodes on one database: this node keeps a copy of the tenant's rules once it has used
+    // them, and the other node then subscribes the tenant to a new SKU.
+    let other = Store::connect(&db.url).await.unwrap();
+    let users = racers(&db.store, tenant, 2, "node").await;
+    db.store
+        .assign_direct(tenant, users[0], &asking(&[P1]))
+        .await
+        .unwrap();
+    let refused = db.store.assign_direct(tenant, users[1], &asking(&[EMS])).await;
+    assert!(matches!(refused, Err(StoreError::License(_))), "{refused:?}");
+    let sub = Subscription {
+        id: SubscriptionId::new(),
+        tenant_id: tenant,
+        sku_id: sku(EMS),
+        enabled: 3,
+        warning: 0,
+        suspended: 0,
+        locked_out: 0,
+        created_at: allot_store::now(),
+    };
+    other.upsert_subscription(&sub).await.unwrap();
+    // This node sees the new subscription at once, through the stamp read with the user's lock.
+    db.store
+        .assign_direct(tenant, users[1], &asking(&[EMS]))
+        .await
+        .unwrap();
+    assert_eq!(consumed(&db.store, tenant, EMS).await, 1);
+    other.db().close().await;
+});
