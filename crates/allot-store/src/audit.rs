@@ -181,39 +181,54 @@ async fn initiator(
 
 /// Appends the records of one change (they share a correlation id).
 async fn append(tx: &mut Tx, tenant: TenantId, actor: &Actor, events: &[Event]) -> Result<(), StoreError> {
+    append_changes(tx, tenant, actor, &[events]).await
+}
+
+/// The records of several changes by one actor: each change's records share a correlation id of
+/// their own; all of them are written in the same two statements.
+async fn append_changes(
+    tx: &mut Tx,
+    tenant: TenantId,
+    actor: &Actor,
+    changes: &[&[Event]],
+) -> Result<(), StoreError> {
     let (initiated_by, user_id, upn, app_id) = initiator(tx, actor).await?;
-    let correlation = Uuid::new_v4();
     let at = crate::now();
     let additional = json!([{"key": "Surface", "value": actor.surface}]).to_string();
     // All the records in one statement and all their targets in another (a JSON array each).
     // (`WHERE 1 = 1`: SQLite reads `ON CONFLICT` after `SELECT ... FROM` as a join's `ON`
     // otherwise.)
     let backend = tx.backend();
-    let mut records = Vec::with_capacity(events.len());
+    let mut records = Vec::with_capacity(changes.iter().map(|e| e.len()).sum());
     let mut targets = Vec::new();
-    for e in events {
-        let id = format!("Directory_{}", Uuid::new_v4());
-        for t in &e.targets {
-            targets.push(json!({"a": id, "t": t.id.to_string(), "n": t.display_name}));
+    for events in changes {
+        let correlation = Uuid::new_v4().to_string();
+        for e in *events {
+            let id = format!("Directory_{}", Uuid::new_v4());
+            for t in &e.targets {
+                targets.push(json!({"a": id, "t": t.id.to_string(), "n": t.display_name}));
+            }
+            records.push(json!({
+                "id": id,
+                "k": correlation,
+                "c": e.category,
+                "v": e.activity,
+                "o": e.operation_type,
+                "r": Value::Array(e.targets.iter().map(Target::json).collect()).to_string(),
+            }));
         }
-        records.push(json!({
-            "id": id,
-            "c": e.category,
-            "v": e.activity,
-            "o": e.operation_type,
-            "r": Value::Array(e.targets.iter().map(Target::json).collect()).to_string(),
-        }));
     }
     let f = |k: &str| crate::sql::json_field(backend, k, "text");
     let sql = format!(
         "INSERT INTO directory_audits (id, tenant_id, activity_at, category, activity, operation_type, result, \
          result_reason, correlation_id, logged_by_service, initiator_user_id, initiator_upn, initiator_app_id, \
          initiated_by, target_resources, additional) \
-         SELECT {}, $2, $3, {}, {}, {}, 'success', '', $4, 'Core Directory', $5, $6, $7, $8, {}, $9 FROM {}",
+         SELECT {}, $2, $3, {}, {}, {}, 'success', '', {}, 'Core Directory', $4, $5, $6, $7, {}, $8 FROM {}",
         f("id"),
         f("c"),
         f("v"),
         f("o"),
+        crate::sql::json_field(backend, "k", "uuid"),
         f("r"),
         crate::sql::json_rows(backend, 1)
     );
@@ -221,7 +236,6 @@ async fn append(tx: &mut Tx, tenant: TenantId, actor: &Actor, events: &[Event]) 
         .bind(Value::Array(records.clone()).to_string())
         .bind(DbId::from(tenant))
         .bind(at)
-        .bind(DbId(correlation))
         .bind(user_id.map(DbId))
         .bind(upn.clone())
         .bind(app_id.map(DbId))
@@ -315,18 +329,56 @@ pub(crate) async fn user_license_change(
     user: UserId,
     changed: &crate::ledger::Changed,
 ) -> Result<(), StoreError> {
-    let plain = Target {
-        id: user.as_uuid(),
-        kind: "User",
-        display_name: changed.user.display_name.clone(),
-        upn: Some(changed.user.upn.clone()),
-        modified: Vec::new(),
-    };
+    let plain = named_user(user, &changed.user.upn, &changed.user.display_name);
     let events = license_events(tx, &changed.rules.catalog, user, &changed.before, plain).await?;
     append(tx, tenant, actor, &events).await
 }
 
-/// The pair of records of a change of `user`'s licenses.
+/// One direct change of a batch (`crate::batch`), for its records.
+pub(crate) struct LicenseChanged<'a> {
+    pub actor: &'a Actor,
+    pub user: UserId,
+    pub upn: &'a str,
+    pub display_name: &'a str,
+    pub before: &'a [Assignment],
+    pub after: &'a [Assignment],
+}
+
+/// The records of the direct changes of one batch in one tenant: each change's pair with a
+/// correlation id of its own, written in two statements per actor.
+pub(crate) async fn user_license_changes(
+    tx: &mut Tx,
+    tenant: TenantId,
+    catalog: &TenantCatalog,
+    changes: &[LicenseChanged<'_>],
+) -> Result<(), StoreError> {
+    let mut by_actor: Vec<(&Actor, Vec<Vec<Event>>)> = Vec::new();
+    for c in changes {
+        let plain = named_user(c.user, c.upn, c.display_name);
+        let events = license_events_of(catalog, c.before, c.after, plain);
+        match by_actor.iter_mut().find(|(a, _)| *a == c.actor) {
+            Some((_, list)) => list.push(events),
+            None => by_actor.push((c.actor, vec![events])),
+        }
+    }
+    for (actor, list) in by_actor {
+        let slices: Vec<&[Event]> = list.iter().map(Vec::as_slice).collect();
+        append_changes(tx, tenant, actor, &slices).await?;
+    }
+    Ok(())
+}
+
+fn named_user(user: UserId, upn: &str, display_name: &str) -> Target {
+    Target {
+        id: user.as_uuid(),
+        kind: "User",
+        display_name: display_name.to_owned(),
+        upn: Some(upn.to_owned()),
+        modified: Vec::new(),
+    }
+}
+
+/// The pair of records of a change of `user`'s licenses, its licenses after read in `tx`.
 async fn license_events(
     tx: &mut Tx,
     catalog: &TenantCatalog,
@@ -335,21 +387,31 @@ async fn license_events(
     plain: Target,
 ) -> Result<Vec<Event>, StoreError> {
     let after = crate::ledger::assignments_in_tx(tx, user).await?;
+    Ok(license_events_of(catalog, before, &after, plain))
+}
+
+/// The pair of records of a change of a user's licenses from `before` to `after`.
+fn license_events_of(
+    catalog: &TenantCatalog,
+    before: &[Assignment],
+    after: &[Assignment],
+    plain: Target,
+) -> Vec<Event> {
     let props = [
         (
             "AssignedLicense",
             assigned_license(catalog, before),
-            assigned_license(catalog, &after),
+            assigned_license(catalog, after),
         ),
         (
             "AssignedPlan",
             assigned_plan(catalog, before),
-            assigned_plan(catalog, &after),
+            assigned_plan(catalog, after),
         ),
         (
             "LicenseAssignmentDetail",
             assignment_detail(before),
-            assignment_detail(&after),
+            assignment_detail(after),
         ),
     ];
     let mut changed: Vec<Value> = props.iter().map(|(n, o, a)| modified(n, o, a)).collect();
@@ -362,7 +424,7 @@ async fn license_events(
         modified: changed,
         ..plain.clone()
     };
-    Ok(vec![
+    vec![
         Event {
             category: "UserManagement",
             activity: "Change user license",
@@ -375,7 +437,7 @@ async fn license_events(
             operation_type: "Update",
             targets: vec![updated],
         },
-    ])
+    ]
 }
 
 /// "Add user", "Delete user" or "Restore user" (`activity`), with `operation_type`; a restore

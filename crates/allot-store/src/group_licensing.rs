@@ -128,7 +128,10 @@ async fn lock_users(
         .collect())
 }
 
-async fn rows_of(tx: &mut Tx, users: &[UserId]) -> Result<HashMap<UserId, Vec<Assignment>>, StoreError> {
+pub(crate) async fn rows_of(
+    tx: &mut Tx,
+    users: &[UserId],
+) -> Result<HashMap<UserId, Vec<Assignment>>, StoreError> {
     let mut out: HashMap<UserId, Vec<Assignment>> = HashMap::new();
     if users.is_empty() {
         return Ok(out);

@@ -2,6 +2,7 @@
 //! migration sets, and every query, written once in the SQL both engines share.
 
 pub mod audit;
+mod batch;
 pub mod bulk;
 pub mod check;
 pub mod cloud_licensing;

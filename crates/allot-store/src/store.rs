@@ -11,10 +11,11 @@ use allot_core::licensing::{Assignment, LicenseChange};
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
-use crate::db::Db;
+use crate::batch::{Addition, Additions};
+use crate::db::{Backend, Db};
 use crate::dbid::DbId;
 use crate::error::StoreError;
-use crate::ledger::{Units, catalog_from_doc, direct_change_in_tx, lock_pool, seat_if_waiting};
+use crate::ledger::{catalog_from_doc, lock_pool, seat_if_waiting};
 use crate::records::{
     ASSIGNMENT_COLS, App, AssignmentRow, SkuUnits, Subscription, SubscriptionRow, Tenant, TenantRow, to_json,
 };
@@ -55,12 +56,17 @@ where
 #[derive(Debug, Clone)]
 pub struct Store {
     db: Db,
+    /// SQLite's queue of direct additions, applied in sets.
+    additions: Arc<Additions>,
 }
 
 impl Store {
     #[must_use]
-    pub const fn new(db: Db) -> Self {
-        Self { db }
+    pub fn new(db: Db) -> Self {
+        Self {
+            db,
+            additions: Arc::default(),
+        }
     }
 
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
@@ -421,18 +427,17 @@ impl Store {
         user: UserId,
         change: &LicenseChange,
     ) -> Result<(), StoreError> {
-        let (actor, change) = (actor.cloned(), Arc::new(change.clone()));
-        self.db
-            .write(move |tx| {
-                let (actor, change) = (actor.clone(), Arc::clone(&change));
-                Box::pin(async move {
-                    let changed = direct_change_in_tx(tx, tenant, user, &change, Units::Enabled).await?;
-                    if let Some(actor) = &actor {
-                        crate::audit::user_license_change(tx, tenant, actor, user, &changed).await?;
-                    }
-                    Ok(())
-                })
-            })
-            .await
+        let addition = Addition {
+            actor: actor.cloned(),
+            tenant,
+            user,
+            change: change.clone(),
+        };
+        // SQLite: additions are applied in sets (`crate::batch`); anything else alone.
+        if self.db.backend() == Backend::Sqlite && change.remove.is_empty() {
+            self.additions.apply(&self.db, addition).await
+        } else {
+            crate::batch::alone(&self.db, &addition).await
+        }
     }
 }

@@ -62,6 +62,21 @@ async fn racers(store: &Store, tenant: TenantId, n: usize, prefix: &str) -> Vec<
     ids
 }
 
+/// A new subscription of 3 units of `s`.
+async fn subscribe(store: &Store, tenant: TenantId, s: &str) {
+    let sub = Subscription {
+        id: SubscriptionId::new(),
+        tenant_id: tenant,
+        sku_id: sku(s),
+        enabled: 3,
+        warning: 0,
+        suspended: 0,
+        locked_out: 0,
+        created_at: allot_store::now(),
+    };
+    store.upsert_subscription(&sub).await.unwrap();
+}
+
 async fn consumed(store: &Store, tenant: TenantId, s: &str) -> i64 {
     let units = store.sku_units(tenant).await.unwrap();
     units
@@ -174,17 +189,7 @@ dual_backend_test!(a_node_never_plans_with_rules_another_node_changed, |db| {
         .unwrap();
     let refused = db.store.assign_direct(tenant, users[1], &asking(&[EMS])).await;
     assert!(matches!(refused, Err(StoreError::License(_))), "{refused:?}");
-    let sub = Subscription {
-        id: SubscriptionId::new(),
-        tenant_id: tenant,
-        sku_id: sku(EMS),
-        enabled: 3,
-        warning: 0,
-        suspended: 0,
-        locked_out: 0,
-        created_at: allot_store::now(),
-    };
-    other.upsert_subscription(&sub).await.unwrap();
+    subscribe(&other, tenant, EMS).await;
     // This node sees the new subscription at once, through the stamp read with the user's lock.
     db.store
         .assign_direct(tenant, users[1], &asking(&[EMS]))
@@ -192,4 +197,87 @@ dual_backend_test!(a_node_never_plans_with_rules_another_node_changed, |db| {
         .unwrap();
     assert_eq!(consumed(&db.store, tenant, EMS).await, 1);
     other.db().close().await;
+});
+
+dual_backend_test!(each_change_of_a_set_keeps_its_own_pair_of_records, |db| {
+    let file = TenantFile::parse(TENANT).unwrap();
+    db.store.apply_tenant_file(&file).await.unwrap();
+    let tenant = file.tenants[0].tenant_id();
+    let users = racers(&db.store, tenant, 12, "audited").await;
+    let mut tasks = Vec::new();
+    for (i, user) in users.iter().copied().enumerate() {
+        let store = db.store.clone();
+        // Six ask for P1, six for EMS (which the tenant lacks: refused, no record).
+        let skus = if i % 2 == 0 { vec![P1] } else { vec![EMS] };
+        tasks.push(tokio::spawn(async move {
+            store
+                .assign_direct_by(&allot_store::testkit::TEST_ACTOR, tenant, user, &asking(&skus))
+                .await
+                .is_ok()
+        }));
+    }
+    let mut applied = Vec::new();
+    for (t, user) in tasks.into_iter().zip(&users) {
+        if t.await.unwrap() {
+            applied.push(*user);
+        }
+    }
+    assert_eq!(applied.len(), 5, "5 P1 units for 6 askers");
+    let records = db.store.audit_page(tenant, None, None, 1000).await.unwrap();
+    let mut by_change: std::collections::BTreeMap<String, Vec<(String, String)>> = Default::default();
+    for r in &records {
+        by_change
+            .entry(r.correlation_id.to_string())
+            .or_default()
+            .push((r.activity.clone(), r.target_resources.clone()));
+    }
+    // One pair per applied change, each with a correlation id of its own, naming its user; the
+    // "Update user" record carries the license gained.
+    let pairs: Vec<_> = by_change
+        .values()
+        .filter(|v| v.iter().any(|(a, _)| a == "Change user license"))
+        .collect();
+    assert_eq!(pairs.len(), applied.len());
+    for user in &applied {
+        let pair = pairs
+            .iter()
+            .find(|p| p[0].1.contains(&user.to_string()))
+            .unwrap_or_else(|| panic!("no records for {user}"));
+        let mut activities: Vec<&str> = pair.iter().map(|(a, _)| a.as_str()).collect();
+        activities.sort_unstable();
+        assert_eq!(activities, ["Change user license", "Update user"]);
+        assert!(pair.iter().all(|(_, t)| t.contains(&user.to_string())));
+        let update = pair.iter().find(|(a, _)| a == "Update user").unwrap();
+        assert!(update.1.contains(P1), "{}", update.1);
+    }
+});
+
+dual_backend_test!(two_changes_of_one_user_at_once_are_both_applied, |db| {
+    let file = TenantFile::parse(TENANT).unwrap();
+    db.store.apply_tenant_file(&file).await.unwrap();
+    let tenant = file.tenants[0].tenant_id();
+    subscribe(&db.store, tenant, EMS).await;
+    let user = racers(&db.store, tenant, 1, "twice").await[0];
+    let (first, second) = (asking(&[P1]), asking(&[EMS]));
+    let (a, b) = tokio::join!(
+        db.store.assign_direct(tenant, user, &first),
+        db.store.assign_direct(tenant, user, &second),
+    );
+    a.unwrap();
+    b.unwrap();
+    let mut held: Vec<SkuId> = db
+        .store
+        .assignments(tenant, user)
+        .await
+        .unwrap()
+        .iter()
+        .map(|x| x.sku)
+        .collect();
+    held.sort_unstable();
+    let mut want = vec![sku(P1), sku(EMS)];
+    want.sort_unstable();
+    assert_eq!(held, want);
+    assert_eq!(consumed(&db.store, tenant, P1).await, 1);
+    assert_eq!(consumed(&db.store, tenant, EMS).await, 1);
+    assert!(db.store.check().await.unwrap().ok());
 });
