@@ -30,7 +30,7 @@ use crate::audit::{Actor, LicenseChanged};
 use crate::db::{Db, Tx};
 use crate::dbid::DbId;
 use crate::error::StoreError;
-use crate::group_licensing::{free_units, rows_of};
+use crate::group_licensing::rows_of;
 use crate::ledger::{Units, direct_change_in_tx};
 use crate::records::to_json;
 use crate::{on_tx, sql};
@@ -175,8 +175,11 @@ async fn apply_in_tenant(
     results: &mut [Option<Result<(), StoreError>>],
 ) -> Result<(), StoreError> {
     let users: Vec<UserId> = mine.iter().map(|i| additions[*i].user).collect();
-    let people = people(tx, tenant, &users).await?;
-    let rules = crate::ledger::tenant_rules(tx, tenant).await?;
+    let (people, stamp) = people(tx, tenant, &users).await?;
+    let rules = match stamp {
+        Some(stamp) => crate::ledger::rules_at(tx, tenant, stamp).await?,
+        None => crate::ledger::tenant_rules(tx, tenant).await?,
+    };
     let before = rows_of(tx, &users).await?;
     let none: Vec<Assignment> = Vec::new();
 
@@ -268,25 +271,30 @@ async fn alone_in_pass(tx: &mut Tx, a: &Addition) -> Result<(), StoreError> {
     done
 }
 
+/// The users of a set as they are, and the tenant's rules stamp (read in the same statement;
+/// `None` when none of the users exists).
 async fn people(
     tx: &mut Tx,
     tenant: TenantId,
     users: &[UserId],
-) -> Result<HashMap<UserId, Person>, StoreError> {
+) -> Result<(HashMap<UserId, Person>, Option<i64>), StoreError> {
     let query = format!(
-        "SELECT id, usage_location, upn, display_name FROM users WHERE tenant_id = $1 AND id IN {}",
+        "SELECT id, usage_location, upn, display_name, (SELECT rules_version FROM tenants WHERE id = $1) \
+         FROM users WHERE tenant_id = $1 AND id IN {}",
         sql::ids_in(tx.backend(), 2)
     );
-    let rows = on_tx!(tx, |c| {
-        sqlx::query_as::<_, (DbId, Option<String>, String, String)>(AssertSqlSafe(query))
-            .bind(DbId::from(tenant))
-            .bind(sql::ids_json(users.iter().map(|u| u.as_uuid())))
-            .fetch_all(c)
-            .await
-    })?;
-    Ok(rows
+    let rows = on_tx!(tx, |c| sqlx::query_as::<
+        _,
+        (DbId, Option<String>, String, String, i64),
+    >(AssertSqlSafe(query))
+    .bind(DbId::from(tenant))
+    .bind(sql::ids_json(users.iter().map(|u| u.as_uuid())))
+    .fetch_all(c)
+    .await)?;
+    let stamp = rows.first().map(|r| r.4);
+    let people = rows
         .into_iter()
-        .map(|(id, usage_location, upn, display_name)| {
+        .map(|(id, usage_location, upn, display_name, _)| {
             (
                 UserId::from_uuid(id.0),
                 Person {
@@ -296,6 +304,34 @@ async fn people(
                 },
             )
         })
+        .collect();
+    Ok((people, stamp))
+}
+
+/// The free enabled units of `skus` in one statement (a SKU without a pool has none). The
+/// writer holds SQLite's write lock, so they cannot change before this pass writes.
+async fn free_units(
+    tx: &mut Tx,
+    tenant: TenantId,
+    skus: &BTreeSet<SkuId>,
+) -> Result<BTreeMap<SkuId, i64>, StoreError> {
+    if skus.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let query = format!(
+        "SELECT p.sku_id, CAST(COALESCE((SELECT SUM(s.enabled) FROM subscriptions s \
+         WHERE s.tenant_id = p.tenant_id AND s.sku_id = p.sku_id), 0) AS BIGINT) - p.consumed \
+         FROM sku_pools p WHERE p.tenant_id = $1 AND p.sku_id IN {}",
+        sql::ids_in(tx.backend(), 2)
+    );
+    let rows = on_tx!(tx, |c| sqlx::query_as::<_, (DbId, i64)>(AssertSqlSafe(query))
+        .bind(DbId::from(tenant))
+        .bind(sql::ids_json(skus.iter().map(|s| s.as_uuid())))
+        .fetch_all(c)
+        .await)?;
+    Ok(rows
+        .into_iter()
+        .map(|(s, free)| (SkuId::from_uuid(s.0), free))
         .collect())
 }
 

@@ -73,7 +73,11 @@ pub(crate) async fn tenant_rules(tx: &mut Tx, tenant: TenantId) -> Result<Arc<Te
 
 /// The tenant's rules as of `stamp`: this node's copy if it was read at that stamp, else read
 /// (catalog, country, stamp and subscribed SKUs in one statement, so they agree) and kept.
-async fn rules_at(tx: &mut Tx, tenant: TenantId, stamp: i64) -> Result<Arc<TenantRules>, StoreError> {
+pub(crate) async fn rules_at(
+    tx: &mut Tx,
+    tenant: TenantId,
+    stamp: i64,
+) -> Result<Arc<TenantRules>, StoreError> {
     if let Some(rules) = tx.rules().get(tenant, stamp) {
         return Ok(rules);
     }

@@ -180,6 +180,9 @@ async fn apply(pool: SqlitePool, lock: Arc<Mutex<()>>, rules: Arc<RulesCache>, b
             return;
         }
     };
+    // A change alone in its batch needs no savepoint: the transaction is its own, and its
+    // failure rolls the transaction back.
+    let alone = batch.len() == 1;
     let mut settled = Vec::with_capacity(batch.len());
     let mut broken: Option<StoreError> = None;
     for change in batch {
@@ -187,7 +190,7 @@ async fn apply(pool: SqlitePool, lock: Arc<Mutex<()>>, rules: Arc<RulesCache>, b
             change.refuse(shared(e));
             continue;
         }
-        if let Err(e) = tx.execute_raw("SAVEPOINT change").await {
+        if !alone && let Err(e) = tx.execute_raw("SAVEPOINT change").await {
             change.refuse(shared(&e));
             broken = Some(e);
             continue;
@@ -198,12 +201,14 @@ async fn apply(pool: SqlitePool, lock: Arc<Mutex<()>>, rules: Arc<RulesCache>, b
         } else {
             "ROLLBACK TO change; RELEASE change"
         };
-        if let Err(e) = tx.execute_raw(end).await {
+        if !alone && let Err(e) = tx.execute_raw(end).await {
             broken = Some(e);
         }
         settled.push(done);
     }
+    let failed_alone = alone && settled.first().is_some_and(|d| !d.ok);
     let outcome = match broken {
+        None if failed_alone => tx.rollback().await,
         None => tx.commit().await,
         Some(e) => {
             if let Err(rollback) = tx.rollback().await {

@@ -281,3 +281,53 @@ dual_backend_test!(two_changes_of_one_user_at_once_are_both_applied, |db| {
     assert_eq!(consumed(&db.store, tenant, EMS).await, 1);
     assert!(db.store.check().await.unwrap().ok());
 });
+
+// A change that fails after writing leaves nothing, alone in its batch (no savepoint: the
+// transaction is rolled back) or beside others (its savepoint is).
+dual_backend_test!(a_failed_write_leaves_nothing_alone_or_in_company, |db| {
+    fn setting(
+        key: String,
+        fail: bool,
+    ) -> impl for<'t> Fn(&'t mut allot_store::db::Tx) -> allot_store::writer::Work<'t, ()> {
+        move |tx| {
+            let key = key.clone();
+            Box::pin(async move {
+                allot_store::on_tx!(tx, |c| sqlx::query(
+                    "INSERT INTO settings (key, value) VALUES ($1, 'x')"
+                )
+                .bind(&key)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected()))
+                .map_err(StoreError::from)?;
+                if fail {
+                    Err(StoreError::Invalid("refused after writing".into()))
+                } else {
+                    Ok(())
+                }
+            })
+        }
+    }
+    let alone = db.store.db().write(setting("alone".into(), true)).await;
+    assert!(matches!(alone, Err(StoreError::Invalid(_))), "{alone:?}");
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = db.store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .db()
+                .write(setting(format!("k{i}"), i % 2 == 1))
+                .await
+                .is_ok()
+        }));
+    }
+    for (i, t) in tasks.into_iter().enumerate() {
+        assert_eq!(t.await.unwrap(), i % 2 == 0);
+    }
+    let mut kept = db
+        .strings("SELECT key FROM settings WHERE key = 'alone' OR key LIKE 'k%'")
+        .await
+        .unwrap();
+    kept.sort();
+    assert_eq!(kept, ["k0", "k2", "k4", "k6"]);
+});
