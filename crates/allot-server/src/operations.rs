@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use allot_core::ids::{GroupId, SkuId, TenantId, UserId};
-use allot_core::licensing::LicenseChange;
+use allot_core::licensing::{Assignment, LicenseChange};
 use allot_store::audit::Actor;
 use allot_store::cloud_licensing::CloudWrite;
 use allot_store::records::{Group, MemberRef, Subscription, User};
@@ -39,22 +39,24 @@ impl Operations {
         Ok(value)
     }
 
-    /// A user's direct licenses (Graph `assignLicense`, Partner Center `licenseupdates`).
+    /// A user's direct licenses (Graph `assignLicense`, Partner Center `licenseupdates`); answers
+    /// the user's licenses after the change.
     pub async fn change_user_licenses(
         &self,
         actor: &Actor,
         tenant: TenantId,
         user: UserId,
         change: &LicenseChange,
-    ) -> Result<(), StoreError> {
-        self.store.assign_direct_by(actor, tenant, user, change).await?;
+    ) -> Result<Vec<Assignment>, StoreError> {
+        let after = self.store.assign_direct_by(actor, tenant, user, change).await?;
         // Only a removal frees a unit, and so only a removal can queue work (the seating of a
         // waiting member); a pure addition queues nothing and skips the processing-mode lookup
-        // (the hot path of `allot bench assign`).
+        // (the hot path of `allot bench assign`), and its answer is the licenses as committed.
         if change.remove.is_empty() {
-            return Ok(());
+            return Ok(after);
         }
-        self.committed(tenant, ()).await
+        self.committed(tenant, ()).await?;
+        self.store.assignments(tenant, user).await
     }
 
     /// A group's licenses (Graph `group: assignLicense`): the members follow through the worker.

@@ -328,9 +328,10 @@ pub(crate) async fn user_license_change(
     actor: &Actor,
     user: UserId,
     changed: &crate::ledger::Changed,
+    after: &[Assignment],
 ) -> Result<(), StoreError> {
     let plain = named_user(user, &changed.user.upn, &changed.user.display_name);
-    let events = license_events(tx, &changed.rules.catalog, user, &changed.before, plain).await?;
+    let events = license_events_of(&changed.rules.catalog, &changed.before, after, plain);
     append(tx, tenant, actor, &events).await
 }
 

@@ -31,9 +31,12 @@ use crate::db::{Db, Tx};
 use crate::dbid::DbId;
 use crate::error::StoreError;
 use crate::group_licensing::rows_of;
-use crate::ledger::{Units, direct_change_in_tx};
+use crate::ledger::{Units, assignments_in_tx, direct_change_in_tx};
 use crate::records::to_json;
 use crate::{on_tx, sql};
+
+/// What a change's caller is answered: the user's licenses as committed, or why not.
+type Answer = Result<Vec<Assignment>, StoreError>;
 
 /// The most changes one pass applies.
 const MAX_SET: usize = 256;
@@ -49,7 +52,7 @@ pub(crate) struct Addition {
 
 struct Waiting {
     addition: Addition,
-    answer: oneshot::Sender<Result<(), StoreError>>,
+    answer: oneshot::Sender<Result<Vec<Assignment>, StoreError>>,
 }
 
 /// The queue of additions of one database, and the task that applies them in sets.
@@ -57,8 +60,9 @@ struct Waiting {
 pub(crate) struct Additions(OnceLock<mpsc::UnboundedSender<Waiting>>);
 
 impl Additions {
-    /// Applies `addition` in the next pass and answers after the commit that holds it.
-    pub(crate) async fn apply(&self, db: &Db, addition: Addition) -> Result<(), StoreError> {
+    /// Applies `addition` in the next pass and answers, with the user's licenses as committed,
+    /// after the commit that holds it.
+    pub(crate) async fn apply(&self, db: &Db, addition: Addition) -> Result<Vec<Assignment>, StoreError> {
         let queue = self.0.get_or_init(|| {
             let (queue, waiting) = mpsc::unbounded_channel();
             tokio::spawn(run(db.clone(), waiting));
@@ -99,7 +103,7 @@ async fn run(db: Db, mut queue: mpsc::UnboundedReceiver<Waiting>) {
 
 /// A direct change alone, in a write transaction of its own (on SQLite: a savepoint of the
 /// writer's batch).
-pub(crate) async fn alone(db: &Db, a: &Addition) -> Result<(), StoreError> {
+pub(crate) async fn alone(db: &Db, a: &Addition) -> Result<Vec<Assignment>, StoreError> {
     let a = Arc::new(a.clone());
     db.write(move |tx| {
         let a = Arc::clone(&a);
@@ -108,13 +112,15 @@ pub(crate) async fn alone(db: &Db, a: &Addition) -> Result<(), StoreError> {
     .await
 }
 
-/// The one-change path: `ledger::direct_change_in_tx` and the change's audit records.
-async fn in_tx(tx: &mut Tx, a: &Addition) -> Result<(), StoreError> {
+/// The one-change path: `ledger::direct_change_in_tx` and the change's audit records; the
+/// user's licenses after it.
+async fn in_tx(tx: &mut Tx, a: &Addition) -> Result<Vec<Assignment>, StoreError> {
     let changed = direct_change_in_tx(tx, a.tenant, a.user, &a.change, Units::Enabled).await?;
+    let after = assignments_in_tx(tx, a.user).await?;
     if let Some(actor) = &a.actor {
-        crate::audit::user_license_change(tx, a.tenant, actor, a.user, &changed).await?;
+        crate::audit::user_license_change(tx, a.tenant, actor, a.user, &changed, &after).await?;
     }
-    Ok(())
+    Ok(after)
 }
 
 /// One pass, or each change alone when the pass fails.
@@ -145,8 +151,8 @@ async fn apply_set(db: &Db, set: Vec<Waiting>) {
 }
 
 /// Applies every addition (users distinct) in `tx`; one answer per addition, in order.
-async fn apply_all(tx: &mut Tx, additions: &[Addition]) -> Result<Vec<Result<(), StoreError>>, StoreError> {
-    let mut results: Vec<Option<Result<(), StoreError>>> = additions.iter().map(|_| None).collect();
+async fn apply_all(tx: &mut Tx, additions: &[Addition]) -> Result<Vec<Answer>, StoreError> {
+    let mut results: Vec<Option<Answer>> = additions.iter().map(|_| None).collect();
     let tenants: BTreeSet<TenantId> = additions.iter().map(|a| a.tenant).collect();
     for tenant in tenants {
         let mine: Vec<usize> = (0..additions.len())
@@ -172,7 +178,7 @@ async fn apply_in_tenant(
     tenant: TenantId,
     additions: &[Addition],
     mine: &[usize],
-    results: &mut [Option<Result<(), StoreError>>],
+    results: &mut [Option<Answer>],
 ) -> Result<(), StoreError> {
     let users: Vec<UserId> = mine.iter().map(|i| additions[*i].user).collect();
     let (people, stamp) = people(tx, tenant, &users).await?;
@@ -234,7 +240,7 @@ async fn apply_in_tenant(
     let mut records = Vec::new();
     for (i, _) in &accepted {
         let a = &additions[*i];
-        results[*i] = Some(Ok(()));
+        results[*i] = Some(Ok(after.get(&a.user).cloned().unwrap_or_default()));
         let (Some(actor), Some(person)) = (&a.actor, people.get(&a.user)) else {
             continue;
         };
@@ -259,7 +265,7 @@ async fn apply_in_tenant(
 }
 
 /// A change that is not a pure addition, inside the pass: its own savepoint, the one-change path.
-async fn alone_in_pass(tx: &mut Tx, a: &Addition) -> Result<(), StoreError> {
+async fn alone_in_pass(tx: &mut Tx, a: &Addition) -> Answer {
     tx.execute_raw("SAVEPOINT alone").await?;
     let done = in_tx(tx, a).await;
     let end = if done.is_ok() {

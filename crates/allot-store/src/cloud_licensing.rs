@@ -23,7 +23,7 @@ use crate::dbid::DbId;
 use crate::dbid::NIL;
 use crate::error::StoreError;
 use crate::group_licensing::assign_group_licenses_in_tx;
-use crate::ledger::{Units, direct_change_in_tx, lock_user, remember_allotment};
+use crate::ledger::{Units, assignments_in_tx, direct_change_in_tx, lock_user, remember_allotment};
 use crate::on_tx;
 use crate::records::{Group, MemberRef};
 use crate::store::{Store, retry};
@@ -94,7 +94,8 @@ impl Store {
                     .await)?;
                     exists_check(n > 0)?;
                     let changed = direct_change_in_tx(&mut tx, tenant, user, &change, Units::Enabled).await?;
-                    crate::audit::user_license_change(&mut tx, tenant, actor, user, &changed).await?;
+                    let after = assignments_in_tx(&mut tx, user).await?;
+                    crate::audit::user_license_change(&mut tx, tenant, actor, user, &changed, &after).await?;
                 }
                 MemberRef::Group(group) => {
                     let check = |g: &Group| exists_check(g.assigned_licenses.iter().any(|l| l.sku_id == sku));

@@ -405,18 +405,20 @@ impl Store {
         user: UserId,
         change: &LicenseChange,
     ) -> Result<(), StoreError> {
-        self.assign_direct_as(None, tenant, user, change).await
+        self.assign_direct_as(None, tenant, user, change)
+            .await
+            .map(|_| ())
     }
 
     /// As [`Store::assign_direct`], with the change's audit records ("Change user license",
-    /// "Update user") in the same transaction.
+    /// "Update user") in the same transaction; answers the user's licenses as committed.
     pub async fn assign_direct_by(
         &self,
         actor: &crate::audit::Actor,
         tenant: TenantId,
         user: UserId,
         change: &LicenseChange,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<Assignment>, StoreError> {
         self.assign_direct_as(Some(actor), tenant, user, change).await
     }
 
@@ -426,7 +428,7 @@ impl Store {
         tenant: TenantId,
         user: UserId,
         change: &LicenseChange,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<Assignment>, StoreError> {
         let addition = Addition {
             actor: actor.cloned(),
             tenant,

@@ -125,7 +125,7 @@ pub async fn assign_license(
     target.authorize(&auth, &perm::ASSIGN_LICENSE, &perm::ASSIGN_LICENSE)?;
     let change = parse_license_change(&b)?;
     let user = target.user(&state, &auth).await?;
-    state
+    let assignments = state
         .operations
         .change_user_licenses(
             &crate::operations::actor(&auth.0, crate::operations::GRAPH),
@@ -137,7 +137,6 @@ pub async fn assign_license(
         .or_not_found(&target.key(&auth)?)?;
     // The response is the user's default property set plus its licenses (as the docs' examples).
     let mut m = user_entity(&state, version, &user, None).await?;
-    let assignments = state.store.assignments(auth.0.tenant, user.id).await?;
     m.insert("assignedLicenses".into(), render::assigned_licenses(&assignments));
     Ok(json_response(StatusCode::OK, &Value::Object(m)))
 }

@@ -258,7 +258,7 @@ pub async fn update_licenses(
         )
         .await
     {
-        Ok(()) => {}
+        Ok(_) => {}
         Err(StoreError::NotFound) => return Err(PcError::user_not_found(&uid)),
         Err(StoreError::License(e)) => return Err(PcError::license(&e, &c.tenant.id.to_string())),
         Err(e) => return Err(e.into()),
