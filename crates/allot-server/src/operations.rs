@@ -40,23 +40,23 @@ impl Operations {
     }
 
     /// A user's direct licenses (Graph `assignLicense`, Partner Center `licenseupdates`); answers
-    /// the user's licenses after the change.
+    /// the user and its licenses after the change.
     pub async fn change_user_licenses(
         &self,
         actor: &Actor,
         tenant: TenantId,
         user: UserId,
         change: &LicenseChange,
-    ) -> Result<Vec<Assignment>, StoreError> {
-        let after = self.store.assign_direct_by(actor, tenant, user, change).await?;
+    ) -> Result<(User, Vec<Assignment>), StoreError> {
+        let (record, after) = self.store.assign_direct_by(actor, tenant, user, change).await?;
         // Only a removal frees a unit, and so only a removal can queue work (the seating of a
         // waiting member); a pure addition queues nothing and skips the processing-mode lookup
         // (the hot path of `allot bench assign`), and its answer is the licenses as committed.
         if change.remove.is_empty() {
-            return Ok(after);
+            return Ok((record, after));
         }
         self.committed(tenant, ()).await?;
-        self.store.assignments(tenant, user).await
+        Ok((record, self.store.assignments(tenant, user).await?))
     }
 
     /// A group's licenses (Graph `group: assignLicense`): the members follow through the worker.

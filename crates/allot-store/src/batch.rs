@@ -32,11 +32,11 @@ use crate::dbid::DbId;
 use crate::error::StoreError;
 use crate::group_licensing::rows_of;
 use crate::ledger::{Units, assignments_in_tx, direct_change_in_tx};
-use crate::records::to_json;
+use crate::records::{USER_COLS, User, UserRow, to_json};
 use crate::{on_tx, sql};
 
-/// What a change's caller is answered: the user's licenses as committed, or why not.
-type Answer = Result<Vec<Assignment>, StoreError>;
+/// What a change's caller is answered: the user and its licenses as committed, or why not.
+pub(crate) type Answer = Result<(User, Vec<Assignment>), StoreError>;
 
 /// The most changes one pass applies.
 const MAX_SET: usize = 256;
@@ -52,7 +52,7 @@ pub(crate) struct Addition {
 
 struct Waiting {
     addition: Addition,
-    answer: oneshot::Sender<Result<Vec<Assignment>, StoreError>>,
+    answer: oneshot::Sender<Answer>,
 }
 
 /// The queue of additions of one database, and the task that applies them in sets.
@@ -62,7 +62,7 @@ pub(crate) struct Additions(OnceLock<mpsc::UnboundedSender<Waiting>>);
 impl Additions {
     /// Applies `addition` in the next pass and answers, with the user's licenses as committed,
     /// after the commit that holds it.
-    pub(crate) async fn apply(&self, db: &Db, addition: Addition) -> Result<Vec<Assignment>, StoreError> {
+    pub(crate) async fn apply(&self, db: &Db, addition: Addition) -> Answer {
         let queue = self.0.get_or_init(|| {
             let (queue, waiting) = mpsc::unbounded_channel();
             tokio::spawn(run(db.clone(), waiting));
@@ -103,7 +103,7 @@ async fn run(db: Db, mut queue: mpsc::UnboundedReceiver<Waiting>) {
 
 /// A direct change alone, in a write transaction of its own (on SQLite: a savepoint of the
 /// writer's batch).
-pub(crate) async fn alone(db: &Db, a: &Addition) -> Result<Vec<Assignment>, StoreError> {
+pub(crate) async fn alone(db: &Db, a: &Addition) -> Answer {
     let a = Arc::new(a.clone());
     db.write(move |tx| {
         let a = Arc::clone(&a);
@@ -113,14 +113,16 @@ pub(crate) async fn alone(db: &Db, a: &Addition) -> Result<Vec<Assignment>, Stor
 }
 
 /// The one-change path: `ledger::direct_change_in_tx` and the change's audit records; the
-/// user's licenses after it.
-async fn in_tx(tx: &mut Tx, a: &Addition) -> Result<Vec<Assignment>, StoreError> {
+/// user and its licenses after it.
+async fn in_tx(tx: &mut Tx, a: &Addition) -> Answer {
     let changed = direct_change_in_tx(tx, a.tenant, a.user, &a.change, Units::Enabled).await?;
     let after = assignments_in_tx(tx, a.user).await?;
     if let Some(actor) = &a.actor {
         crate::audit::user_license_change(tx, a.tenant, actor, a.user, &changed, &after).await?;
     }
-    Ok(after)
+    let (mut people, _) = people(tx, a.tenant, &[a.user]).await?;
+    let user = people.remove(&a.user).ok_or(StoreError::NotFound)?;
+    Ok((user, after))
 }
 
 /// One pass, or each change alone when the pass fails.
@@ -164,13 +166,6 @@ async fn apply_all(tx: &mut Tx, additions: &[Addition]) -> Result<Vec<Answer>, S
         .into_iter()
         .map(|r| r.unwrap_or_else(|| Err(StoreError::Unapplied("not reached".into()))))
         .collect())
-}
-
-/// What the users of a set look like when the pass starts.
-struct Person {
-    usage_location: Option<String>,
-    upn: String,
-    display_name: String,
 }
 
 async fn apply_in_tenant(
@@ -240,14 +235,20 @@ async fn apply_in_tenant(
     let mut records = Vec::new();
     for (i, _) in &accepted {
         let a = &additions[*i];
-        results[*i] = Some(Ok(after.get(&a.user).cloned().unwrap_or_default()));
-        let (Some(actor), Some(person)) = (&a.actor, people.get(&a.user)) else {
+        let Some(person) = people.get(&a.user) else {
+            continue;
+        };
+        results[*i] = Some(Ok((
+            person.clone(),
+            after.get(&a.user).cloned().unwrap_or_default(),
+        )));
+        let Some(actor) = &a.actor else {
             continue;
         };
         records.push(LicenseChanged {
             actor,
             user: a.user,
-            upn: &person.upn,
+            upn: &person.user_principal_name,
             display_name: &person.display_name,
             before: before.get(&a.user).unwrap_or(&none),
             after: after.get(&a.user).unwrap_or(&none),
@@ -277,40 +278,36 @@ async fn alone_in_pass(tx: &mut Tx, a: &Addition) -> Answer {
     done
 }
 
+#[derive(sqlx::FromRow)]
+struct PersonRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    rules_version: i64,
+}
+
 /// The users of a set as they are, and the tenant's rules stamp (read in the same statement;
 /// `None` when none of the users exists).
 async fn people(
     tx: &mut Tx,
     tenant: TenantId,
     users: &[UserId],
-) -> Result<(HashMap<UserId, Person>, Option<i64>), StoreError> {
+) -> Result<(HashMap<UserId, User>, Option<i64>), StoreError> {
     let query = format!(
-        "SELECT id, usage_location, upn, display_name, (SELECT rules_version FROM tenants WHERE id = $1) \
+        "SELECT {USER_COLS}, (SELECT rules_version FROM tenants WHERE id = $1) AS rules_version \
          FROM users WHERE tenant_id = $1 AND id IN {}",
         sql::ids_in(tx.backend(), 2)
     );
-    let rows = on_tx!(tx, |c| sqlx::query_as::<
-        _,
-        (DbId, Option<String>, String, String, i64),
-    >(AssertSqlSafe(query))
-    .bind(DbId::from(tenant))
-    .bind(sql::ids_json(users.iter().map(|u| u.as_uuid())))
-    .fetch_all(c)
-    .await)?;
-    let stamp = rows.first().map(|r| r.4);
-    let people = rows
-        .into_iter()
-        .map(|(id, usage_location, upn, display_name, _)| {
-            (
-                UserId::from_uuid(id.0),
-                Person {
-                    usage_location,
-                    upn,
-                    display_name,
-                },
-            )
-        })
-        .collect();
+    let rows = on_tx!(tx, |c| sqlx::query_as::<_, PersonRow>(AssertSqlSafe(query))
+        .bind(DbId::from(tenant))
+        .bind(sql::ids_json(users.iter().map(|u| u.as_uuid())))
+        .fetch_all(c)
+        .await)?;
+    let stamp = rows.first().map(|r| r.rules_version);
+    let mut people = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let user = User::try_from(row.user)?;
+        people.insert(user.id, user);
+    }
     Ok((people, stamp))
 }
 

@@ -411,14 +411,14 @@ impl Store {
     }
 
     /// As [`Store::assign_direct`], with the change's audit records ("Change user license",
-    /// "Update user") in the same transaction; answers the user's licenses as committed.
+    /// "Update user") in the same transaction; answers the user and its licenses as committed.
     pub async fn assign_direct_by(
         &self,
         actor: &crate::audit::Actor,
         tenant: TenantId,
         user: UserId,
         change: &LicenseChange,
-    ) -> Result<Vec<Assignment>, StoreError> {
+    ) -> Result<(crate::records::User, Vec<Assignment>), StoreError> {
         self.assign_direct_as(Some(actor), tenant, user, change).await
     }
 
@@ -428,7 +428,7 @@ impl Store {
         tenant: TenantId,
         user: UserId,
         change: &LicenseChange,
-    ) -> Result<Vec<Assignment>, StoreError> {
+    ) -> crate::batch::Answer {
         let addition = Addition {
             actor: actor.cloned(),
             tenant,

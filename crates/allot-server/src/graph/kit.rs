@@ -4,6 +4,7 @@
 
 use std::future::Future;
 
+use allot_core::ids::{UserId, UserKey};
 use allot_odata::schema::EntitySchema;
 use allot_odata::validate::Cond;
 use allot_store::StoreError;
@@ -204,6 +205,19 @@ impl Target {
         match self {
             Self::Key(key) => resolve_user(state, auth.0.tenant, key).await,
             Self::Me => resolve_user(state, auth.0.tenant, &self.key(auth)?).await,
+        }
+    }
+
+    /// The user's object id when the target names one (an object id, or `/me`), so that a change
+    /// can go to the store without a lookup first (the store answers `NotFound` for an id that
+    /// names nobody); `None` for a userPrincipalName.
+    pub fn user_id(&self, auth: &Auth) -> GraphResult<Option<UserId>> {
+        match self {
+            Self::Key(key) => Ok(match UserKey::parse(key) {
+                Some(UserKey::Id(id)) => Some(id),
+                _ => None,
+            }),
+            Self::Me => auth.me().map(Some),
         }
     }
 

@@ -124,13 +124,17 @@ pub async fn assign_license(
 ) -> GraphResult<Response> {
     target.authorize(&auth, &perm::ASSIGN_LICENSE, &perm::ASSIGN_LICENSE)?;
     let change = parse_license_change(&b)?;
-    let user = target.user(&state, &auth).await?;
-    let assignments = state
+    // An object id goes straight to the change, which answers with the user as it stands.
+    let id = match target.user_id(&auth)? {
+        Some(id) => id,
+        None => target.user(&state, &auth).await?.id,
+    };
+    let (user, assignments) = state
         .operations
         .change_user_licenses(
             &crate::operations::actor(&auth.0, crate::operations::GRAPH),
             auth.0.tenant,
-            user.id,
+            id,
             &change,
         )
         .await
