@@ -120,9 +120,16 @@ async fn in_tx(tx: &mut Tx, a: &Addition) -> Answer {
     if let Some(actor) = &a.actor {
         crate::audit::user_license_change(tx, a.tenant, actor, a.user, &changed, &after).await?;
     }
-    let (mut people, _) = people(tx, a.tenant, &[a.user]).await?;
-    let user = people.remove(&a.user).ok_or(StoreError::NotFound)?;
-    Ok((user, after))
+    // By key, not through `people`'s JSON list: PostgreSQL plans `id IN (jsonb …)` without
+    // statistics as a scan of every user.
+    let query = format!("SELECT {USER_COLS} FROM users WHERE tenant_id = $1 AND id = $2");
+    let row = on_tx!(tx, |c| sqlx::query_as::<_, UserRow>(AssertSqlSafe(query))
+        .bind(DbId::from(a.tenant))
+        .bind(DbId::from(a.user))
+        .fetch_optional(c)
+        .await)?
+    .ok_or(StoreError::NotFound)?;
+    Ok((User::try_from(row)?, after))
 }
 
 /// One pass, or each change alone when the pass fails.
