@@ -182,6 +182,14 @@ impl Db {
         }
     }
 
+    /// This node's copies of tenants' rules.
+    pub(crate) fn rules(&self) -> &RulesCache {
+        match self {
+            Self::Sqlite(_, writer) => writer.rules(),
+            Self::Postgres(_, rules) => rules,
+        }
+    }
+
     /// Applies the migrations of this backend that have not run yet.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self {

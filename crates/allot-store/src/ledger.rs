@@ -16,11 +16,11 @@ use chrono::{DateTime, Utc};
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
-use crate::db::Tx;
+use crate::db::{Db, Tx};
 use crate::dbid::{DbId, NIL};
 use crate::error::StoreError;
-use crate::on_tx;
 use crate::records::{ASSIGNMENT_COLS, AssignmentRow, to_json};
+use crate::{on_db, on_tx};
 
 /// What the licensing rules need of a tenant: its catalog, the SKUs it subscribes to and its
 /// country (the usage location of members who have none, for group licensing).
@@ -81,14 +81,36 @@ pub(crate) async fn rules_at(
     if let Some(rules) = tx.rules().get(tenant, stamp) {
         return Ok(rules);
     }
-    let rows = on_tx!(tx, |c| sqlx::query_as::<_, (String, String, i64, Option<DbId>)>(
-        "SELECT t.catalog_doc, t.country, t.rules_version, s.sku_id FROM tenants t \
-         LEFT JOIN (SELECT DISTINCT tenant_id, sku_id FROM subscriptions) s ON s.tenant_id = t.id \
-         WHERE t.id = $1"
-    )
-    .bind(DbId::from(tenant))
-    .fetch_all(c)
-    .await)?;
+    let rows = on_tx!(tx, |c| sqlx::query_as::<_, RulesRow>(RULES_SQL)
+        .bind(DbId::from(tenant))
+        .fetch_all(c)
+        .await)?;
+    kept(tx.rules(), tenant, &rows)
+}
+
+/// As [`rules_at`], outside a transaction (reads).
+pub(crate) async fn rules_read(
+    db: &Db,
+    tenant: TenantId,
+    stamp: i64,
+) -> Result<Arc<TenantRules>, StoreError> {
+    if let Some(rules) = db.rules().get(tenant, stamp) {
+        return Ok(rules);
+    }
+    let rows = on_db!(db, |p| sqlx::query_as::<_, RulesRow>(RULES_SQL)
+        .bind(DbId::from(tenant))
+        .fetch_all(p)
+        .await)?;
+    kept(db.rules(), tenant, &rows)
+}
+
+const RULES_SQL: &str = "SELECT t.catalog_doc, t.country, t.rules_version, s.sku_id FROM tenants t \
+     LEFT JOIN (SELECT DISTINCT tenant_id, sku_id FROM subscriptions) s ON s.tenant_id = t.id WHERE t.id = $1";
+
+type RulesRow = (String, String, i64, Option<DbId>);
+
+/// The rules from [`RULES_SQL`]'s rows, kept in `cache` at the stamp they were read at.
+fn kept(cache: &RulesCache, tenant: TenantId, rows: &[RulesRow]) -> Result<Arc<TenantRules>, StoreError> {
     let (doc, country, read_at, _) = rows.first().ok_or(StoreError::NotFound)?;
     let rules = Arc::new(TenantRules {
         catalog: catalog_from_doc(doc)?,
@@ -99,7 +121,7 @@ pub(crate) async fn rules_at(
             .collect(),
         country: country.clone(),
     });
-    tx.rules().put(tenant, *read_at, &rules);
+    cache.put(tenant, *read_at, &rules);
     Ok(rules)
 }
 

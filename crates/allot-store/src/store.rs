@@ -53,6 +53,19 @@ where
     }
 }
 
+/// A user's licenses and the catalog they are rendered with ([`Store::user_licenses`]).
+pub struct UserLicenses {
+    rules: Arc<crate::ledger::TenantRules>,
+    pub assignments: Vec<Assignment>,
+}
+
+impl UserLicenses {
+    #[must_use]
+    pub fn catalog(&self) -> &TenantCatalog {
+        &self.rules.catalog
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Store {
     db: Db,
@@ -361,6 +374,31 @@ impl Store {
     // ---- license assignments -----------------------------------------------------------------
 
     /// The user's `licenseAssignmentStates`, oldest first.
+    /// A user's licenses with the tenant's catalog to render them: the user's existence and the
+    /// tenant's rules stamp in one statement, the licenses in another, the catalog from this
+    /// node's copy of the rules. `None` when the user is not in the tenant.
+    pub async fn user_licenses(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+    ) -> Result<Option<UserLicenses>, StoreError> {
+        let stamp = on_db!(&self.db, |p| {
+            sqlx::query_scalar::<_, i64>(
+            "SELECT t.rules_version FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE u.tenant_id = $1 AND u.id = $2"
+        )
+        .bind(DbId::from(tenant))
+        .bind(DbId::from(user))
+        .fetch_optional(p)
+        .await
+        })?;
+        let Some(stamp) = stamp else {
+            return Ok(None);
+        };
+        let rules = crate::ledger::rules_read(&self.db, tenant, stamp).await?;
+        let assignments = self.assignments(tenant, user).await?;
+        Ok(Some(UserLicenses { rules, assignments }))
+    }
+
     pub async fn assignments(&self, tenant: TenantId, user: UserId) -> Result<Vec<Assignment>, StoreError> {
         Ok(self
             .assignments_for(tenant, &[user])

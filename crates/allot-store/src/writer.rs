@@ -68,6 +68,10 @@ impl Writer {
         }
     }
 
+    pub(crate) fn rules(&self) -> &RulesCache {
+        &self.rules
+    }
+
     /// The writer's connection with its lock, for a transaction of the caller's own.
     pub(crate) async fn begin(&self) -> Result<Tx, StoreError> {
         let guard = Arc::clone(&self.lock).lock_owned().await;

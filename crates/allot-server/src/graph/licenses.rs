@@ -157,18 +157,22 @@ pub async fn list_license_details(
     target.authorize(&auth, &perm::LICENSE_DETAILS, &perm::ME_LICENSE_DETAILS)?;
     q.only(&["$select"])?;
     let select = q.select("licenseDetails", LICENSE_DETAILS_PROPS)?;
-    let user = target.user(&state, &auth).await?;
-    let catalog = state.store.tenant_catalog(auth.0.tenant).await?;
-    let assignments = state.store.assignments(auth.0.tenant, user.id).await?;
+    let id = match target.user_id(&auth)? {
+        Some(id) => id,
+        None => target.user(&state, &auth).await?.id,
+    };
+    let Some(licenses) = state.store.user_licenses(auth.0.tenant, id).await? else {
+        return Err(GraphError::resource_not_found(&target.key(&auth)?));
+    };
     let values = render::license_details_json(
-        user.id,
+        id,
         Licenses {
-            catalog: &catalog,
-            assignments: &assignments,
+            catalog: licenses.catalog(),
+            assignments: &licenses.assignments,
         },
         select.as_deref(),
     );
-    let fragment = format!("users('{}')/licenseDetails", user.id);
+    let fragment = format!("users('{id}')/licenseDetails");
     Ok(Collection::new(context_url(version, &fragment), values).into_response())
 }
 
