@@ -15,7 +15,7 @@ use crate::batch::{Addition, Additions};
 use crate::db::{Backend, Db};
 use crate::dbid::DbId;
 use crate::error::StoreError;
-use crate::ledger::{catalog_from_doc, lock_pool, seat_if_waiting};
+use crate::ledger::{lock_pool, seat_if_waiting};
 use crate::records::{
     ASSIGNMENT_COLS, App, AssignmentRow, SkuUnits, Subscription, SubscriptionRow, Tenant, TenantRow, to_json,
 };
@@ -63,6 +63,16 @@ impl UserLicenses {
     #[must_use]
     pub fn catalog(&self) -> &TenantCatalog {
         &self.rules.catalog
+    }
+}
+
+/// A tenant's catalog, shared with this node's copy of the tenant's rules.
+pub struct SharedCatalog(Arc<crate::ledger::TenantRules>);
+
+impl std::ops::Deref for SharedCatalog {
+    type Target = TenantCatalog;
+    fn deref(&self) -> &TenantCatalog {
+        &self.0.catalog
     }
 }
 
@@ -238,16 +248,19 @@ impl Store {
         Ok(())
     }
 
-    /// The catalog as `tenant` sees it (built-in plus its extension).
-    pub async fn tenant_catalog(&self, tenant: TenantId) -> Result<TenantCatalog, StoreError> {
-        let doc = on_db!(&self.db, |p| sqlx::query_scalar::<_, String>(
-            "SELECT catalog_doc FROM tenants WHERE id = $1"
+    /// The catalog as `tenant` sees it (built-in plus its extension), from this node's copy of
+    /// the tenant's rules while the stamp read here matches (no document parsed per request).
+    pub async fn tenant_catalog(&self, tenant: TenantId) -> Result<SharedCatalog, StoreError> {
+        let stamp = on_db!(&self.db, |p| sqlx::query_scalar::<_, i64>(
+            "SELECT rules_version FROM tenants WHERE id = $1"
         )
         .bind(DbId::from(tenant))
         .fetch_optional(p)
         .await)?
         .ok_or(StoreError::NotFound)?;
-        catalog_from_doc(&doc)
+        Ok(SharedCatalog(
+            crate::ledger::rules_read(&self.db, tenant, stamp).await?,
+        ))
     }
 
     /// Deletes every object of the tenant but the tenant itself (for a reset to its seed).

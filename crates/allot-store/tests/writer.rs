@@ -331,3 +331,31 @@ dual_backend_test!(a_failed_write_leaves_nothing_alone_or_in_company, |db| {
     kept.sort();
     assert_eq!(kept, ["k0", "k2", "k4", "k6"]);
 });
+
+dual_backend_test!(reads_see_a_catalog_another_node_extended, |db| {
+    let file = TenantFile::parse(TENANT).unwrap();
+    db.store.apply_tenant_file(&file).await.unwrap();
+    let tenant = file.tenants[0].tenant_id();
+    let custom = sku("c0570000-0000-4000-8000-0000000000aa");
+    // This node reads (and keeps) the catalog; another node adds a SKU to the tenant's extension.
+    assert!(
+        db.store
+            .tenant_catalog(tenant)
+            .await
+            .unwrap()
+            .sku(custom)
+            .is_none()
+    );
+    let other = Store::connect(&db.url).await.unwrap();
+    let mut t = other.tenant(tenant).await.unwrap().unwrap();
+    t.catalog = serde_json::from_value(serde_json::json!({"skus": [{
+        "skuId": custom.to_string(),
+        "skuPartNumber": "CONTOSO_EXTRA",
+        "servicePlans": [{"servicePlanId": "c0570000-0000-4000-8000-0000000000bb", "servicePlanName": "EXTRA_PLAN"}],
+    }]}))
+    .unwrap();
+    other.upsert_tenant(&t).await.unwrap();
+    let catalog = db.store.tenant_catalog(tenant).await.unwrap();
+    assert_eq!(catalog.sku(custom).unwrap().part_number, "CONTOSO_EXTRA");
+    other.db().close().await;
+});

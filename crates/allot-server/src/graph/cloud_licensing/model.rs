@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use allot_core::catalog::{AppliesTo, Sku, TenantCatalog};
+use allot_core::catalog::{AppliesTo, Sku};
 use allot_core::ids::{GroupId, ServicePlanId, SkuId, Source, SubscriptionId, TenantId, UserId};
 use allot_core::licensing::{self, AssignmentErrorCode, Violation};
 use allot_store::Store;
@@ -13,6 +13,7 @@ use allot_store::cloud_views::{
     AllotmentView, AssignmentView, ErrorView, Page, UsageRightView, ViewQuery, ViewScope, WaitingView,
 };
 use allot_store::records::{MemberRef, Subscription};
+use allot_store::store::SharedCatalog;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
@@ -227,7 +228,7 @@ pub struct AssignmentError {
 /// views (`allot_store::cloud_views`), which also filter, sort, count and page every collection.
 pub struct View {
     pub tenant: TenantId,
-    pub catalog: TenantCatalog,
+    pub catalog: SharedCatalog,
     pub allotments: Vec<Allotment>,
     skus: Vec<SkuId>,
 }
