@@ -41,13 +41,7 @@ e2e!(subscribed_skus_have_units_and_plans, |app| {
     for s in skus {
         let holders = users
             .iter()
-            .filter(|u| {
-                u["assignedLicenses"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .any(|l| l["skuId"] == s["skuId"])
-            })
+            .filter(|u| holds(u, s["skuId"].as_str().unwrap()))
             .count();
         assert_eq!(s["consumedUnits"], holders, "{}", s["skuPartNumber"]);
     }
