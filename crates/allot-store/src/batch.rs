@@ -33,7 +33,6 @@ use crate::error::StoreError;
 use crate::group_licensing::rows_of;
 use crate::ledger::{Units, assignments_in_tx, direct_change_in_tx};
 use crate::records::{USER_COLS, User, UserRow, to_json};
-use crate::store::row_in_tx;
 use crate::{on_tx, sql};
 
 /// What a change's caller is answered: the user and its licenses as committed, or why not.
@@ -123,8 +122,13 @@ async fn in_tx(tx: &mut Tx, a: &Addition) -> Answer {
     }
     // By key, not through `people`'s JSON list: PostgreSQL plans `id IN (jsonb …)` without
     // statistics as a scan of every user.
-    let head = format!("SELECT {USER_COLS} FROM users WHERE tenant_id = $1");
-    let row: UserRow = row_in_tx(tx, &head, a.tenant, a.user.as_uuid()).await?;
+    let query = format!("SELECT {USER_COLS} FROM users WHERE tenant_id = $1 AND id = $2");
+    let row = on_tx!(tx, |c| sqlx::query_as::<_, UserRow>(AssertSqlSafe(query))
+        .bind(DbId::from(a.tenant))
+        .bind(DbId::from(a.user))
+        .fetch_optional(c)
+        .await)?
+    .ok_or(StoreError::NotFound)?;
     Ok((User::try_from(row)?, after))
 }
 

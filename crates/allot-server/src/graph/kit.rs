@@ -208,16 +208,16 @@ impl Target {
         }
     }
 
-    /// The user's object id: as named (an object id, or `/me`) without a lookup, so that the
-    /// store's own read answers `NotFound` for an id that names nobody; a userPrincipalName is
-    /// looked up (404 here when it names nobody).
-    pub async fn user_id(&self, state: &AppState, auth: &Auth) -> GraphResult<UserId> {
+    /// The user's object id when the target names one (an object id, or `/me`), so that a change
+    /// can go to the store without a lookup first (the store answers `NotFound` for an id that
+    /// names nobody); `None` for a userPrincipalName.
+    pub fn user_id(&self, auth: &Auth) -> GraphResult<Option<UserId>> {
         match self {
-            Self::Key(key) => match UserKey::parse(key) {
-                Some(UserKey::Id(id)) => Ok(id),
-                _ => Ok(resolve_user(state, auth.0.tenant, key).await?.id),
-            },
-            Self::Me => auth.me(),
+            Self::Key(key) => Ok(match UserKey::parse(key) {
+                Some(UserKey::Id(id)) => Some(id),
+                _ => None,
+            }),
+            Self::Me => auth.me().map(Some),
         }
     }
 

@@ -125,7 +125,10 @@ pub async fn assign_license(
     target.authorize(&auth, &perm::ASSIGN_LICENSE, &perm::ASSIGN_LICENSE)?;
     let change = parse_license_change(&b)?;
     // An object id goes straight to the change, which answers with the user as it stands.
-    let id = target.user_id(&state, &auth).await?;
+    let id = match target.user_id(&auth)? {
+        Some(id) => id,
+        None => target.user(&state, &auth).await?.id,
+    };
     let (user, assignments) = state
         .operations
         .change_user_licenses(
@@ -154,7 +157,10 @@ pub async fn list_license_details(
     target.authorize(&auth, &perm::LICENSE_DETAILS, &perm::ME_LICENSE_DETAILS)?;
     q.only(&["$select"])?;
     let select = q.select("licenseDetails", LICENSE_DETAILS_PROPS)?;
-    let id = target.user_id(&state, &auth).await?;
+    let id = match target.user_id(&auth)? {
+        Some(id) => id,
+        None => target.user(&state, &auth).await?.id,
+    };
     let Some(licenses) = state.store.user_licenses(auth.0.tenant, id).await? else {
         return Err(GraphError::resource_not_found(&target.key(&auth)?));
     };

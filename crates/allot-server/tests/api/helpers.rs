@@ -390,15 +390,6 @@ pub async fn read(r: reqwest::Response) -> Resp {
     }
 }
 
-/// Whether a user or group JSON lists `sku` among its `assignedLicenses`.
-pub fn holds(object: &Value, sku: &str) -> bool {
-    object["assignedLicenses"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|l| l["skuId"] == sku)
-}
-
 /// Decodes a JWT's payload without checking it.
 pub fn claims(token: &str) -> Value {
     use base64::Engine as _;

@@ -415,7 +415,13 @@ e2e!(group_and_member_filters, |app| {
     let all = groups["value"].as_array().unwrap();
     let with_e3: Vec<String> = all
         .iter()
-        .filter(|g| holds(g, E3))
+        .filter(|g| {
+            g["assignedLicenses"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|l| l["skuId"] == E3)
+        })
         .map(|g| g["id"].as_str().unwrap().to_owned())
         .collect();
     assert!(!with_e3.is_empty() && with_e3.len() < all.len());
@@ -704,7 +710,12 @@ e2e!(
             .await
             .0
         {
-            if holds(&u, PBI) {
+            if u["assignedLicenses"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|l| l["skuId"] == PBI)
+            {
                 expected.push(u["id"].as_str().unwrap().to_owned());
             }
         }
@@ -723,7 +734,13 @@ e2e!(
             let mut ids: Vec<String> = all.iter().map(|u| u["id"].as_str().unwrap().to_owned()).collect();
             let holders_of_pbi: Vec<String> = all
                 .iter()
-                .filter(|u| holds(u, PBI))
+                .filter(|u| {
+                    u["assignedLicenses"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|l| l["skuId"] == PBI)
+                })
                 .map(|u| u["id"].as_str().unwrap().to_owned())
                 .collect();
             assert_eq!(pages, ids.len(), "{filter}");

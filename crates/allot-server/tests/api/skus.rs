@@ -41,7 +41,13 @@ e2e!(subscribed_skus_have_units_and_plans, |app| {
     for s in skus {
         let holders = users
             .iter()
-            .filter(|u| holds(u, s["skuId"].as_str().unwrap()))
+            .filter(|u| {
+                u["assignedLicenses"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|l| l["skuId"] == s["skuId"])
+            })
             .count();
         assert_eq!(s["consumedUnits"], holders, "{}", s["skuPartNumber"]);
     }
